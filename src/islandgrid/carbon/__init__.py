@@ -1,0 +1,1 @@
+"""Carbon accounting: emission factors, the carbon-flow attribution and the ledger."""

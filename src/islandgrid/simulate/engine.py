@@ -1,0 +1,109 @@
+"""The orchestrating chain: site -> inputs -> strategy -> checks -> carbon -> KPIs (+ baseline)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from islandgrid.carbon.flow import carbon_flow
+from islandgrid.components.battery import battery_params
+from islandgrid.components.genset import genset_params
+from islandgrid.inputs.series import InputSeries, build_inputs
+from islandgrid.simulate.checks import check_flows
+from islandgrid.simulate.kpis import add_baseline, compute_kpis
+from islandgrid.simulate.result import Result
+from islandgrid.site.spec import Site
+from islandgrid.strategy import get_strategy
+from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem, GridParams, Strategy
+
+Progress = Callable[[str], None]
+
+
+def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
+    """Assemble the strategy's arrays and component parameters."""
+    f = inputs.frame
+    econ = site.economics
+    return DispatchProblem(
+        index=pd.DatetimeIndex(f.index),
+        dt_h=inputs.dt_h,
+        pv_kw=np.ascontiguousarray(f["pv_kw"].to_numpy(dtype=float)),
+        load_kw=np.ascontiguousarray(f["load_kw"].to_numpy(dtype=float)),
+        critical_kw=np.ascontiguousarray(f["critical_kw"].to_numpy(dtype=float)),
+        grid_available=np.ascontiguousarray(f["grid_available"].to_numpy() > 0.5),
+        import_price_per_kwh=f["import_price_per_kwh"].to_numpy(dtype=float),
+        export_price_per_kwh=f["export_price_per_kwh"].to_numpy(dtype=float),
+        grid_co2_kg_per_kwh=f["grid_co2_kg_per_kwh"].to_numpy(dtype=float),
+        battery=battery_params(site.battery),
+        genset=genset_params(site.genset, site.location.elevation_m),
+        grid=GridParams(import_kw=site.grid.import_kw, export_kw=site.grid.export_kw),
+        carbon_price_per_kg=econ.carbon_price_eur_per_t * econ.eur_to_currency / 1000.0,
+        options={"cycle_charging_setpoint_frac": site.simulation.cycle_charging_setpoint_frac},
+    )
+
+
+def run_problem(site: Site, inputs: InputSeries, problem: DispatchProblem, strategy: Strategy) -> Result:
+    """Dispatch one problem, check every interval, attribute carbon and compute KPIs."""
+    arrays = strategy.dispatch(problem)
+    check_flows(arrays, problem.battery, problem.dt_h)
+    flows = pd.DataFrame({c: arrays[c] for c in FLOW_COLUMNS}, index=problem.index)
+    carbon = carbon_flow(flows, problem.grid_co2_kg_per_kwh, problem.genset.co2_kg_per_l,
+                         problem.battery.soc_init_kwh, problem.battery.eta_charge, problem.battery.eta_discharge)
+    kpis = compute_kpis(flows, carbon, problem, inputs.outages)
+    return Result(site=site, strategy=strategy.name, flows=flows, carbon=carbon, inputs=inputs,
+                  problem=problem, kpis=kpis)
+
+
+def baseline_site(site: Site, inputs: InputSeries) -> Site:
+    """The traditional design: no PV, no battery, the grid supplies all load and a
+    genset large enough for the peak load covers every outage (a UPS bridges its start)."""
+    peak_kw = float(inputs.frame["load_kw"].max())
+    rated = max(site.genset.rated_kw, peak_kw)
+    return site.model_copy(update={
+        "pv": site.pv.model_copy(update={"kwp": 0.0}),
+        "battery": site.battery.model_copy(update={"energy_kwh": 0.0, "charge_kw": 0.0, "discharge_kw": 0.0}),
+        "genset": site.genset.model_copy(update={"rated_kw": rated, "start_delay_s": 0.0,
+                                                  "altitude_limit_m": 10000.0}),
+        "simulation": site.simulation.model_copy(update={"strategy": "load_following"}),
+    })
+
+
+def simulate(site: Site, strategy: str | Strategy | None = None, resolution: str | None = None,
+             *, baseline: bool = True, progress: Progress | None = None) -> Result:
+    """Simulate a year of the site.
+
+    Parameters
+    ----------
+    site : Site
+        From :func:`islandgrid.load_site`.
+    strategy : str or Strategy, optional
+        Overrides ``site.simulation.strategy``.
+    resolution : {'1h', '15min', '1min'}, optional
+        Overrides ``site.simulation.resolution``.
+    baseline : bool
+        Also run the traditional grid + diesel design (``result.baseline``).
+    progress : callable, optional
+        Called with the name of each stage as it starts.
+
+    Returns
+    -------
+    Result
+        Flows, carbon flow, KPIs and the baseline.
+    """
+    say = progress or (lambda _stage: None)
+    say("inputs")
+    inputs = build_inputs(site, resolution)
+    strat = get_strategy(strategy or site.simulation.strategy) if not hasattr(strategy, "dispatch") else strategy
+    assert strat is not None and not isinstance(strat, str)
+    say("dispatch")
+    problem = build_problem(site, inputs)
+    result = run_problem(site, inputs, problem, strat)
+    if not baseline:
+        return result
+    say("baseline")
+    base_site = baseline_site(site, inputs)
+    base = run_problem(base_site, inputs, build_problem(base_site, inputs), get_strategy("load_following"))
+    say("kpis")
+    return Result(site=site, strategy=result.strategy, flows=result.flows, carbon=result.carbon, inputs=inputs,
+                  problem=problem, kpis=add_baseline(result.kpis, base.kpis), baseline=base)

@@ -1,0 +1,126 @@
+"""Read a TOML site file into a validated :class:`~islandgrid.site.spec.Site`."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from islandgrid.errors import SiteFileError
+from islandgrid.site.spec import Site
+
+_PATH_FIELDS = {
+    ("weather", "epw"),
+    ("weather", "pv_csv"),
+    ("grid", "carbon_csv"),
+    ("grid", "outages_csv"),
+    ("load", "csv"),
+}
+
+
+def _field_info(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str | None, str | None]:
+    """Walk ``loc`` through nested models; return (allowed range, fix hint) of the leaf field."""
+    current: Any = model
+    info = None
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            break
+        if not isinstance(part, str) or part not in current.model_fields:
+            break
+        info = current.model_fields[part]
+        ann = info.annotation
+        nested = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        current = nested[0] if nested else None
+    if info is None:
+        return None, None
+    bounds = []
+    for meta in info.metadata:
+        for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            v = getattr(meta, key, None)
+            if v is not None:
+                bounds.append(f"{sym} {v}")
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    fix = extra.get("fix")
+    return (" and ".join(bounds) or None), (str(fix) if fix else None)
+
+
+def site_from_dict(data: dict[str, Any], source: str = "<site>", base_dir: Path | None = None) -> Site:
+    """Validate a parsed site dictionary.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed TOML.
+    source : str
+        Name of the file, used in error messages.
+    base_dir : Path, optional
+        Relative data paths are resolved against this folder.
+
+    Raises
+    ------
+    SiteFileError
+        On the first invalid field, naming field, value, allowed range and fix.
+    """
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    if base_dir is not None:
+        for section, key in _PATH_FIELDS:
+            sec = data.get(section)
+            if isinstance(sec, dict) and isinstance(sec.get(key), str):
+                p = Path(sec[key]).expanduser()
+                sec[key] = p if p.is_absolute() else (base_dir / p)
+    try:
+        site = Site.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        allowed, fix = _field_info(Site, loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "this field is required but missing"
+            fix = fix or f"add '{loc[-1]} = ...' to section [{'.'.join(str(p) for p in loc[:-1])}]"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field (a typo?)"
+            fix = "remove it or check the spelling against examples/horinger-ai-room.toml"
+        raise SiteFileError(msg, source=source, field=field, value=err.get("input"), allowed=allowed, fix=fix) from None
+    for section, key in _PATH_FIELDS:
+        p = getattr(getattr(site, section), key)
+        if p is not None and not Path(p).is_file():
+            raise SiteFileError(
+                "file not found",
+                source=source,
+                field=f"{section}.{key}",
+                value=str(p),
+                fix="give a path relative to the site file, or an absolute path",
+            )
+    return site.model_copy(update={"source": Path(source)})
+
+
+def load_site(path: str | Path) -> Site:
+    """Load and validate a TOML site file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The site file.
+
+    Returns
+    -------
+    Site
+        The validated, frozen site.
+
+    Raises
+    ------
+    SiteFileError
+        If the file is missing, is not TOML, or any field is invalid.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SiteFileError("site file not found", source=str(path), fix="check the path")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SiteFileError(f"not valid TOML: {exc}", source=str(path), fix="fix the TOML syntax") from None
+    return site_from_dict(data, source=str(path), base_dir=path.parent)

@@ -1,0 +1,45 @@
+"""Dispatch strategies behind one interface, and the registry that names them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from islandgrid.errors import SiteFileError
+from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem, GridParams, Strategy
+from islandgrid.strategy.rules import RuleStrategy
+
+
+def _rule(name: str) -> Callable[[], Strategy]:
+    return lambda: RuleStrategy(name)
+
+
+def strategy_factories() -> dict[str, Callable[[], Strategy]]:
+    """Every strategy name and how to build it.
+
+    Optimising strategies register here too; they are imported lazily so that the
+    rule path does not pay for the solver import.
+    """
+    factories: dict[str, Callable[[], Strategy]] = {
+        "load_following": _rule("load_following"),
+        "cycle_charging": _rule("cycle_charging"),
+        "pv_first": _rule("pv_first"),
+    }
+    return factories
+
+
+def get_strategy(name: str) -> Strategy:
+    """Build the strategy called ``name``.
+
+    Raises
+    ------
+    SiteFileError
+        If no strategy has that name; the message lists the names.
+    """
+    factories = strategy_factories()
+    if name not in factories:
+        raise SiteFileError("unknown strategy", field="simulation.strategy", value=name,
+                            allowed=", ".join(factories), fix="pick one of those names")
+    return factories[name]()
+
+
+__all__ = ["FLOW_COLUMNS", "DispatchProblem", "GridParams", "Strategy", "get_strategy", "strategy_factories"]

@@ -1,0 +1,126 @@
+"""The strategy seam: a :class:`DispatchProblem` in, per-interval flows out.
+
+Every dispatch strategy (the rule-based ones here, the optimisers and MPC later)
+implements :class:`Strategy`. The engine builds one ``DispatchProblem`` from the
+site's input series, hands it to the strategy and gets back a dict of arrays with
+the keys in :data:`FLOW_COLUMNS`. The engine then checks the invariants and wraps
+the arrays into a :class:`~islandgrid.simulate.result.Result`.
+
+Sign conventions: every flow is a non-negative energy in the interval [kWh].
+Balance in every interval (GUIDE §2):
+
+    pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from islandgrid.components.battery import BatteryParams
+from islandgrid.components.genset import GensetParams
+
+#: Energy flows per interval [kWh], in the order the engine returns them.
+ENERGY_COLUMNS: tuple[str, ...] = (
+    "load_kwh",  # demand: IT x PUE
+    "critical_load_kwh",  # the part of load_kwh that must never be shed
+    "load_served_kwh",
+    "unserved_kwh",  # load_kwh - load_served_kwh (shed + critical unserved)
+    "unserved_critical_kwh",
+    "pv_available_kwh",
+    "pv_used_kwh",  # pv_available - pv_curtailed; into the AC bus
+    "pv_curtailed_kwh",
+    "grid_in_kwh",
+    "grid_out_kwh",
+    "diesel_kwh",
+    "bat_in_kwh",  # AC energy into the battery
+    "bat_out_kwh",  # AC energy out of the battery
+    "bat_selfdis_kwh",  # stored energy lost to self-discharge
+    "dump_kwh",  # genset minimum-load surplus nothing could absorb
+)
+#: Other per-interval columns.
+STATE_COLUMNS: tuple[str, ...] = (
+    "fuel_l",  # fuel burnt [L]
+    "soc_kwh",  # stored energy at the END of the interval [kWh]
+    "genset_on",  # 1.0 while the genset runs in the interval
+    "grid_available",  # 1.0 while the grid is up
+)
+FLOW_COLUMNS: tuple[str, ...] = ENERGY_COLUMNS + STATE_COLUMNS
+
+
+@dataclass(frozen=True)
+class GridParams:
+    """Grid connection limits.
+
+    Attributes
+    ----------
+    import_kw, export_kw : float
+        Limits at the PCC [kW]; export 0 means no export.
+    """
+
+    import_kw: float
+    export_kw: float
+
+
+@dataclass(frozen=True)
+class DispatchProblem:
+    """Everything a strategy needs for one run, as plain arrays of equal length.
+
+    Attributes
+    ----------
+    index : pandas.DatetimeIndex
+        Interval starts, tz-aware.
+    dt_h : float
+        Interval length [h].
+    pv_kw : ndarray
+        Available PV AC power, mean over the interval [kW].
+    load_kw, critical_kw : ndarray
+        Total demand (IT x PUE) and its critical part [kW].
+    grid_available : ndarray of bool
+        True while the grid is up.
+    import_price_per_kwh, export_price_per_kwh : ndarray
+        Tariff [currency/kWh].
+    grid_co2_kg_per_kwh : ndarray
+        Grid carbon factor [kg/kWh].
+    battery, genset, grid : params
+        Component parameters.
+    options : dict
+        Strategy parameters from the site file (e.g. the cycle-charging setpoint).
+    """
+
+    index: pd.DatetimeIndex
+    dt_h: float
+    pv_kw: np.ndarray
+    load_kw: np.ndarray
+    critical_kw: np.ndarray
+    grid_available: np.ndarray
+    import_price_per_kwh: np.ndarray
+    export_price_per_kwh: np.ndarray
+    grid_co2_kg_per_kwh: np.ndarray
+    battery: BatteryParams
+    genset: GensetParams
+    grid: GridParams
+    carbon_price_per_kg: float = 0.0
+    options: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """Number of intervals."""
+        return len(self.index)
+
+
+class Strategy(Protocol):
+    """A dispatch strategy.
+
+    ``dispatch`` returns a dict with every key of :data:`FLOW_COLUMNS`, each a float
+    array of length ``problem.n``.
+    """
+
+    name: str
+
+    def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
+        """Decide the flows of every interval."""
+        ...

@@ -1,0 +1,220 @@
+"""Rule-based dispatch: HOMER load following, cycle charging and grid-aware PV-first.
+
+One compiled (numba) loop runs all three; the strategy is a code. Everything is in
+energy per interval [kWh], so an interval where a limit is reached mid-way gives the
+same energies as finer steps would on the same (interval-constant) inputs.
+
+Per interval, in order:
+
+1. self-discharge of the stored energy (never below SoC min: the BMS holds the
+   cells there, an idealisation);
+2. PV serves the load; surplus charges the battery, then is exported (grid up and
+   export allowed), then curtailed;
+3. the remaining net load is served by the battery (down to the islanding reserve
+   while grid-tied under PV-first, down to SoC min otherwise), then by grid import;
+4. the genset starts only when those cannot cover the net load (or its minimum run
+   time or the cycle-charging setpoint holds it on). In its starting interval it runs
+   for the fraction of the interval the battery could not cover, no less than its
+   minimum run time, and never before its start delay has passed;
+5. PV-first, grid-tied, below the reserve: the grid recharges the battery to the reserve;
+6. what is still short is unserved: non-critical load is shed first.
+
+Load following runs the genset at the net load (at least its minimum load) and
+charges the battery only with the minimum-load surplus. Cycle charging runs it at
+full output, charging the battery, until the SoC reaches the setpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
+
+LOAD_FOLLOWING = 0
+CYCLE_CHARGING = 1
+PV_FIRST = 2
+
+_EPS = 1e-9
+
+# Output column positions (same order as FLOW_COLUMNS).
+(C_LOAD, C_CRIT, C_SERVED, C_UNSERVED, C_UNSERVED_CRIT, C_PV_AVAIL, C_PV_USED, C_PV_CURT, C_GRID_IN,
+ C_GRID_OUT, C_DIESEL, C_BAT_IN, C_BAT_OUT, C_SELFDIS, C_DUMP, C_FUEL, C_SOC, C_GEN_ON, C_GRID_UP) = range(19)
+
+
+@numba.njit(cache=True, fastmath=False)
+def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, crit_kw: np.ndarray,
+              grid_up: np.ndarray, e_min: float, e_max: float, e_init: float, e_reserve: float,
+              p_ch: float, p_dis: float, eta_c: float, eta_d: float, sd_per_h: float,
+              gen_rated: float, gen_min: float, gen_f0_l_per_h: float, gen_f1: float,
+              gen_min_run_h: float, gen_delay_h: float, imp_kw: float, exp_kw: float,
+              cc_setpoint_kwh: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Run the rules over all intervals, writing into ``out`` (n x 19)."""
+    n = pv_kw.shape[0]
+    soc = e_init
+    gen_on = False
+    run_h = 0.0
+    for t in range(n):
+        load = load_kw[t] * dt_h
+        crit = crit_kw[t] * dt_h
+        pv = pv_kw[t] * dt_h
+        up = grid_up[t]
+        # 1. self-discharge; the BMS keeps the cells at or above SoC min
+        selfdis = min(soc * sd_per_h * dt_h, max(soc - e_min, 0.0))
+        soc -= selfdis
+        floor = e_reserve if (code == PV_FIRST and up) else e_min
+        ch_cap = min(p_ch * dt_h, max(e_max - soc, 0.0) / eta_c)
+        dis_cap = min(p_dis * dt_h, max(soc - floor, 0.0) * eta_d)
+        imp_cap = imp_kw * dt_h if up else 0.0
+        # 2. PV first
+        pv_to_load = min(pv, load)
+        net = load - pv_to_load
+        surplus = pv - pv_to_load
+        pv_to_bat = min(surplus, ch_cap)
+        ch_cap -= pv_to_bat
+        surplus -= pv_to_bat
+        g_out = min(surplus, exp_kw * dt_h) if up else 0.0
+        surplus -= g_out
+        curtailed = surplus
+        # 3.-4. battery, grid, genset
+        b_out = 0.0
+        g_in = 0.0
+        diesel = 0.0
+        gen_bat = 0.0
+        dump = 0.0
+        r = 0.0  # genset run fraction of the interval
+        locked = gen_on and run_h < gen_min_run_h - _EPS
+        cc_hold = gen_on and code == CYCLE_CHARGING and soc < cc_setpoint_kwh - _EPS and net > imp_cap
+        short = net > dis_cap + imp_cap + _EPS
+        if gen_rated > 0.0 and (short or locked or cc_hold):
+            net_rate = net / dt_h
+            if gen_on:
+                r = 1.0
+            else:
+                # the battery (and grid) cover the start of the interval, the genset the rest
+                covered = dis_cap + imp_cap
+                r = 1.0 - covered / net if net > _EPS else 0.0
+                r = max(r, min(gen_min_run_h / dt_h, 1.0))
+                r = min(r, 1.0 - gen_delay_h / dt_h)
+                r = max(r, 0.0)
+            if code == CYCLE_CHARGING:
+                p_gen = gen_rated
+            else:
+                p_gen = min(max(net_rate, gen_min), gen_rated)
+            p_gen = max(p_gen, gen_min)
+            gen_energy = p_gen * r * dt_h
+            to_load = min(gen_energy, net_rate * r * dt_h, net)
+            excess = gen_energy - to_load
+            net -= to_load
+            # excess: into the battery (cycle charging stops at the setpoint)
+            room = ch_cap
+            if code == CYCLE_CHARGING:
+                room = min(room, max(cc_setpoint_kwh - soc - eta_c * pv_to_bat, 0.0) / eta_c)
+                # full output only as far as it can go somewhere; never below minimum load
+                usable = to_load + room + pv_to_bat
+                gen_energy = max(min(gen_energy, usable), gen_min * r * dt_h)
+                excess = gen_energy - to_load
+            gen_bat = min(excess, room)
+            ch_cap -= gen_bat
+            excess -= gen_bat
+            # then replace PV charging / PV to load with diesel by curtailing PV
+            swap = min(excess, pv_to_bat)
+            pv_to_bat -= swap
+            gen_bat += swap
+            curtailed += swap
+            excess -= swap
+            swap = min(excess, pv_to_load)
+            pv_to_load -= swap
+            curtailed += swap
+            excess -= swap
+            dump = excess
+            diesel = gen_energy
+            # the part of the interval the genset does not run
+            b_out = min(net, dis_cap)
+            net -= b_out
+            g_in = min(net, imp_cap)
+            net -= g_in
+            if not gen_on:
+                run_h = 0.0
+            run_h += r * dt_h
+            gen_on = r > 0.0
+        else:
+            b_out = min(net, dis_cap)
+            net -= b_out
+            g_in = min(net, imp_cap)
+            net -= g_in
+            gen_on = False
+            run_h = 0.0
+        # 5. PV-first restores the islanding reserve from the grid
+        grid_bat = 0.0
+        if code == PV_FIRST and up and b_out <= 0.0:
+            stored_after = soc + eta_c * (pv_to_bat + gen_bat)
+            if stored_after < e_reserve:
+                grid_bat = min((e_reserve - stored_after) / eta_c, ch_cap, imp_cap - g_in)
+                grid_bat = max(grid_bat, 0.0)
+        g_in += grid_bat
+        b_in = pv_to_bat + gen_bat + grid_bat
+        soc = soc + eta_c * b_in - b_out / eta_d
+        # 6. unserved: shed non-critical first
+        unserved = max(net, 0.0)
+        shed = min(unserved, load - crit)
+        fuel = (gen_f0_l_per_h * r * dt_h + gen_f1 * diesel) if r > 0.0 else 0.0
+        out[t, C_LOAD] = load
+        out[t, C_CRIT] = crit
+        out[t, C_SERVED] = load - unserved
+        out[t, C_UNSERVED] = unserved
+        out[t, C_UNSERVED_CRIT] = unserved - shed
+        out[t, C_PV_AVAIL] = pv
+        out[t, C_PV_USED] = pv - curtailed
+        out[t, C_PV_CURT] = curtailed
+        out[t, C_GRID_IN] = g_in
+        out[t, C_GRID_OUT] = g_out
+        out[t, C_DIESEL] = diesel
+        out[t, C_BAT_IN] = b_in
+        out[t, C_BAT_OUT] = b_out
+        out[t, C_SELFDIS] = selfdis
+        out[t, C_DUMP] = dump
+        out[t, C_FUEL] = fuel
+        out[t, C_SOC] = soc
+        out[t, C_GEN_ON] = r
+        out[t, C_GRID_UP] = 1.0 if up else 0.0
+
+
+_CODES = {"load_following": LOAD_FOLLOWING, "cycle_charging": CYCLE_CHARGING, "pv_first": PV_FIRST}
+
+
+@dataclass(frozen=True)
+class RuleStrategy:
+    """A rule-based strategy run by the compiled loop.
+
+    Parameters
+    ----------
+    name : {'load_following', 'cycle_charging', 'pv_first'}
+        Which rules.
+    """
+
+    name: str
+
+    def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
+        """Run the compiled rules over the whole problem."""
+        out = np.empty((problem.n, len(FLOW_COLUMNS)), dtype=np.float64)
+        run_into(self.name, problem, out)
+        return {c: out[:, i] for i, c in enumerate(FLOW_COLUMNS)}
+
+
+def run_into(name: str, p: DispatchProblem, out: np.ndarray) -> None:
+    """Run the rules of ``name`` on ``p`` into a preallocated ``out`` (n x 19).
+
+    Sizing calls this directly in its inner loop to avoid any allocation.
+    """
+    b, g = p.battery, p.genset
+    setpoint = float(p.options.get("cycle_charging_setpoint_frac", 0.8)) * b.energy_kwh
+    run_rules(
+        _CODES[name], p.dt_h, p.pv_kw, p.load_kw, p.critical_kw, p.grid_available,
+        b.soc_min_kwh, b.soc_max_kwh, b.soc_init_kwh, b.reserve_kwh, b.charge_kw, b.discharge_kw,
+        b.eta_charge, b.eta_discharge, b.self_discharge_frac_per_h,
+        g.rated_kw, min(g.min_load_kw, g.rated_kw), g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh,
+        g.min_run_h, g.start_delay_h, p.grid.import_kw, p.grid.export_kw, setpoint, out,
+    )
