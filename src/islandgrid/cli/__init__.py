@@ -1,0 +1,1 @@
+"""The ``islandgrid`` command line (typer + rich)."""

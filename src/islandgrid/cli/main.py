@@ -1,0 +1,29 @@
+"""Entry point: ``islandgrid <command>``. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from islandgrid.cli.common import main_guard
+from islandgrid.cli.simulate import register as register_simulate
+
+app = typer.Typer(
+    name="islandgrid",
+    help="Plan, run and account for a PV + battery + diesel microgrid feeding a compute room.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+register_simulate(app)
+# Further command groups register here, one line each:
+# (ledger / report / factors: carbon; optimize / size / resilience / forecast: planning; serve: controller)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    main_guard(app)
+
+
+if __name__ == "__main__":
+    run()

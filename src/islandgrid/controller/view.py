@@ -1,0 +1,47 @@
+"""The seam between the controller and its API/dashboard.
+
+The FastAPI app only ever talks to a :class:`ControllerView`; the controller service
+implements it, and tests can hand the API a fake.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ControllerView(Protocol):
+    """What the API may read from, and ask of, a running controller.
+
+    All timestamps are ISO 8601 strings in UTC; all powers in kW, energies in kWh.
+    """
+
+    def status(self) -> dict[str, Any]:
+        """Now: mode (state-machine state), SoC [frac and kWh], power per device [kW]
+        (pv_kw, battery_kw (+ discharge), genset_kw, grid_kw (+ import), load_kw),
+        breaker state, genset state, current carbon intensity [kg/kWh], today's
+        pv_share and diesel minutes, shed load, the last telemetry age [s]."""
+        ...
+
+    def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Per-interval metered records, oldest first."""
+        ...
+
+    def events(self, since: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """The event log: {ts, kind, message, data}, oldest first."""
+        ...
+
+    def kpis(self) -> dict[str, Any]:
+        """KPIs so far (today and since start)."""
+        ...
+
+    def request_mode(self, mode: str) -> dict[str, Any]:
+        """Ask for 'island' (planned islanding) or 'grid' (reconnect); returns the accepted command."""
+        ...
+
+    def set_setpoints(self, values: dict[str, float]) -> dict[str, Any]:
+        """Change operator setpoints, e.g. reserve_frac; unknown names raise ValueError."""
+        ...
+
+    def set_strategy(self, name: str) -> dict[str, Any]:
+        """Switch the planning strategy by name; unknown names raise ValueError."""
+        ...
