@@ -31,7 +31,7 @@ CARBON_COLUMNS: tuple[str, ...] = (
     "diesel_co2_kg",  # emitted by the genset (Scope 1)
     "load_co2_kg",  # carried by the load served
     "export_co2_kg",  # carried by grid export
-    "dump_co2_kg",  # carried by dumped energy
+    "dump_co2_kg",  # carried by dumped energy, and fuel burnt while delivering nothing
     "bat_co2_stock_kg",  # carbon stock M at the end of the interval
     "load_pv_frac",  # source mix of the load served
     "load_grid_frac",
@@ -80,7 +80,8 @@ def _pool(pv: np.ndarray, grid_in: np.ndarray, diesel: np.ndarray, bat_out: np.n
         out[t, 3] = diesel_co2[t]
         out[t, 4] = load[t] * e_bus
         out[t, 5] = grid_out[t] * e_bus
-        out[t, 6] = dump[t] * e_bus
+        # fuel burnt with no energy delivered (an idle genset held on) is a loss
+        out[t, 6] = dump[t] * e_bus if supply > 1e-12 else co2_in
         out[t, 7] = m
         out[t, 8] = f_pv
         out[t, 9] = f_grid

@@ -1,7 +1,7 @@
 """PV AC output with pvlib's PVWatts chain, one pure function per physical step.
 
 The chain is the one pvlib's ``ModelChain.with_pvwatts`` runs: solar position at
-the mid-point of each interval, Hay-Davies transposition, the physical IAM on the
+the mid-point of each interval, Perez transposition, the physical IAM on the
 beam, the SAPM cell temperature (open rack, glass/polymer), ``pvwatts_dc``, a flat
 system loss and ``inverter.pvwatts``.
 """
@@ -62,7 +62,7 @@ def pv_ac_kw(spec: PVSpec, weather: pd.DataFrame, solpos: pd.DataFrame) -> np.nd
     poa = pvlib.irradiance.get_total_irradiance(
         spec.tilt_deg, spec.azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"],
         weather["dni"], weather["ghi"], weather["dhi"],
-        dni_extra=dni_extra, airmass=airmass, albedo=spec.albedo, model="haydavies",
+        dni_extra=dni_extra, airmass=airmass, albedo=spec.albedo, model="perez",
     )
     aoi = pvlib.irradiance.aoi(spec.tilt_deg, spec.azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"])
     iam = pvlib.iam.physical(aoi)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,8 @@ def simulate(site: Site, strategy: str | Strategy | None = None, resolution: str
         return result
     say("baseline")
     base_site = baseline_site(site, inputs)
-    base = run_problem(base_site, inputs, build_problem(base_site, inputs), get_strategy("load_following"))
+    base_inputs = replace(inputs, frame=inputs.frame.assign(pv_kw=0.0))
+    base = run_problem(base_site, base_inputs, build_problem(base_site, base_inputs), get_strategy("load_following"))
     say("kpis")
     return Result(site=site, strategy=result.strategy, flows=result.flows, carbon=result.carbon, inputs=inputs,
                   problem=problem, kpis=add_baseline(result.kpis, base.kpis), baseline=base)

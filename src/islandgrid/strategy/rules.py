@@ -17,7 +17,8 @@ Per interval, in order:
    for the fraction of the interval the battery could not cover, no less than its
    minimum run time, and never before its start delay has passed;
 5. PV-first, grid-tied, below the reserve: the grid recharges the battery to the reserve;
-6. what is still short is unserved: non-critical load is shed first.
+6. what is still short comes out of the islanding reserve, then is unserved:
+   non-critical load is shed first.
 
 Load following runs the genset at the net load (at least its minimum load) and
 charges the battery only with the minimum-load surplus. Cycle charging runs it at
@@ -89,23 +90,27 @@ def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, cr
         cc_hold = gen_on and code == CYCLE_CHARGING and soc < cc_setpoint_kwh - _EPS and net > imp_cap
         short = net > dis_cap + imp_cap + _EPS
         if gen_rated > 0.0 and (short or locked or cc_hold):
-            net_rate = net / dt_h
+            # what the battery and genset must supply once the grid gives what it can [kW]
+            need_rate = max(net - imp_cap, 0.0) / dt_h
             if gen_on:
                 r = 1.0
+            elif need_rate > p_dis + _EPS or need_rate > gen_rated:
+                # the battery cannot carry the load alone even briefly, or must help the genset
+                # all interval: start at once
+                r = 1.0 - gen_delay_h / dt_h
             else:
-                # the battery (and grid) cover the start of the interval, the genset the rest
-                covered = dis_cap + imp_cap
-                r = 1.0 - covered / net if net > _EPS else 0.0
+                # the battery carries the start of the interval, the genset the rest
+                r = 1.0 - dis_cap / (need_rate * dt_h) if need_rate > _EPS else 0.0
                 r = max(r, min(gen_min_run_h / dt_h, 1.0))
                 r = min(r, 1.0 - gen_delay_h / dt_h)
-                r = max(r, 0.0)
+            r = min(max(r, 0.0), 1.0)
             if code == CYCLE_CHARGING:
                 p_gen = gen_rated
             else:
-                p_gen = min(max(net_rate, gen_min), gen_rated)
+                p_gen = min(max(need_rate, gen_min), gen_rated)
             p_gen = max(p_gen, gen_min)
             gen_energy = p_gen * r * dt_h
-            to_load = min(gen_energy, net_rate * r * dt_h, net)
+            to_load = min(gen_energy, need_rate * r * dt_h, net)
             excess = gen_energy - to_load
             net -= to_load
             # excess: into the battery (cycle charging stops at the setpoint)
@@ -131,11 +136,11 @@ def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, cr
             excess -= swap
             dump = excess
             diesel = gen_energy
-            # the part of the interval the genset does not run
-            b_out = min(net, dis_cap)
-            net -= b_out
+            # the grid runs all interval; the battery covers what is left
             g_in = min(net, imp_cap)
             net -= g_in
+            b_out = min(net, dis_cap)
+            net -= b_out
             if not gen_on:
                 run_h = 0.0
             run_h += r * dt_h
@@ -147,6 +152,11 @@ def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, cr
             net -= g_in
             gen_on = False
             run_h = 0.0
+        # the islanding reserve never causes unserved load: dip into it before shedding
+        if net > _EPS and floor > e_min:
+            extra = min(net, max(p_dis * dt_h - b_out, 0.0), max(soc - b_out / eta_d - e_min, 0.0) * eta_d)
+            b_out += extra
+            net -= extra
         # 5. PV-first restores the islanding reserve from the grid
         grid_bat = 0.0
         if code == PV_FIRST and up and b_out <= 0.0:

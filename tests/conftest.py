@@ -1,0 +1,25 @@
+"""Shared fixtures: the bundled example site and small synthetic problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import islandgrid
+from islandgrid.site.spec import Site
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def horinger() -> Site:
+    """The seed case, examples/horinger-ai-room.toml."""
+    return islandgrid.load_site(EXAMPLES / "horinger-ai-room.toml")
+
+
+@pytest.fixture(scope="session")
+def horinger_result(horinger: Site) -> islandgrid.Result:
+    """One hourly simulated year of the seed case (shared: it takes about a second)."""
+    return islandgrid.simulate(horinger)

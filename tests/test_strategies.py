@@ -1,0 +1,127 @@
+"""Hand-computed 3-step cases for each rule strategy.
+
+Every expected value below is worked out by hand in the comment above it, from the
+rules documented in :mod:`islandgrid.strategy.rules` (dt = 1 h, so kW = kWh).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core_helpers import battery, genset, problem
+from islandgrid.simulate.checks import check_flows
+from islandgrid.strategy.rules import RuleStrategy
+
+
+def run(name: str, p):  # noqa: ANN001, ANN202 - test helper
+    flows = RuleStrategy(name).dispatch(p)
+    check_flows(flows, p.battery, p.dt_h)
+    return flows
+
+
+def test_pv_first_grid_tied_holds_reserve() -> None:
+    # 100 kWh / 50 kW, eta 1, start 50 kWh, reserve 30 kWh, grid up, no export.
+    # t0: pv 80, load 30 -> PV serves 30, charges 50 (power limit) -> soc 100.
+    # t1: load 40 -> battery 40 (down to reserve allows 70) -> soc 60.
+    # t2: load 60 -> battery 30 (to the reserve), grid 30 -> soc 30.
+    p = problem([80, 0, 0], [30, 40, 60], [True] * 3, bat=battery(soc_init=0.5, reserve=0.3))
+    f = run("pv_first", p)
+    np.testing.assert_allclose(f["bat_in_kwh"], [50, 0, 0])
+    np.testing.assert_allclose(f["bat_out_kwh"], [0, 40, 30])
+    np.testing.assert_allclose(f["grid_in_kwh"], [0, 0, 30])
+    np.testing.assert_allclose(f["soc_kwh"], [100, 60, 30])
+    np.testing.assert_allclose(f["diesel_kwh"], [0, 0, 0])
+
+
+def test_pv_first_restores_reserve_from_grid() -> None:
+    # start 10 kWh, reserve 30 kWh: t0 load 10 from the grid, plus 20 kWh of grid charge to the reserve.
+    p = problem([0], [10], [True], bat=battery(soc_init=0.1, reserve=0.3))
+    f = run("pv_first", p)
+    assert f["grid_in_kwh"][0] == pytest.approx(30)
+    assert f["bat_in_kwh"][0] == pytest.approx(20)
+    assert f["soc_kwh"][0] == pytest.approx(30)
+
+
+def test_load_following_discharges_below_reserve_when_grid_tied() -> None:
+    # HOMER load following has no islanding reserve: start 50, min 10 -> 40 kWh available.
+    p = problem([0], [40], [True], bat=battery(soc_init=0.5, reserve=0.3, soc_min=0.1))
+    f = run("load_following", p)
+    assert f["bat_out_kwh"][0] == pytest.approx(40)
+    assert f["grid_in_kwh"][0] == pytest.approx(0)
+
+
+def test_pv_first_islanded_genset_covers_what_battery_cannot() -> None:
+    # Grid down. Battery start 20 kWh, min 10 -> 10 kWh available. Genset 40 kW, min load 12 kW.
+    # t0: load 30. Battery covers 10 kWh (the first third), genset runs r = 2/3 of the hour at 30 kW
+    #     -> diesel 20 kWh; fuel = 0.033*40*(2/3) + 0.273*20 = 0.88 + 5.46 = 6.34 L.
+    # t1: genset already on, battery at min -> genset 30 kWh for the whole hour; fuel 1.32 + 8.19 = 9.51 L.
+    # t2: pv 50, load 30 -> no net load, genset stops, 20 kWh surplus charges the battery -> soc 30.
+    p = problem([0, 0, 50], [30, 30, 30], [False] * 3,
+                bat=battery(soc_init=0.2, soc_min=0.1), gen=genset(rated_kw=40, min_frac=0.3))
+    f = run("pv_first", p)
+    np.testing.assert_allclose(f["diesel_kwh"], [20, 30, 0], atol=1e-9)
+    np.testing.assert_allclose(f["fuel_l"], [6.34, 9.51, 0], atol=1e-9)
+    np.testing.assert_allclose(f["genset_on"], [2 / 3, 1, 0], atol=1e-9)
+    np.testing.assert_allclose(f["soc_kwh"], [10, 10, 30], atol=1e-9)
+    assert f["unserved_kwh"].sum() == 0
+
+
+def test_cycle_charging_runs_full_output_to_setpoint() -> None:
+    # Grid down, battery at its 10 kWh minimum, setpoint 50 kWh, genset 40 kW (min 12).
+    # t0: genset at 40 kW: 10 to the load, 30 into the battery -> soc 40.
+    # t1: soc below setpoint: 10 to the load, only 10 more fits below the setpoint -> 20 kWh, soc 50.
+    # t2: setpoint reached, battery covers the load -> soc 40, genset off.
+    p = problem([0, 0, 0], [10, 10, 10], [False] * 3, bat=battery(soc_init=0.1, soc_min=0.1),
+                gen=genset(rated_kw=40, min_frac=0.3), setpoint_frac=0.5)
+    f = run("cycle_charging", p)
+    np.testing.assert_allclose(f["diesel_kwh"], [40, 20, 0], atol=1e-9)
+    np.testing.assert_allclose(f["soc_kwh"], [40, 50, 40], atol=1e-9)
+
+
+def test_load_following_runs_at_minimum_load_and_banks_surplus() -> None:
+    # Same as above with load following: the genset runs at its 12 kW minimum; 2 kWh surplus charges.
+    p = problem([0, 0, 0], [10, 10, 10], [False] * 3, bat=battery(soc_init=0.1, soc_min=0.1),
+                gen=genset(rated_kw=40, min_frac=0.3))
+    f = run("load_following", p)
+    np.testing.assert_allclose(f["diesel_kwh"], [12, 12, 12], atol=1e-9)
+    np.testing.assert_allclose(f["soc_kwh"], [12, 14, 16], atol=1e-9)
+
+
+def test_minimum_run_time_extends_a_short_run() -> None:
+    # Battery covers 25 of 30 kWh (r = 1/6 h needed) but min run is 0.5 h:
+    # genset runs 0.5 h at 30 kW = 15 kWh; battery covers the other 15 kWh.
+    p = problem([0], [30], [False], bat=battery(soc_init=0.35, soc_min=0.1),
+                gen=genset(rated_kw=40, min_run_h=0.5))
+    f = run("pv_first", p)
+    assert f["genset_on"][0] == pytest.approx(0.5)
+    assert f["diesel_kwh"][0] == pytest.approx(15)
+    assert f["bat_out_kwh"][0] == pytest.approx(15)
+
+
+def test_start_delay_sheds_non_critical_first() -> None:
+    # Battery empty (at min), 6-minute start delay: the first 0.1 h of 40 kW (4 kWh) cannot be served.
+    # Critical share 0.5 -> 20 kWh critical; the 4 kWh shortfall is shed from non-critical load.
+    p = problem([0], [40], [False], bat=battery(soc_init=0.1, soc_min=0.1),
+                gen=genset(rated_kw=50, delay_h=0.1))
+    f = run("pv_first", p)
+    assert f["unserved_kwh"][0] == pytest.approx(4)
+    assert f["unserved_critical_kwh"][0] == pytest.approx(0)
+    assert f["diesel_kwh"][0] == pytest.approx(36)
+
+
+def test_no_source_means_critical_unserved() -> None:
+    # No genset, battery at min, grid down: all 40 kWh unserved, 20 of it critical.
+    p = problem([0], [40], [False], bat=battery(soc_init=0.1, soc_min=0.1), gen=genset(rated_kw=0))
+    f = run("pv_first", p)
+    assert f["unserved_kwh"][0] == pytest.approx(40)
+    assert f["unserved_critical_kwh"][0] == pytest.approx(20)
+
+
+def test_reserve_is_used_before_shedding_when_import_limited() -> None:
+    # Grid up but limited to 10 kW, no genset: pv_first holds a 30 kWh reserve but uses it rather than shed.
+    p = problem([0], [50], [True], bat=battery(soc_init=0.3, reserve=0.3, soc_min=0.0), gen=genset(rated_kw=0),
+                import_kw=10)
+    f = run("pv_first", p)
+    assert f["unserved_kwh"][0] == pytest.approx(10)  # 50 - 10 grid - 30 battery
+    assert f["bat_out_kwh"][0] == pytest.approx(30)
