@@ -13,6 +13,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from islandgrid.errors import InputError, IslandgridError
 
@@ -36,13 +37,14 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            err_console().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except IslandgridError as exc:
-            err_console().print(f"[bold red]error ({type(exc).__name__}):[/] {exc}", highlight=False, soft_wrap=True)
+            err_console().print(f"[bold red]error ({type(exc).__name__}):[/] {escape(str(exc))}", highlight=False,
+                                soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-            err_console().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -53,7 +53,7 @@ def tmy_hours(index: pd.DatetimeIndex, utc_offset_h: float) -> np.ndarray:
         Hours since 1 January 00:00 of a non-leap year [h].
     """
     local = index.tz_convert("UTC") + pd.Timedelta(hours=utc_offset_h)
-    doy = local.dayofyear.to_numpy() - 1
+    doy = local.day_of_year.to_numpy() - 1
     leap = local.is_leap_year
     after_feb28 = leap & (doy >= 59)
     doy = np.where(after_feb28, doy - 1, doy)

@@ -89,6 +89,11 @@ def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, cr
         locked = gen_on and run_h < gen_min_run_h - _EPS
         cc_hold = gen_on and code == CYCLE_CHARGING and soc < cc_setpoint_kwh - _EPS and net > imp_cap
         short = net > dis_cap + imp_cap + _EPS
+        # a running genset stops only once the battery could carry the net load for an hour
+        # (or the interval, if longer): the same decision at every step length
+        hold_h = max(dt_h, 1.0)
+        keep = gen_on and (net - imp_cap) / dt_h * hold_h > min(p_dis * hold_h, max(soc - floor, 0.0) * eta_d) + _EPS
+        short = short or keep
         if gen_rated > 0.0 and (short or locked or cc_hold):
             # what the battery and genset must supply once the grid gives what it can [kW]
             need_rate = max(net - imp_cap, 0.0) / dt_h
