@@ -45,7 +45,9 @@ _EPS = 1e-9
  C_GRID_OUT, C_DIESEL, C_BAT_IN, C_BAT_OUT, C_SELFDIS, C_DUMP, C_FUEL, C_SOC, C_GEN_ON, C_GRID_UP) = range(19)
 
 
-@numba.njit(cache=True, fastmath=False)
+# Inputs are validated finite, so NaN/inf-free fast math is safe; "reassoc" is left out so that
+# sums keep their order and results stay bit-stable (check_flows verifies every run anyway).
+@numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz", "arcp", "contract"})
 def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, crit_kw: np.ndarray,
               grid_up: np.ndarray, e_min: float, e_max: float, e_init: float, e_reserve: float,
               p_ch: float, p_dis: float, eta_c: float, eta_d: float, sd_per_h: float,
