@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 import islandgrid
-from islandgrid.simulate.engine import build_problem
 from islandgrid.inputs.series import build_inputs
+from islandgrid.simulate.engine import build_problem
 from islandgrid.strategy.base import FLOW_COLUMNS
 from islandgrid.strategy.rules import run_into, run_rules
 
@@ -30,17 +30,39 @@ SITE = ROOT / "examples" / "horinger-ai-room.toml"
 PYMGRID_US_PER_STEP = 333.0  # GUIDE §6: python-microgrid 1.4.1, measured on this project's machine
 
 
-def _py_loop_seconds(p, steps: int) -> float:  # noqa: ANN001
+def _py_loop_seconds(p, steps: int) -> float:
     """Time the uncompiled kernel (plain Python, same rules) over the first ``steps`` steps."""
     sub = {k: getattr(p, k)[:steps] for k in ("pv_kw", "load_kw", "critical_kw", "grid_available")}
     out = np.empty((steps, len(FLOW_COLUMNS)))
     b, g = p.battery, p.genset
     t0 = time.perf_counter()
-    run_rules.py_func(2, p.dt_h, sub["pv_kw"], sub["load_kw"], sub["critical_kw"], sub["grid_available"],
-                      b.soc_min_kwh, b.soc_max_kwh, b.soc_init_kwh, b.reserve_kwh, b.charge_kw, b.discharge_kw,
-                      b.eta_charge, b.eta_discharge, b.self_discharge_frac_per_h, g.rated_kw,
-                      min(g.min_load_kw, g.rated_kw), g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh,
-                      g.min_run_h, g.start_delay_h, p.grid.import_kw, p.grid.export_kw, 0.8 * b.energy_kwh, out)
+    run_rules.py_func(
+        2,
+        p.dt_h,
+        sub["pv_kw"],
+        sub["load_kw"],
+        sub["critical_kw"],
+        sub["grid_available"],
+        b.soc_min_kwh,
+        b.soc_max_kwh,
+        b.soc_init_kwh,
+        b.reserve_kwh,
+        b.charge_kw,
+        b.discharge_kw,
+        b.eta_charge,
+        b.eta_discharge,
+        b.self_discharge_frac_per_h,
+        g.rated_kw,
+        min(g.min_load_kw, g.rated_kw),
+        g.f0_l_per_h_per_kw * g.nameplate_kw,
+        g.f1_l_per_kwh,
+        g.min_run_h,
+        g.start_delay_h,
+        p.grid.import_kw,
+        p.grid.export_kw,
+        0.8 * b.energy_kwh,
+        out,
+    )
     return time.perf_counter() - t0
 
 
@@ -70,12 +92,19 @@ def main() -> None:
     eng_med = statistics.median(runs)
     py_steps = 100_000
     py = _py_loop_seconds(p, py_steps) * n / py_steps
-    print(f"engine, 1-min year, pv_first: {n:,} steps in {1e3 * eng:.2f} ms best, {1e3 * eng_med:.2f} ms median "
-          f"({1e9 * eng / n:.1f} ns/step; target <= 10 ms)")
-    print(f"plain-Python loop of the same rules: {py:.2f} s for the year ({1e9 * py / n:.0f} ns/step, "
-          f"{py_steps:,} steps timed); compiled is {py / eng:,.0f}x faster (target >= 30x)")
-    print(f"python-microgrid (GUIDE §6, measured here): {PYMGRID_US_PER_STEP:.0f} us/step -> "
-          f"{PYMGRID_US_PER_STEP * 1e-6 * n:.0f} s for the year; islandgrid is {PYMGRID_US_PER_STEP * 1e-6 * n / eng:,.0f}x faster")
+    print(
+        f"engine, 1-min year, pv_first: {n:,} steps in {1e3 * eng:.2f} ms best, {1e3 * eng_med:.2f} ms median "
+        f"({1e9 * eng / n:.1f} ns/step; target <= 10 ms)"
+    )
+    print(
+        f"plain-Python loop of the same rules: {py:.2f} s for the year ({1e9 * py / n:.0f} ns/step, "
+        f"{py_steps:,} steps timed); compiled is {py / eng:,.0f}x faster (target >= 30x)"
+    )
+    print(
+        f"python-microgrid (GUIDE §6, measured here): {PYMGRID_US_PER_STEP:.0f} us/step -> "
+        f"{PYMGRID_US_PER_STEP * 1e-6 * n:.0f} s for the year; "
+        f"islandgrid is {PYMGRID_US_PER_STEP * 1e-6 * n / eng:,.0f}x faster"
+    )
     h = _process_seconds()
     m = _process_seconds("--resolution", "1min")
     print(f"whole process `islandgrid simulate --json`: 1 h {h:.2f} s (target <= 3 s); 1 min {m:.2f} s (target <= 6 s)")

@@ -15,18 +15,36 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "islandgrid.cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "islandgrid.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_json_is_one_object_with_the_issue_keys() -> None:
     r = cli("simulate", str(EXAMPLES / "horinger-ai-room.toml"), "--json")
     assert r.returncode == 0, r.stderr
     kpis = json.loads(r.stdout)  # stdout holds the JSON object and nothing else
-    for key in ("load_kwh", "served_kwh", "unserved_kwh", "pv_available_kwh", "pv_used_kwh", "pv_curtailed_kwh",
-                "pv_share", "renewable_fraction", "grid_import_kwh", "grid_export_kwh", "diesel_kwh", "diesel_hours",
-                "diesel_starts", "fuel_l", "battery_throughput_kwh", "co2_kg", "baseline_co2_kg", "co2_reduction",
-                "availability"):
+    for key in (
+        "load_kwh",
+        "served_kwh",
+        "unserved_kwh",
+        "pv_available_kwh",
+        "pv_used_kwh",
+        "pv_curtailed_kwh",
+        "pv_share",
+        "renewable_fraction",
+        "grid_import_kwh",
+        "grid_export_kwh",
+        "diesel_kwh",
+        "diesel_hours",
+        "diesel_starts",
+        "fuel_l",
+        "battery_throughput_kwh",
+        "co2_kg",
+        "baseline_co2_kg",
+        "co2_reduction",
+        "availability",
+    ):
         assert key in kpis
     assert 0 < kpis["pv_share"] < 1
     assert kpis["co2_kg"] < kpis["baseline_co2_kg"]
@@ -55,7 +73,7 @@ def test_table_and_out_dir(tmp_path: Path) -> None:
         (("kwp = 220", "kwp = 220000"), "pv.kwp"),
         (("soc_min_frac = 0.10", "soc_min_frac = 0.99"), "soc_min_frac"),
         (("energy_kwh = 500", "energy_kwh = -500"), "battery.energy_kwh"),
-        (("epw = \"data/", "epw = \"missing/"), "weather.epw"),
+        (('epw = "data/', 'epw = "missing/'), "weather.epw"),
     ],
 )
 def test_bad_site_exit_2_no_traceback_nothing_written(tmp_path: Path, edit: tuple[str, str], fragment: str) -> None:
@@ -88,7 +106,11 @@ def test_load_csv_with_gap_and_watts(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES / "data", tmp_path / "data")
     idx = pd.date_range("2025-01-01", "2026-01-01", freq="1h", inclusive="left")
     good = pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%d %H:%M"), "it_kw": 50.0})
-    text = (EXAMPLES / "horinger-ai-room.toml").read_text().replace('profile = "ai_training"', 'profile = "csv"\ncsv = "it.csv"')
+    text = (
+        (EXAMPLES / "horinger-ai-room.toml")
+        .read_text()
+        .replace('profile = "ai_training"', 'profile = "csv"\ncsv = "it.csv"')
+    )
     (tmp_path / "site.toml").write_text(text)
     good.drop(index=100).to_csv(tmp_path / "it.csv", index=False)  # a gap
     r = cli("simulate", "site.toml", "--json", cwd=tmp_path)

@@ -51,8 +51,9 @@ def test_stochastic_outages_statistics_and_resolution_independence() -> None:
     end = pd.Timestamp("2026-01-01", tz="Asia/Shanghai")
     counts, hours = [], []
     for seed in range(200):
-        w = grid_inputs.stochastic_outages(StochasticOutages(events_per_year=20, hours_per_year=60, seed=seed),
-                                           start, end)
+        w = grid_inputs.stochastic_outages(
+            StochasticOutages(events_per_year=20, hours_per_year=60, seed=seed), start, end
+        )
         counts.append(len(w))
         hours.append(((w["end"] - w["start"]).dt.total_seconds() / 3600).sum())
     # Poisson(20) events and exponential durations of mean 3 h: means within ~3 standard errors
@@ -80,8 +81,13 @@ def test_outage_csv(tmp_path: Path) -> None:
 
 
 def test_tou_tariff_wraps_midnight() -> None:
-    spec = GridSpec(import_price_per_kwh=0.5, tou=[TouPeriod(start_hour=23, end_hour=7, price_per_kwh=0.3),
-                                                   TouPeriod(start_hour=17, end_hour=21, price_per_kwh=0.8)])
+    spec = GridSpec(
+        import_price_per_kwh=0.5,
+        tou=[
+            TouPeriod(start_hour=23, end_hour=7, price_per_kwh=0.3),
+            TouPeriod(start_hour=17, end_hour=21, price_per_kwh=0.8),
+        ],
+    )
     idx = pd.date_range("2025-01-01", periods=24, freq="1h", tz="Asia/Shanghai")
     price = grid_inputs.tariff(spec, idx)
     assert price[0] == price[6] == price[23] == 0.3
@@ -89,19 +95,26 @@ def test_tou_tariff_wraps_midnight() -> None:
     assert price[17] == price[20] == 0.8
 
 
-def test_measured_pv_and_carbon_csv(horinger, tmp_path: Path) -> None:  # noqa: ANN001
+def test_measured_pv_and_carbon_csv(horinger, tmp_path: Path) -> None:
     idx = pd.date_range("2025-01-01", "2026-01-01", freq="15min", inclusive="left")
-    pv = pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%d %H:%M"),
-                       "pv_kw": np.clip(np.sin((idx.hour + idx.minute / 60 - 6) / 12 * np.pi), 0, None) * 150})
+    pv = pd.DataFrame(
+        {
+            "timestamp": idx.strftime("%Y-%m-%d %H:%M"),
+            "pv_kw": np.clip(np.sin((idx.hour + idx.minute / 60 - 6) / 12 * np.pi), 0, None) * 150,
+        }
+    )
     pv.to_csv(tmp_path / "pv.csv", index=False)
     hidx = pd.date_range("2025-01-01", "2026-01-01", freq="1h", inclusive="left")
     pd.DataFrame({"timestamp": hidx.strftime("%Y-%m-%d %H:%M"), "kg_per_kwh": 0.5 + 0.2 * (hidx.hour > 18)}).to_csv(
-        tmp_path / "co2.csv", index=False)
-    site = horinger.model_copy(update={
-        "weather": horinger.weather.model_copy(update={"epw": None, "pv_csv": tmp_path / "pv.csv"}),
-        "grid": horinger.grid.model_copy(update={"carbon_factor": 0.6, "carbon_csv": tmp_path / "co2.csv"}),
-        "load": horinger.load.model_copy(update={"pue": PueSpec(kind="constant", value=1.2)}),
-    })
+        tmp_path / "co2.csv", index=False
+    )
+    site = horinger.model_copy(
+        update={
+            "weather": horinger.weather.model_copy(update={"epw": None, "pv_csv": tmp_path / "pv.csv"}),
+            "grid": horinger.grid.model_copy(update={"carbon_factor": 0.6, "carbon_csv": tmp_path / "co2.csv"}),
+            "load": horinger.load.model_copy(update={"pue": PueSpec(kind="constant", value=1.2)}),
+        }
+    )
     f = build_inputs(site, "1h").frame
     # hourly means of the 15-minute file: energy is conserved
     assert f["pv_kw"].sum() == pytest.approx(pv["pv_kw"].sum() / 4, rel=1e-9)

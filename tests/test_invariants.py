@@ -21,7 +21,7 @@ TOL = 1e-6
 
 
 @st.composite
-def random_problem(draw: st.DrawFn):  # noqa: ANN201
+def random_problem(draw: st.DrawFn):
     n = draw(st.integers(1, 36))
     dt_h = draw(st.sampled_from([1.0, 0.25, 1 / 60]))
     floats = st.floats(0, 120, allow_nan=False)
@@ -31,21 +31,39 @@ def random_problem(draw: st.DrawFn):  # noqa: ANN201
     soc_min = draw(st.floats(0, 0.3))
     soc_max = draw(st.floats(0.6, 1.0))
     bat = battery(
-        energy_kwh=draw(st.sampled_from([0.0, 20.0, 200.0])), p_kw=draw(st.floats(1, 100)),
-        eta=draw(st.floats(0.8, 1.0)), eta_d=draw(st.floats(0.8, 1.0)), soc_min=soc_min, soc_max=soc_max,
-        soc_init=draw(st.floats(soc_min, soc_max)), reserve=draw(st.floats(soc_min, soc_max)),
+        energy_kwh=draw(st.sampled_from([0.0, 20.0, 200.0])),
+        p_kw=draw(st.floats(1, 100)),
+        eta=draw(st.floats(0.8, 1.0)),
+        eta_d=draw(st.floats(0.8, 1.0)),
+        soc_min=soc_min,
+        soc_max=soc_max,
+        soc_init=draw(st.floats(soc_min, soc_max)),
+        reserve=draw(st.floats(soc_min, soc_max)),
         selfdis_per_h=draw(st.sampled_from([0.0, 0.001])),
     )
-    gen = genset(rated_kw=draw(st.sampled_from([0.0, 30.0, 80.0])), min_frac=draw(st.floats(0, 0.5)),
-                 min_run_h=draw(st.sampled_from([0.0, 0.5, 2.0])), delay_h=draw(st.sampled_from([0.0, 10 / 3600])))
-    return problem(pv, load, up, bat=bat, gen=gen, dt_h=dt_h, import_kw=draw(st.sampled_from([0.0, 30.0, 500.0])),
-                   export_kw=draw(st.sampled_from([0.0, 20.0])), critical_frac=draw(st.floats(0, 1)),
-                   setpoint_frac=draw(st.floats(0.3, 1.0)))
+    gen = genset(
+        rated_kw=draw(st.sampled_from([0.0, 30.0, 80.0])),
+        min_frac=draw(st.floats(0, 0.5)),
+        min_run_h=draw(st.sampled_from([0.0, 0.5, 2.0])),
+        delay_h=draw(st.sampled_from([0.0, 10 / 3600])),
+    )
+    return problem(
+        pv,
+        load,
+        up,
+        bat=bat,
+        gen=gen,
+        dt_h=dt_h,
+        import_kw=draw(st.sampled_from([0.0, 30.0, 500.0])),
+        export_kw=draw(st.sampled_from([0.0, 20.0])),
+        critical_frac=draw(st.floats(0, 1)),
+        setpoint_frac=draw(st.floats(0.3, 1.0)),
+    )
 
 
 @settings(max_examples=300, deadline=None)
 @given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]))
-def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:  # noqa: ANN001
+def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:
     f = RuleStrategy(name).dispatch(p)
     check_flows(f, p.battery, p.dt_h)  # raises on any broken balance or limit
     b, g, dt = p.battery, p.genset, p.dt_h
@@ -70,13 +88,14 @@ def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:  
 
 @settings(max_examples=150, deadline=None)
 @given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]))
-def test_carbon_conserved_for_engine_flows(p, name: str) -> None:  # noqa: ANN001
+def test_carbon_conserved_for_engine_flows(p, name: str) -> None:
     import pandas as pd
 
     f = RuleStrategy(name).dispatch(p)
     flows = pd.DataFrame(f, index=p.index)
-    carbon = carbon_flow(flows, p.grid_co2_kg_per_kwh, 2.68, p.battery.soc_init_kwh, p.battery.eta_charge,
-                         p.battery.eta_discharge)  # raises CarbonConservationError if not conserved
+    carbon = carbon_flow(
+        flows, p.grid_co2_kg_per_kwh, 2.68, p.battery.soc_init_kwh, p.battery.eta_charge, p.battery.eta_discharge
+    )  # raises CarbonConservationError if not conserved
     shares = carbon[["load_pv_frac", "load_grid_frac", "load_diesel_frac"]].sum(axis=1).to_numpy()
     supplied = (flows["pv_used_kwh"] + flows["grid_in_kwh"] + flows["diesel_kwh"] + flows["bat_out_kwh"]).to_numpy()
     np.testing.assert_allclose(shares[supplied > 1e-9], 1.0, atol=1e-9)

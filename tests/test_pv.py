@@ -17,7 +17,7 @@ def test_pvwatts_dc_matches_pvlib_published_value() -> None:
     assert pvlib.pvsystem.pvwatts_dc(900, 30, 100, -0.003) == pytest.approx(88.65, abs=1e-9)
 
 
-def test_annual_yield_within_1pct_of_pvlib_modelchain(horinger) -> None:  # noqa: ANN001
+def test_annual_yield_within_1pct_of_pvlib_modelchain(horinger) -> None:
     """Same EPW, same system, pvlib.modelchain.ModelChain.with_pvwatts: annual AC within 1 %.
 
     ModelChain is fed the EPW with timestamps at mid-interval (islandgrid takes the solar
@@ -33,7 +33,9 @@ def test_annual_yield_within_1pct_of_pvlib_modelchain(horinger) -> None:  # noqa
     data, _ = pvlib.iotools.read_epw(str(site.weather.epw))
     pv = site.pv
     system = PVSystem(
-        surface_tilt=pv.tilt_deg, surface_azimuth=pv.azimuth_deg, albedo=pv.albedo,
+        surface_tilt=pv.tilt_deg,
+        surface_azimuth=pv.azimuth_deg,
+        albedo=pv.albedo,
         module_parameters={"pdc0": pv.kwp * 1000, "gamma_pdc": pv.gamma_pdc_per_c},
         inverter_parameters={"pdc0": pv.kwp * 1000 / pv.dc_ac_ratio / pv.inverter_eta, "eta_inv_nom": pv.inverter_eta},
         temperature_model_parameters=pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["open_rack_glass_polymer"],
@@ -50,7 +52,7 @@ def test_annual_yield_within_1pct_of_pvlib_modelchain(horinger) -> None:  # noqa
     assert 1200 < ours_kwh / pv.kwp < 1600
 
 
-def test_subhourly_weather_conserves_energy(horinger) -> None:  # noqa: ANN001
+def test_subhourly_weather_conserves_energy(horinger) -> None:
     # Interpolated 15-min weather gives nearly the hourly year's PV energy (linear interpolation of hourly
     # means does not conserve energy exactly; 2 % is the bound seen for mid-latitude EPW data).
     h = build_inputs(horinger, "1h").frame["pv_kw"].sum()

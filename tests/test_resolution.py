@@ -17,9 +17,23 @@ from islandgrid.simulate.engine import build_problem, run_problem
 from islandgrid.strategy import get_strategy
 
 #: Energy, PV, grid and carbon KPIs: the issue's 0.1 % bound.
-STRICT = ("load_kwh", "served_kwh", "pv_available_kwh", "pv_used_kwh", "pv_curtailed_kwh", "pv_share",
-          "renewable_fraction", "grid_import_kwh", "grid_export_kwh", "battery_throughput_kwh", "co2_kg",
-          "co2_scope2_location_kg", "carbon_intensity_kg_per_kwh", "availability", "grid_outage_hours")
+STRICT = (
+    "load_kwh",
+    "served_kwh",
+    "pv_available_kwh",
+    "pv_used_kwh",
+    "pv_curtailed_kwh",
+    "pv_share",
+    "renewable_fraction",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "battery_throughput_kwh",
+    "co2_kg",
+    "co2_scope2_location_kg",
+    "carbon_intensity_kg_per_kwh",
+    "availability",
+    "grid_outage_hours",
+)
 #: Genset KPIs: its start and stop decisions (minimum run time, minimum load, the
 #: 1-hour hold) can only fall on interval boundaries, so a 15-minute run may start or
 #: stop the genset up to 45 minutes apart from an hourly one. Measured on the seed
@@ -28,12 +42,16 @@ GENSET = ("diesel_kwh", "diesel_hours", "fuel_l", "co2_scope1_kg")
 
 
 @pytest.mark.parametrize("strategy", ["pv_first", "load_following", "cycle_charging"])
-def test_hourly_and_15min_agree_on_hourly_constant_inputs(horinger, strategy: str) -> None:  # noqa: ANN001
+def test_hourly_and_15min_agree_on_hourly_constant_inputs(horinger, strategy: str) -> None:
     hourly = build_inputs(horinger, "1h")
     frame = hourly.frame
     index = pd.date_range(frame.index[0], periods=len(frame) * 4, freq="15min")
-    quarter = replace(hourly, dt_h=0.25, resolution="15min",
-                      frame=pd.DataFrame(np.repeat(frame.to_numpy(), 4, axis=0), index=index, columns=frame.columns))
+    quarter = replace(
+        hourly,
+        dt_h=0.25,
+        resolution="15min",
+        frame=pd.DataFrame(np.repeat(frame.to_numpy(), 4, axis=0), index=index, columns=frame.columns),
+    )
     a = run_problem(horinger, hourly, build_problem(horinger, hourly), get_strategy(strategy)).kpis
     b = run_problem(horinger, quarter, build_problem(horinger, quarter), get_strategy(strategy)).kpis
     for key in STRICT:

@@ -14,7 +14,7 @@ from islandgrid.simulate.checks import check_flows
 from islandgrid.strategy.rules import RuleStrategy
 
 
-def run(name: str, p):  # noqa: ANN001, ANN202 - test helper
+def run(name: str, p):
     flows = RuleStrategy(name).dispatch(p)
     check_flows(flows, p.battery, p.dt_h)
     return flows
@@ -57,8 +57,13 @@ def test_pv_first_islanded_genset_covers_what_battery_cannot() -> None:
     #     -> diesel 20 kWh; fuel = 0.033*40*(2/3) + 0.273*20 = 0.88 + 5.46 = 6.34 L.
     # t1: genset already on, battery at min -> genset 30 kWh for the whole hour; fuel 1.32 + 8.19 = 9.51 L.
     # t2: pv 50, load 30 -> no net load, genset stops, 20 kWh surplus charges the battery -> soc 30.
-    p = problem([0, 0, 50], [30, 30, 30], [False] * 3,
-                bat=battery(soc_init=0.2, soc_min=0.1), gen=genset(rated_kw=40, min_frac=0.3))
+    p = problem(
+        [0, 0, 50],
+        [30, 30, 30],
+        [False] * 3,
+        bat=battery(soc_init=0.2, soc_min=0.1),
+        gen=genset(rated_kw=40, min_frac=0.3),
+    )
     f = run("pv_first", p)
     np.testing.assert_allclose(f["diesel_kwh"], [20, 30, 0], atol=1e-9)
     np.testing.assert_allclose(f["fuel_l"], [6.34, 9.51, 0], atol=1e-9)
@@ -72,8 +77,14 @@ def test_cycle_charging_runs_full_output_to_setpoint() -> None:
     # t0: genset at 40 kW: 10 to the load, 30 into the battery -> soc 40.
     # t1: soc below setpoint: 10 to the load, only 10 more fits below the setpoint -> 20 kWh, soc 50.
     # t2: setpoint reached, battery covers the load -> soc 40, genset off.
-    p = problem([0, 0, 0], [10, 10, 10], [False] * 3, bat=battery(soc_init=0.1, soc_min=0.1),
-                gen=genset(rated_kw=40, min_frac=0.3), setpoint_frac=0.5)
+    p = problem(
+        [0, 0, 0],
+        [10, 10, 10],
+        [False] * 3,
+        bat=battery(soc_init=0.1, soc_min=0.1),
+        gen=genset(rated_kw=40, min_frac=0.3),
+        setpoint_frac=0.5,
+    )
     f = run("cycle_charging", p)
     np.testing.assert_allclose(f["diesel_kwh"], [40, 20, 0], atol=1e-9)
     np.testing.assert_allclose(f["soc_kwh"], [40, 50, 40], atol=1e-9)
@@ -81,8 +92,13 @@ def test_cycle_charging_runs_full_output_to_setpoint() -> None:
 
 def test_load_following_runs_at_minimum_load_and_banks_surplus() -> None:
     # Same as above with load following: the genset runs at its 12 kW minimum; 2 kWh surplus charges.
-    p = problem([0, 0, 0], [10, 10, 10], [False] * 3, bat=battery(soc_init=0.1, soc_min=0.1),
-                gen=genset(rated_kw=40, min_frac=0.3))
+    p = problem(
+        [0, 0, 0],
+        [10, 10, 10],
+        [False] * 3,
+        bat=battery(soc_init=0.1, soc_min=0.1),
+        gen=genset(rated_kw=40, min_frac=0.3),
+    )
     f = run("load_following", p)
     np.testing.assert_allclose(f["diesel_kwh"], [12, 12, 12], atol=1e-9)
     np.testing.assert_allclose(f["soc_kwh"], [12, 14, 16], atol=1e-9)
@@ -91,8 +107,7 @@ def test_load_following_runs_at_minimum_load_and_banks_surplus() -> None:
 def test_minimum_run_time_extends_a_short_run() -> None:
     # Battery covers 25 of 30 kWh (r = 1/6 h needed) but min run is 0.5 h:
     # genset runs 0.5 h at 30 kW = 15 kWh; battery covers the other 15 kWh.
-    p = problem([0], [30], [False], bat=battery(soc_init=0.35, soc_min=0.1),
-                gen=genset(rated_kw=40, min_run_h=0.5))
+    p = problem([0], [30], [False], bat=battery(soc_init=0.35, soc_min=0.1), gen=genset(rated_kw=40, min_run_h=0.5))
     f = run("pv_first", p)
     assert f["genset_on"][0] == pytest.approx(0.5)
     assert f["diesel_kwh"][0] == pytest.approx(15)
@@ -102,8 +117,7 @@ def test_minimum_run_time_extends_a_short_run() -> None:
 def test_start_delay_sheds_non_critical_first() -> None:
     # Battery empty (at min), 6-minute start delay: the first 0.1 h of 40 kW (4 kWh) cannot be served.
     # Critical share 0.5 -> 20 kWh critical; the 4 kWh shortfall is shed from non-critical load.
-    p = problem([0], [40], [False], bat=battery(soc_init=0.1, soc_min=0.1),
-                gen=genset(rated_kw=50, delay_h=0.1))
+    p = problem([0], [40], [False], bat=battery(soc_init=0.1, soc_min=0.1), gen=genset(rated_kw=50, delay_h=0.1))
     f = run("pv_first", p)
     assert f["unserved_kwh"][0] == pytest.approx(4)
     assert f["unserved_critical_kwh"][0] == pytest.approx(0)
@@ -120,8 +134,9 @@ def test_no_source_means_critical_unserved() -> None:
 
 def test_reserve_is_used_before_shedding_when_import_limited() -> None:
     # Grid up but limited to 10 kW, no genset: pv_first holds a 30 kWh reserve but uses it rather than shed.
-    p = problem([0], [50], [True], bat=battery(soc_init=0.3, reserve=0.3, soc_min=0.0), gen=genset(rated_kw=0),
-                import_kw=10)
+    p = problem(
+        [0], [50], [True], bat=battery(soc_init=0.3, reserve=0.3, soc_min=0.0), gen=genset(rated_kw=0), import_kw=10
+    )
     f = run("pv_first", p)
     assert f["unserved_kwh"][0] == pytest.approx(10)  # 50 - 10 grid - 30 battery
     assert f["bat_out_kwh"][0] == pytest.approx(30)

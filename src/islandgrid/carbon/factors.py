@@ -53,24 +53,74 @@ _MEE_2021 = "MEE & NBS announcement 2024 No. 12 (2021 electricity CO2 emission f
 FACTORS: tuple[EmissionFactor, ...] = (
     EmissionFactor("mee-national-2022", 0.5366, "kg CO2/kWh", 2022, "China", "MEE/NBS", _MEE_2022, "location"),
     EmissionFactor("mee-national-2023", 0.5306, "kg CO2/kWh", 2023, "China", "MEE/NBS", _MEE_2023, "location"),
-    EmissionFactor("mee-national-residual-2022", 0.5856, "kg CO2/kWh", 2022, "China", "MEE/NBS",
-                   _MEE_2022 + ", national excluding market-traded non-fossil power", "residual"),
-    EmissionFactor("mee-national-residual-2023", 0.6096, "kg CO2/kWh", 2023, "China", "MEE/NBS",
-                   _MEE_2023 + ", national excluding market-traded non-fossil power", "residual"),
-    EmissionFactor("mee-national-fossil-2023", 0.8273, "kg CO2/kWh", 2023, "China", "MEE/NBS",
-                   _MEE_2023 + ", fossil-fired only", "fossil"),
-    EmissionFactor("mee-north-china-2021", 0.7120, "kg CO2/kWh", 2021, "North China grid", "MEE/NBS", _MEE_2021, "location"),
-    EmissionFactor("mee-north-china-2022", 0.6776, "kg CO2/kWh", 2022, "North China grid", "MEE/NBS", _MEE_2022, "location"),
-    EmissionFactor("mee-north-china-2023", 0.6361, "kg CO2/kWh", 2023, "North China grid", "MEE/NBS", _MEE_2023, "location"),
-    EmissionFactor("mee-inner-mongolia-2021", 0.7025, "kg CO2/kWh", 2021, "Inner Mongolia", "MEE/NBS", _MEE_2021, "location"),
-    EmissionFactor("mee-inner-mongolia-2022", 0.6849, "kg CO2/kWh", 2022, "Inner Mongolia", "MEE/NBS", _MEE_2022, "location"),
+    EmissionFactor(
+        "mee-national-residual-2022",
+        0.5856,
+        "kg CO2/kWh",
+        2022,
+        "China",
+        "MEE/NBS",
+        _MEE_2022 + ", national excluding market-traded non-fossil power",
+        "residual",
+    ),
+    EmissionFactor(
+        "mee-national-residual-2023",
+        0.6096,
+        "kg CO2/kWh",
+        2023,
+        "China",
+        "MEE/NBS",
+        _MEE_2023 + ", national excluding market-traded non-fossil power",
+        "residual",
+    ),
+    EmissionFactor(
+        "mee-national-fossil-2023",
+        0.8273,
+        "kg CO2/kWh",
+        2023,
+        "China",
+        "MEE/NBS",
+        _MEE_2023 + ", fossil-fired only",
+        "fossil",
+    ),
+    EmissionFactor(
+        "mee-north-china-2021", 0.7120, "kg CO2/kWh", 2021, "North China grid", "MEE/NBS", _MEE_2021, "location"
+    ),
+    EmissionFactor(
+        "mee-north-china-2022", 0.6776, "kg CO2/kWh", 2022, "North China grid", "MEE/NBS", _MEE_2022, "location"
+    ),
+    EmissionFactor(
+        "mee-north-china-2023", 0.6361, "kg CO2/kWh", 2023, "North China grid", "MEE/NBS", _MEE_2023, "location"
+    ),
+    EmissionFactor(
+        "mee-inner-mongolia-2021", 0.7025, "kg CO2/kWh", 2021, "Inner Mongolia", "MEE/NBS", _MEE_2021, "location"
+    ),
+    EmissionFactor(
+        "mee-inner-mongolia-2022", 0.6849, "kg CO2/kWh", 2022, "Inner Mongolia", "MEE/NBS", _MEE_2022, "location"
+    ),
     EmissionFactor("mee-ningxia-2022", 0.6423, "kg CO2/kWh", 2022, "Ningxia", "MEE/NBS", _MEE_2022, "location"),
     EmissionFactor("mee-gansu-2022", 0.4772, "kg CO2/kWh", 2022, "Gansu", "MEE/NBS", _MEE_2022, "location"),
     EmissionFactor("mee-guizhou-2022", 0.4989, "kg CO2/kWh", 2022, "Guizhou", "MEE/NBS", _MEE_2022, "location"),
-    EmissionFactor("ipcc-diesel-2006", 2.68, "kg CO2/L", 2006, "global", "IPCC",
-                   "2006 IPCC Guidelines Vol. 2 Ch. 2 Table 2.2: 74100 kg/TJ, at 0.84 kg/L and 43 MJ/kg", "fuel"),
-    EmissionFactor("pv-lifecycle-48g", 0.048, "kg CO2/kWh", 2014, "global", "IPCC AR5 WG3",
-                   "IPCC AR5 WG3 Annex III, utility PV median life-cycle 48 g/kWh", "lifecycle"),
+    EmissionFactor(
+        "ipcc-diesel-2006",
+        2.68,
+        "kg CO2/L",
+        2006,
+        "global",
+        "IPCC",
+        "2006 IPCC Guidelines Vol. 2 Ch. 2 Table 2.2: 74100 kg/TJ, at 0.84 kg/L and 43 MJ/kg",
+        "fuel",
+    ),
+    EmissionFactor(
+        "pv-lifecycle-48g",
+        0.048,
+        "kg CO2/kWh",
+        2014,
+        "global",
+        "IPCC AR5 WG3",
+        "IPCC AR5 WG3 Annex III, utility PV median life-cycle 48 g/kWh",
+        "lifecycle",
+    ),
 )
 
 

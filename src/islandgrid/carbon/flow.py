@@ -40,10 +40,23 @@ CARBON_COLUMNS: tuple[str, ...] = (
 
 
 @numba.njit(cache=True)
-def _pool(pv: np.ndarray, grid_in: np.ndarray, diesel: np.ndarray, bat_out: np.ndarray, bat_in: np.ndarray,
-          selfdis: np.ndarray, grid_co2: np.ndarray, diesel_co2: np.ndarray, load: np.ndarray,
-          grid_out: np.ndarray, dump: np.ndarray, soc_init: float, eta_c: float, eta_d: float,
-          out: np.ndarray) -> None:  # pragma: no cover - compiled
+def _pool(
+    pv: np.ndarray,
+    grid_in: np.ndarray,
+    diesel: np.ndarray,
+    bat_out: np.ndarray,
+    bat_in: np.ndarray,
+    selfdis: np.ndarray,
+    grid_co2: np.ndarray,
+    diesel_co2: np.ndarray,
+    load: np.ndarray,
+    grid_out: np.ndarray,
+    dump: np.ndarray,
+    soc_init: float,
+    eta_c: float,
+    eta_d: float,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
     s = soc_init  # stored energy [kWh]
     m = 0.0  # carbon stock [kg]; initial charge is treated as carbon-free PV
     mix = np.array([1.0, 0.0, 0.0])  # stored-energy source mix (PV, grid, diesel)
@@ -88,9 +101,15 @@ def _pool(pv: np.ndarray, grid_in: np.ndarray, diesel: np.ndarray, bat_out: np.n
         out[t, 10] = f_diesel
 
 
-def carbon_flow(flows: pd.DataFrame, grid_co2_kg_per_kwh: np.ndarray, diesel_co2_kg_per_l: float,
-                soc_init_kwh: float, eta_charge: float, eta_discharge: float,
-                rtol: float = 1e-9) -> pd.DataFrame:
+def carbon_flow(
+    flows: pd.DataFrame,
+    grid_co2_kg_per_kwh: np.ndarray,
+    diesel_co2_kg_per_l: float,
+    soc_init_kwh: float,
+    eta_charge: float,
+    eta_discharge: float,
+    rtol: float = 1e-9,
+) -> pd.DataFrame:
     """Attribute sources and carbon to every interval's load, export and battery stock.
 
     Parameters
@@ -120,15 +139,30 @@ def carbon_flow(flows: pd.DataFrame, grid_co2_kg_per_kwh: np.ndarray, diesel_co2
         If grid + diesel CO2 differs from load + export + dump CO2 + the change in
         the battery's carbon stock.
     """
+
     def col(name: str) -> np.ndarray:
         return np.ascontiguousarray(flows[name].to_numpy(dtype=np.float64))
 
     grid_co2 = col("grid_in_kwh") * np.asarray(grid_co2_kg_per_kwh, dtype=np.float64)
     diesel_co2 = col("fuel_l") * diesel_co2_kg_per_l
     out = np.empty((len(flows), len(CARBON_COLUMNS)))
-    _pool(col("pv_used_kwh"), col("grid_in_kwh"), col("diesel_kwh"), col("bat_out_kwh"), col("bat_in_kwh"),
-          col("bat_selfdis_kwh"), grid_co2, diesel_co2, col("load_served_kwh"), col("grid_out_kwh"),
-          col("dump_kwh"), float(soc_init_kwh), float(eta_charge), float(eta_discharge), out)
+    _pool(
+        col("pv_used_kwh"),
+        col("grid_in_kwh"),
+        col("diesel_kwh"),
+        col("bat_out_kwh"),
+        col("bat_in_kwh"),
+        col("bat_selfdis_kwh"),
+        grid_co2,
+        diesel_co2,
+        col("load_served_kwh"),
+        col("grid_out_kwh"),
+        col("dump_kwh"),
+        float(soc_init_kwh),
+        float(eta_charge),
+        float(eta_discharge),
+        out,
+    )
     frame = pd.DataFrame(out, index=flows.index, columns=list(CARBON_COLUMNS))
     check_conservation(frame, rtol=rtol)
     return frame

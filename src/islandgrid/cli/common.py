@@ -40,8 +40,9 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
             err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except IslandgridError as exc:
-            err_console().print(f"[bold red]error ({type(exc).__name__}):[/] {escape(str(exc))}", highlight=False,
-                                soft_wrap=True)
+            err_console().print(
+                f"[bold red]error ({type(exc).__name__}):[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(exc.exit_code) from None
         except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
             err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -16,7 +16,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _main() -> None:
     """Plan, run and account for a PV + battery + diesel microgrid feeding a compute room."""

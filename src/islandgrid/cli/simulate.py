@@ -77,9 +77,14 @@ def targets_verdict(kpis: dict[str, Any]) -> list[str]:
     checks = (
         (kpis["pv_share"] > 0.80, f"PV share {100 * kpis['pv_share']:.1f} % (target > 80 %)"),
         (kpis["diesel_hours"] < 50, f"diesel {kpis['diesel_hours']:.1f} h a year (target < 50 h)"),
-        (kpis["unserved_critical_kwh"] <= 1e-6, f"critical unserved {kpis['unserved_critical_kwh']:.1f} kWh (target 0)"),
-        (kpis.get("co2_reduction", 0.0) >= 0.85,
-         f"CO2 {100 * kpis.get('co2_reduction', 0.0):.1f} % below the grid + diesel design (target ~85 %)"),
+        (
+            kpis["unserved_critical_kwh"] <= 1e-6,
+            f"critical unserved {kpis['unserved_critical_kwh']:.1f} kWh (target 0)",
+        ),
+        (
+            kpis.get("co2_reduction", 0.0) >= 0.85,
+            f"CO2 {100 * kpis.get('co2_reduction', 0.0):.1f} % below the grid + diesel design (target ~85 %)",
+        ),
     )
     for ok, text in checks:
         lines.append(("MET    " if ok else "MISSED ") + text)
@@ -93,20 +98,34 @@ def register(app: typer.Typer) -> None:
     @friendly_errors
     def simulate(
         site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
-        json_out: Annotated[bool, typer.Option("--json", help="Print the KPIs as one JSON object, nothing else.")] = False,
+        json_out: Annotated[
+            bool, typer.Option("--json", help="Print the KPIs as one JSON object, nothing else.")
+        ] = False,
         resolution: Annotated[str | None, typer.Option(help="1h, 15min or 1min; overrides the site file.")] = None,
         strategy: Annotated[str | None, typer.Option(help="Dispatch strategy; overrides the site file.")] = None,
-        out: Annotated[Path | None, typer.Option(help="Write flows (Parquet, CSV), kpis.json and report.html here.")] = None,
+        out: Annotated[
+            Path | None, typer.Option(help="Write flows (Parquet, CSV), kpis.json and report.html here.")
+        ] = None,
     ) -> None:
         """Simulate a year and print the KPIs beside the traditional grid + diesel design."""
         import islandgrid
         from islandgrid.reports.simulation import write_outputs
 
         site = islandgrid.load_site(site_file)
-        stages = {"inputs": "weather, PV, load, outages", "dispatch": "dispatch + checks + carbon flow",
-                  "baseline": "grid + diesel baseline", "kpis": "KPIs"}
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=err_console(), transient=True, disable=json_out) as bar:
+        stages = {
+            "inputs": "weather, PV, load, outages",
+            "dispatch": "dispatch + checks + carbon flow",
+            "baseline": "grid + diesel baseline",
+            "kpis": "KPIs",
+        }
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console(),
+            transient=True,
+            disable=json_out,
+        ) as bar:
             task = bar.add_task("loading", total=len(stages) + (1 if out else 0))
 
             def step(stage: str) -> None:
@@ -123,8 +142,7 @@ def register(app: typer.Typer) -> None:
             return
         console = Console()
         base = result.baseline.kpis if result.baseline is not None else None
-        title = (f"{site.location.name}: {result.strategy}, {result.inputs.resolution} steps, "
-                 f"{site.simulation.year}")
+        title = f"{site.location.name}: {result.strategy}, {result.inputs.resolution} steps, {site.simulation.year}"
         console.print(kpi_table(kpis, base, title))
         for line in targets_verdict(kpis):
             style = "green" if line.startswith("MET") else "yellow"

@@ -51,10 +51,12 @@ def _merge(origin: pd.Timestamp, starts: np.ndarray, ends: np.ndarray) -> pd.Dat
         else:
             merged.append([s, e])
     arr = np.array(merged, dtype=np.int64).reshape(-1, 2)
-    return pd.DataFrame({
-        "start": origin + pd.to_timedelta(arr[:, 0], unit="min"),
-        "end": origin + pd.to_timedelta(arr[:, 1], unit="min"),
-    })
+    return pd.DataFrame(
+        {
+            "start": origin + pd.to_timedelta(arr[:, 0], unit="min"),
+            "end": origin + pd.to_timedelta(arr[:, 1], unit="min"),
+        }
+    )
 
 
 def outages_from_csv(path: Path, tz: str) -> pd.DataFrame:
@@ -64,7 +66,9 @@ def outages_from_csv(path: Path, tz: str) -> pd.DataFrame:
     except Exception as exc:
         raise DataFileError(f"not a readable CSV ({exc})", source=str(path), fix="columns: start,end") from None
     if not {"start", "end"} <= set(df.columns):
-        raise DataFileError("missing columns", source=str(path), value=list(df.columns), fix="the header must be 'start,end'")
+        raise DataFileError(
+            "missing columns", source=str(path), value=list(df.columns), fix="the header must be 'start,end'"
+        )
     try:
         s = pd.DatetimeIndex(pd.to_datetime(df["start"], format="mixed"))
         e = pd.DatetimeIndex(pd.to_datetime(df["end"], format="mixed"))
@@ -75,8 +79,12 @@ def outages_from_csv(path: Path, tz: str) -> pd.DataFrame:
     bad = np.asarray(e <= s)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataFileError(f"outage on line {i + 2} ends before it starts", source=str(path),
-                            value=f"{s[i]} -> {e[i]}", fix="swap start and end")
+        raise DataFileError(
+            f"outage on line {i + 2} ends before it starts",
+            source=str(path),
+            value=f"{s[i]} -> {e[i]}",
+            fix="swap start and end",
+        )
     return pd.DataFrame({"start": s, "end": e}).sort_values("start").reset_index(drop=True)
 
 
@@ -92,7 +100,7 @@ def availability(index: pd.DatetimeIndex, dt_h: float, windows: pd.DataFrame) ->
     t0 = index.as_unit("ns").asi8
     s = pd.DatetimeIndex(windows["start"]).as_unit("ns").asi8
     e = pd.DatetimeIndex(windows["end"]).as_unit("ns").asi8
-    step_units = int(round(dt_h * 3600e9))
+    step_units = round(dt_h * 3600e9)
     first = np.searchsorted(t0 + step_units, s, side="right")
     last = np.searchsorted(t0, e, side="left")
     for a, b in zip(first.tolist(), last.tolist(), strict=True):

@@ -7,7 +7,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from islandgrid.site.spec import LoadSpec, PueSpec
+from islandgrid.site.spec import PueSpec
 
 #: Measured 8xH100 node board power during GPT training with checkpoints every 1000 steps
 #: (grantwilkins/training_profile, see src/islandgrid/data/SOURCES.md). Idle floor and peak [W].
@@ -33,8 +33,9 @@ def h100_minute_shape() -> np.ndarray:
     return full / p_w.max()
 
 
-def ai_training_it_kw(index: pd.DatetimeIndex, dt_h: float, it_kw: float, utilisation_frac: float,
-                      seed: int) -> np.ndarray:
+def ai_training_it_kw(
+    index: pd.DatetimeIndex, dt_h: float, it_kw: float, utilisation_frac: float, seed: int
+) -> np.ndarray:
     """Synthetic AI-training IT load [kW].
 
     Training jobs of random length (lognormal, median 30 h) follow each other with
@@ -46,7 +47,7 @@ def ai_training_it_kw(index: pd.DatetimeIndex, dt_h: float, it_kw: float, utilis
     rng = np.random.default_rng(seed)
     shape = h100_minute_shape()
     idle_gpu = float(shape.min())
-    n_min = int(round(len(index) * dt_h * 60))
+    n_min = round(len(index) * dt_h * 60)
     busy = np.zeros(n_min, dtype=bool)
     t = 0
     while t < n_min:
@@ -55,7 +56,7 @@ def ai_training_it_kw(index: pd.DatetimeIndex, dt_h: float, it_kw: float, utilis
         t += job + int(rng.exponential(120))
     gpu = np.where(busy, np.resize(shape, n_min), idle_gpu)
     minute = NON_GPU_FRAC + (1.0 - NON_GPU_FRAC) * gpu
-    per_step = max(int(round(dt_h * 60)), 1)
+    per_step = max(round(dt_h * 60), 1)
     stepped = minute[: len(index) * per_step].reshape(len(index), per_step).mean(axis=1)
     scaled = stepped * (utilisation_frac / stepped.mean())
     return np.minimum(scaled, 1.0) * it_kw

@@ -24,8 +24,15 @@ SAPM_OPEN_RACK_GLASS_POLYMER = {"a": -3.56, "b": -0.075, "deltaT": 3.0}
 _SPA_STEP_H = 1.0 / 6.0
 
 
-def solar_position(index: pd.DatetimeIndex, dt_h: float, lat_deg: float, lon_deg: float,
-                   elevation_m: float, pressure_pa: np.ndarray, temp_air_c: np.ndarray) -> pd.DataFrame:
+def solar_position(
+    index: pd.DatetimeIndex,
+    dt_h: float,
+    lat_deg: float,
+    lon_deg: float,
+    elevation_m: float,
+    pressure_pa: np.ndarray,
+    temp_air_c: np.ndarray,
+) -> pd.DataFrame:
     """Solar position at the mid-point of each interval (pvlib NREL SPA, numpy).
 
     For steps shorter than 10 minutes the SPA runs on a 10-minute grid and the sun's
@@ -45,7 +52,7 @@ def solar_position(index: pd.DatetimeIndex, dt_h: float, lat_deg: float, lon_deg
         )
         sp.index = index
         return sp[["apparent_zenith", "zenith", "azimuth"]]
-    stride = int(round(_SPA_STEP_H / dt_h))
+    stride = round(_SPA_STEP_H / dt_h)
     coarse_pos = np.arange(0, len(index) + stride, stride)
     coarse_t = mid[0] + pd.to_timedelta(coarse_pos * dt_h, unit="h")
     take = np.minimum(coarse_pos, len(index) - 1)
@@ -54,12 +61,17 @@ def solar_position(index: pd.DatetimeIndex, dt_h: float, lat_deg: float, lon_deg
     )
     x = np.arange(len(index), dtype=float)
     az = np.radians(sp["azimuth"].to_numpy())
-    out = pd.DataFrame({
-        "apparent_zenith": np.interp(x, coarse_pos, sp["apparent_zenith"].to_numpy()),
-        "zenith": np.interp(x, coarse_pos, sp["zenith"].to_numpy()),
-        "azimuth": np.degrees(np.arctan2(np.interp(x, coarse_pos, np.sin(az)), np.interp(x, coarse_pos, np.cos(az))))
-        % 360.0,
-    }, index=index)
+    out = pd.DataFrame(
+        {
+            "apparent_zenith": np.interp(x, coarse_pos, sp["apparent_zenith"].to_numpy()),
+            "zenith": np.interp(x, coarse_pos, sp["zenith"].to_numpy()),
+            "azimuth": np.degrees(
+                np.arctan2(np.interp(x, coarse_pos, np.sin(az)), np.interp(x, coarse_pos, np.cos(az)))
+            )
+            % 360.0,
+        },
+        index=index,
+    )
     return out
 
 
@@ -87,9 +99,17 @@ def pv_ac_kw(spec: PVSpec, weather: pd.DataFrame, solpos: pd.DataFrame) -> np.nd
     dni_extra = pvlib.irradiance.get_extra_radiation(solpos.index)
     airmass = pvlib.atmosphere.get_relative_airmass(solpos["apparent_zenith"])
     poa = pvlib.irradiance.get_total_irradiance(
-        spec.tilt_deg, spec.azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"],
-        weather["dni"], weather["ghi"], weather["dhi"],
-        dni_extra=dni_extra, airmass=airmass, albedo=spec.albedo, model="perez",
+        spec.tilt_deg,
+        spec.azimuth_deg,
+        solpos["apparent_zenith"],
+        solpos["azimuth"],
+        weather["dni"],
+        weather["ghi"],
+        weather["dhi"],
+        dni_extra=dni_extra,
+        airmass=airmass,
+        albedo=spec.albedo,
+        model="perez",
     )
     aoi = pvlib.irradiance.aoi(spec.tilt_deg, spec.azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"])
     iam = pvlib.iam.physical(aoi)
@@ -105,8 +125,9 @@ def pv_ac_kw(spec: PVSpec, weather: pd.DataFrame, solpos: pd.DataFrame) -> np.nd
     return np.clip(np.nan_to_num(np.asarray(pac_w, dtype=float)), 0.0, None) / 1000.0
 
 
-def read_timeseries_csv(path: Path, column: str, index: pd.DatetimeIndex, *, lo: float, hi: float,
-                        unit: str) -> np.ndarray:
+def read_timeseries_csv(
+    path: Path, column: str, index: pd.DatetimeIndex, *, lo: float, hi: float, unit: str
+) -> np.ndarray:
     """Read a ``timestamp,<column>`` CSV and place it on the simulation grid.
 
     The file may be hourly or finer. Each interval takes the mean of the rows that
@@ -117,46 +138,70 @@ def read_timeseries_csv(path: Path, column: str, index: pd.DatetimeIndex, *, lo:
     try:
         df = pd.read_csv(path)
     except Exception as exc:
-        raise DataFileError(f"not a readable CSV ({exc})", source=str(path), fix="give a comma-separated file") from None
+        raise DataFileError(
+            f"not a readable CSV ({exc})", source=str(path), fix="give a comma-separated file"
+        ) from None
     for col in ("timestamp", column):
         if col not in df.columns:
             raise DataFileError(
-                f"missing column '{col}'", source=str(path), value=list(df.columns),
+                f"missing column '{col}'",
+                source=str(path),
+                value=list(df.columns),
                 fix=f"the header must be 'timestamp,{column}'",
             )
     try:
         ts = pd.DatetimeIndex(pd.to_datetime(df["timestamp"], format="mixed"))
     except (ValueError, TypeError) as exc:
-        raise DataFileError(f"column timestamp has a malformed value ({exc})", source=str(path),
-                            fix="use ISO 8601 timestamps such as 2025-01-01 00:00") from None
+        raise DataFileError(
+            f"column timestamp has a malformed value ({exc})",
+            source=str(path),
+            fix="use ISO 8601 timestamps such as 2025-01-01 00:00",
+        ) from None
     ts = ts.tz_localize(index.tz) if ts.tz is None else ts.tz_convert(index.tz)
     vals = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(vals).all():
         i = int(np.argmax(~np.isfinite(vals)))
-        raise DataFileError(f"column {column} has a missing or malformed value on line {i + 2}",
-                            source=str(path), value=df[column].iloc[i], allowed=f"{lo} to {hi} {unit}",
-                            fix="fill the gap; islandgrid does not guess missing data")
+        raise DataFileError(
+            f"column {column} has a missing or malformed value on line {i + 2}",
+            source=str(path),
+            value=df[column].iloc[i],
+            allowed=f"{lo} to {hi} {unit}",
+            fix="fill the gap; islandgrid does not guess missing data",
+        )
     bad = (vals < lo) | (vals > hi)
     if bad.any():
         i = int(np.argmax(bad))
         hint = f"check the unit is {unit}" + (" (a value this large looks like W)" if vals[i] > hi else "")
-        raise DataFileError(f"column {column} is out of range on line {i + 2}", source=str(path),
-                            value=float(vals[i]), allowed=f"{lo} to {hi} {unit}", fix=hint)
+        raise DataFileError(
+            f"column {column} is out of range on line {i + 2}",
+            source=str(path),
+            value=float(vals[i]),
+            allowed=f"{lo} to {hi} {unit}",
+            fix=hint,
+        )
     if len(ts) < 2 or not ts.is_monotonic_increasing or ts.has_duplicates:
-        raise DataFileError("timestamps are not strictly increasing", source=str(path),
-                            fix="sort the rows by time and remove duplicates")
+        raise DataFileError(
+            "timestamps are not strictly increasing",
+            source=str(path),
+            fix="sort the rows by time and remove duplicates",
+        )
     steps = np.diff(ts.asi8)
     if (steps != steps[0]).any():
         i = int(np.argmax(steps != steps[0]))
-        raise DataFileError(f"has a gap or irregular step after line {i + 2} ({ts[i]} -> {ts[i + 1]})",
-                            source=str(path), allowed="one fixed step for the whole file",
-                            fix="fill the gap; islandgrid does not guess missing data")
+        raise DataFileError(
+            f"has a gap or irregular step after line {i + 2} ({ts[i]} -> {ts[i + 1]})",
+            source=str(path),
+            allowed="one fixed step for the whole file",
+            fix="fill the gap; islandgrid does not guess missing data",
+        )
     step = pd.Timedelta(int(steps[0]), unit=ts.unit)
     start, end = index[0], index[-1] + (index[1] - index[0])
     if ts[0] > start or ts[-1] + step < end:
         raise DataFileError(
             f"covers {ts[0]} to {ts[-1] + step}, not the simulated year {start} to {end}",
-            source=str(path), value=len(ts), allowed=f"rows covering {start.year} completely",
+            source=str(path),
+            value=len(ts),
+            allowed=f"rows covering {start.year} completely",
             fix="give a full year at a fixed step, or change [simulation] year",
         )
     series = pd.Series(vals, index=ts)

@@ -68,8 +68,13 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     """
     res = resolution or site.simulation.resolution
     if res not in RESOLUTIONS:
-        raise SiteFileError("unknown resolution", field="simulation.resolution", value=res,
-                            allowed=", ".join(RESOLUTIONS), fix="pick one of those")
+        raise SiteFileError(
+            "unknown resolution",
+            field="simulation.resolution",
+            value=res,
+            allowed=", ".join(RESOLUTIONS),
+            fix="pick one of those",
+        )
     _, dt_h = RESOLUTIONS[res]
     tz = site.location.tz
     index = make_index(site.simulation.year, res, tz)
@@ -79,13 +84,21 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     if site.weather.epw is not None:
         weather = weather_on_grid(site.weather.epw, index, dt_h)
         temp = weather.frame["temp_air"].to_numpy()
-        solpos = solar_position(index, dt_h, site.location.lat_deg, site.location.lon_deg,
-                                site.location.elevation_m, weather.frame["atmospheric_pressure"].to_numpy(), temp)
+        solpos = solar_position(
+            index,
+            dt_h,
+            site.location.lat_deg,
+            site.location.lon_deg,
+            site.location.elevation_m,
+            weather.frame["atmospheric_pressure"].to_numpy(),
+            temp,
+        )
         pv_kw = pv_ac_kw(site.pv, weather.frame, solpos)
     else:
         assert site.weather.pv_csv is not None
-        pv_kw = read_timeseries_csv(site.weather.pv_csv, "pv_kw", index, lo=0.0,
-                                    hi=max(site.pv.kwp * 1.2, 1.0), unit="kW")
+        pv_kw = read_timeseries_csv(
+            site.weather.pv_csv, "pv_kw", index, lo=0.0, hi=max(site.pv.kwp * 1.2, 1.0), unit="kW"
+        )
 
     spec = site.load
     if spec.profile == "constant":
@@ -96,9 +109,13 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     else:
         it_kw = load_inputs.ai_training_it_kw(index, dt_h, spec.it_kw, spec.utilisation_frac, spec.seed)
     if spec.pue.kind == "temperature" and site.weather.epw is None:
-        raise SiteFileError("a temperature-dependent PUE needs an EPW weather file", field="load.pue.kind",
-                            value="temperature", allowed="'constant' when weather comes from pv_csv",
-                            fix="set [load.pue] kind = 'constant' and value = ...")
+        raise SiteFileError(
+            "a temperature-dependent PUE needs an EPW weather file",
+            field="load.pue.kind",
+            value="temperature",
+            allowed="'constant' when weather comes from pv_csv",
+            fix="set [load.pue] kind = 'constant' and value = ...",
+        )
     pue = np.broadcast_to(np.asarray(load_inputs.pue(spec.pue, temp), dtype=float), (n,))
     load_kw = it_kw * pue
 
@@ -121,17 +138,19 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     else:
         co2 = np.full(n, float(g.carbon_factor))
 
-    frame = pd.DataFrame({
-        "pv_kw": pv_kw,
-        "it_kw": it_kw,
-        "pue": pue,
-        "load_kw": load_kw,
-        "critical_kw": load_kw * spec.critical_frac,
-        "grid_available": up.astype(float),
-        "import_price_per_kwh": grid_inputs.tariff(g, index),
-        "export_price_per_kwh": np.full(n, g.export_price_per_kwh),
-        "grid_co2_kg_per_kwh": co2,
-        "temp_air_c": temp,
-    }, index=index)
+    frame = pd.DataFrame(
+        {
+            "pv_kw": pv_kw,
+            "it_kw": it_kw,
+            "pue": pue,
+            "load_kw": load_kw,
+            "critical_kw": load_kw * spec.critical_frac,
+            "grid_available": up.astype(float),
+            "import_price_per_kwh": grid_inputs.tariff(g, index),
+            "export_price_per_kwh": np.full(n, g.export_price_per_kwh),
+            "grid_co2_kg_per_kwh": co2,
+            "temp_air_c": temp,
+        },
+        index=index,
+    )
     return InputSeries(frame=frame, dt_h=dt_h, resolution=res, outages=outages, grid_factor=factor)
-

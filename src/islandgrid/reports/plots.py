@@ -9,13 +9,27 @@ import plotly.graph_objects as go
 from islandgrid.simulate.result import Result
 
 #: One colour per source, used in every plot.
-COLOURS = {"pv": "#f2b705", "battery": "#2e86de", "grid": "#7f8c8d", "diesel": "#c0392b",
-           "load": "#111111", "charge": "#85c1e9", "curtailed": "#f9e79f", "unserved": "#8e44ad"}
+COLOURS = {
+    "pv": "#f2b705",
+    "battery": "#2e86de",
+    "grid": "#7f8c8d",
+    "diesel": "#c0392b",
+    "load": "#111111",
+    "charge": "#85c1e9",
+    "curtailed": "#f9e79f",
+    "unserved": "#8e44ad",
+}
 
 
 def _layout(fig: go.Figure, ytitle: str, height: int = 380) -> go.Figure:
-    fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 20, "b": 40}, yaxis_title=ytitle,
-                      legend={"orientation": "h", "y": -0.15}, template="plotly_white", hovermode="x unified")
+    fig.update_layout(
+        height=height,
+        margin={"l": 60, "r": 20, "t": 20, "b": 40},
+        yaxis_title=ytitle,
+        legend={"orientation": "h", "y": -0.15},
+        template="plotly_white",
+        hovermode="x unified",
+    )
     return fig
 
 
@@ -31,36 +45,62 @@ def energy_balance(result: Result, window: slice) -> go.Figure:
         ("Diesel", f["diesel_kwh"], "diesel"),
     )
     for name, series, key in stack:
-        fig.add_trace(go.Scatter(x=f.index, y=series * kw, name=name, stackgroup="src", mode="none",
-                                 fillcolor=COLOURS[key]))
-    fig.add_trace(go.Scatter(x=f.index, y=-f["bat_in_kwh"] * kw, name="Battery charge", mode="none",
-                             fill="tozeroy", fillcolor=COLOURS["charge"]))
-    fig.add_trace(go.Scatter(x=f.index, y=f["load_kwh"] * kw, name="Load", line={"color": COLOURS["load"], "width": 1.5}))
-    fig.add_trace(go.Scatter(x=f.index, y=f["pv_available_kwh"] * kw, name="PV available",
-                             line={"color": COLOURS["pv"], "width": 1, "dash": "dot"}))
+        fig.add_trace(
+            go.Scatter(x=f.index, y=series * kw, name=name, stackgroup="src", mode="none", fillcolor=COLOURS[key])
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=f.index,
+            y=-f["bat_in_kwh"] * kw,
+            name="Battery charge",
+            mode="none",
+            fill="tozeroy",
+            fillcolor=COLOURS["charge"],
+        )
+    )
+    fig.add_trace(
+        go.Scatter(x=f.index, y=f["load_kwh"] * kw, name="Load", line={"color": COLOURS["load"], "width": 1.5})
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=f.index,
+            y=f["pv_available_kwh"] * kw,
+            name="PV available",
+            line={"color": COLOURS["pv"], "width": 1, "dash": "dot"},
+        )
+    )
     down = f["grid_available"] < 0.5
     if down.any():
-        _shade(fig, f.index, down.to_numpy(), result.dt_h)
+        _shade(fig, pd.DatetimeIndex(f.index), down.to_numpy(), result.dt_h)
     return _layout(fig, "power [kW]")
 
 
 def _shade(fig: go.Figure, idx: pd.DatetimeIndex, mask: np.ndarray, dt_h: float) -> None:
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-        fig.add_vrect(x0=idx[s], x1=idx[e - 1] + pd.Timedelta(hours=dt_h), fillcolor="#e74c3c", opacity=0.12,
-                      line_width=0, annotation_text="outage", annotation_position="top left")
+        fig.add_vrect(
+            x0=idx[int(s)],
+            x1=idx[int(e) - 1] + pd.Timedelta(hours=dt_h),
+            fillcolor="#e74c3c",
+            opacity=0.12,
+            line_width=0,
+            annotation_text="outage",
+            annotation_position="top left",
+        )
 
 
 def monthly_shares(result: Result) -> go.Figure:
     """Share of each month's load served from PV, grid and diesel (through the battery) [%]."""
     served = result.flows["load_served_kwh"]
     c = result.carbon
-    parts = pd.DataFrame({
-        "PV": served * c["load_pv_frac"],
-        "Grid": served * c["load_grid_frac"],
-        "Diesel": served * c["load_diesel_frac"],
-    })
-    monthly = parts.groupby(parts.index.month).sum()
+    parts = pd.DataFrame(
+        {
+            "PV": served * c["load_pv_frac"],
+            "Grid": served * c["load_grid_frac"],
+            "Diesel": served * c["load_diesel_frac"],
+        }
+    )
+    monthly = parts.groupby(pd.DatetimeIndex(parts.index).month).sum()
     share = 100 * monthly.div(monthly.sum(axis=1).replace(0, np.nan), axis=0)
     months = pd.to_datetime(monthly.index.astype(str), format="%m").strftime("%b")
     fig = go.Figure()
@@ -80,11 +120,23 @@ def soc_year(result: Result) -> go.Figure:
     soc = 100 * result.flows["soc_kwh"] / e
     daily = soc.resample("1D").agg(["min", "mean", "max"])
     fig.add_trace(go.Scatter(x=daily.index, y=daily["max"], line={"width": 0}, showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=daily.index, y=daily["min"], fill="tonexty", line={"width": 0},
-                             fillcolor="rgba(46,134,222,0.25)", name="daily range"))
+    fig.add_trace(
+        go.Scatter(
+            x=daily.index,
+            y=daily["min"],
+            fill="tonexty",
+            line={"width": 0},
+            fillcolor="rgba(46,134,222,0.25)",
+            name="daily range",
+        )
+    )
     fig.add_trace(go.Scatter(x=daily.index, y=daily["mean"], line={"color": COLOURS["battery"]}, name="daily mean"))
     b = result.site.battery
-    for frac, label in ((b.soc_min_frac, "SoC min"), (b.reserve_frac, "islanding reserve"), (b.soc_max_frac, "SoC max")):
+    for frac, label in (
+        (b.soc_min_frac, "SoC min"),
+        (b.reserve_frac, "islanding reserve"),
+        (b.soc_max_frac, "SoC max"),
+    ):
         fig.add_hline(y=100 * frac, line_dash="dot", line_color="#6b7785", annotation_text=label)
     return _layout(fig, "SoC [%]", 320)
 
@@ -93,9 +145,13 @@ def intensity_heatmap(result: Result) -> go.Figure:
     """Carbon intensity of the AC bus by day of year and hour of day [g/kWh]."""
     e = result.carbon["e_bus_kg_per_kwh"] * 1000
     hourly = e.resample("1h").mean()
-    frame = pd.DataFrame({"day": hourly.index.normalize(), "hour": hourly.index.hour, "v": hourly.to_numpy()})
+    hidx = pd.DatetimeIndex(hourly.index)
+    frame = pd.DataFrame({"day": hidx.normalize(), "hour": hidx.hour, "v": hourly.to_numpy()})
     grid = frame.pivot_table(index="hour", columns="day", values="v", aggfunc="mean")
-    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=grid.columns, y=grid.index, colorscale="YlOrRd",
-                               colorbar={"title": "g/kWh"}, zmin=0))
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(), x=grid.columns, y=grid.index, colorscale="YlOrRd", colorbar={"title": "g/kWh"}, zmin=0
+        )
+    )
     fig.update_layout(yaxis={"dtick": 3})
     return _layout(fig, "hour of day", 360)

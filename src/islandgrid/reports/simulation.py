@@ -38,21 +38,26 @@ def genset_runs(result: Result) -> pd.DataFrame:
 def outage_events(result: Result) -> pd.DataFrame:
     """Grid outages as simulated (interval-aligned), with what covered them."""
     down = result.flows["grid_available"].to_numpy() < 0.5
-    return _runs(result, down, {"bat_out_kwh": "battery_kwh", "diesel_kwh": "diesel_kwh",
-                                "unserved_kwh": "unserved_kwh"})
+    return _runs(
+        result, down, {"bat_out_kwh": "battery_kwh", "diesel_kwh": "diesel_kwh", "unserved_kwh": "unserved_kwh"}
+    )
 
 
 def _runs(result: Result, mask: np.ndarray, sums: dict[str, str]) -> pd.DataFrame:
-    idx = result.flows.index
+    idx = pd.DatetimeIndex(result.flows.index)
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     step = pd.Timedelta(hours=result.dt_h)
     rows: list[dict[str, Any]] = []
     for s, e in zip(starts, ends, strict=True):
-        row: dict[str, Any] = {"start": idx[s], "end": idx[e - 1] + step,
-                               "hours": float(result.flows["genset_on"].iloc[s:e].sum() * result.dt_h)
-                               if "fuel_l" in sums else (e - s) * result.dt_h}
+        row: dict[str, Any] = {
+            "start": idx[int(s)],
+            "end": idx[int(e) - 1] + step,
+            "hours": float(result.flows["genset_on"].iloc[s:e].sum() * result.dt_h)
+            if "fuel_l" in sums
+            else (e - s) * result.dt_h,
+        }
         for col, name in sums.items():
             row[name] = float(result.flows[col].iloc[s:e].sum())
         rows.append(row)
@@ -61,7 +66,7 @@ def _runs(result: Result, mask: np.ndarray, sums: dict[str, str]) -> pd.DataFram
 
 def _week(result: Result, month: int) -> slice:
     """The 7 days starting on the Monday closest to the 15th of ``month``."""
-    idx = result.flows.index
+    idx = pd.DatetimeIndex(result.flows.index)
     mid = pd.Timestamp(year=idx[0].year, month=month, day=15, tz=idx.tz)
     start = (mid - pd.Timedelta(days=mid.weekday())).normalize()
     return slice(start, start + pd.Timedelta(days=7) - pd.Timedelta(seconds=1))
@@ -89,18 +94,29 @@ def _kpi_cards(k: dict[str, Any]) -> str:
     cards = [
         ("PV share of load", f"{100 * k['pv_share']:.1f} %", "target > 80 %", k["pv_share"] > 0.8),
         ("Diesel run hours", f"{k['diesel_hours']:.1f} h", "target < 50 h", k["diesel_hours"] < 50),
-        ("CO2 vs grid + diesel", f"−{100 * k.get('co2_reduction', 0.0):.1f} %", "target ≈ −85 %",
-         k.get("co2_reduction", 0.0) >= 0.85),
+        (
+            "CO2 vs grid + diesel",
+            f"−{100 * k.get('co2_reduction', 0.0):.1f} %",
+            "target ≈ −85 %",
+            k.get("co2_reduction", 0.0) >= 0.85,
+        ),
         ("Critical unserved", f"{k['unserved_critical_kwh']:.1f} kWh", "target 0", k["unserved_critical_kwh"] <= 1e-6),
         ("Carbon intensity", f"{1000 * k['carbon_intensity_kg_per_kwh']:.0f} g/kWh", "of load served", None),
-        ("CO2", f"{k['co2_kg'] / 1000:,.1f} t", f"baseline {k.get('baseline_co2_kg', float('nan')) / 1000:,.1f} t", None),
+        (
+            "CO2",
+            f"{k['co2_kg'] / 1000:,.1f} t",
+            f"baseline {k.get('baseline_co2_kg', float('nan')) / 1000:,.1f} t",
+            None,
+        ),
     ]
     out = []
     for title, value, sub, ok in cards:
         cls = "" if ok is None else ("ok" if ok else "miss")
         badge = "" if ok is None else (" ✓" if ok else " ✗")
-        out.append(f"<div class='card {cls}'><div class='t'>{title}</div><div class='v'>{value}{badge}</div>"
-                   f"<div class='s'>{sub}</div></div>")
+        out.append(
+            f"<div class='card {cls}'><div class='t'>{title}</div><div class='v'>{value}{badge}</div>"
+            f"<div class='s'>{sub}</div></div>"
+        )
     return "<div class='cards'>" + "".join(out) + "</div>"
 
 
@@ -111,16 +127,21 @@ def _kpi_table(result: Result) -> str:
     rows = []
     for key, label, unit, kind in KPI_ROWS:
         b = _fmt(base[key], kind) if base is not None else ""
-        rows.append(f"<tr><td>{label}</td><td>{unit}</td><td class='n'>{_fmt(result.kpis[key], kind)}</td>"
-                    f"<td class='n'>{b}</td></tr>")
-    return ("<table><thead><tr><th>KPI</th><th>unit</th><th>microgrid</th><th>grid + diesel backup</th></tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+        rows.append(
+            f"<tr><td>{label}</td><td>{unit}</td><td class='n'>{_fmt(result.kpis[key], kind)}</td>"
+            f"<td class='n'>{b}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>KPI</th><th>unit</th><th>microgrid</th><th>grid + diesel backup</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;
 color:#1d2733;padding:0 16px}
-h1{font-size:26px;margin-bottom:4px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
+h1{font-size:26px;margin-bottom:4px}
+h2{font-size:19px;margin-top:34px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
 .muted{color:#6b7785}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
 .card{border:1px solid #dde3ea;border-radius:8px;padding:10px 14px;min-width:160px;flex:1}
 .card .t{font-size:12px;color:#6b7785}.card .v{font-size:22px;font-weight:600}.card .s{font-size:12px;color:#6b7785}
@@ -153,23 +174,28 @@ def render_report(result: Result) -> str:
     pvy = k["pv_available_kwh"] / site.pv.kwp if site.pv.kwp > 0 else 0.0
     curve = result.problem.genset.curve
     factor = result.inputs.grid_factor
-    factor_txt = (f"{factor.value} {factor.unit} ({factor.name}; {factor.publisher}, {factor.source_document})"
-                  if factor is not None else "from the site file")
+    factor_txt = (
+        f"{factor.value} {factor.unit} ({factor.name}; {factor.publisher}, {factor.source_document})"
+        if factor is not None
+        else "from the site file"
+    )
     assumptions = f"""
 <ul>
 <li>Weather: {html.escape(str(site.weather.epw.name if site.weather.epw else site.weather.pv_csv))};
 PV by pvlib's PVWatts chain: {site.pv.kwp:g} kWp at {site.pv.tilt_deg:g}° tilt, azimuth {site.pv.azimuth_deg:g}°,
 losses {100 * site.pv.losses_frac:.0f} %, DC/AC {site.pv.dc_ac_ratio:g}; specific yield {pvy:,.0f} kWh/kWp·a AC.</li>
 <li>Battery {site.battery.energy_kwh:g} kWh, {site.battery.charge_kw:g}/{site.battery.discharge_kw:g} kW,
-η {site.battery.eta_charge:g}/{site.battery.eta_discharge:g}, SoC {site.battery.soc_min_frac:g}–{site.battery.soc_max_frac:g},
+η {site.battery.eta_charge:g}/{site.battery.eta_discharge:g},
+SoC {site.battery.soc_min_frac:g}–{site.battery.soc_max_frac:g},
 islanding reserve {site.battery.reserve_frac:g}.</li>
 <li>Genset {site.genset.rated_kw:g} kW ({result.problem.genset.rated_kw:.1f} kW after altitude derate);
 fuel curve F0 = {curve.f0_l_per_h_per_kw:.4f} L/h/kW, F1 = {curve.f1_l_per_kwh:.4f} L/kWh ({curve.source}
-{f', RMS residual {curve.rms_residual_l_per_h:.2f} L/h' if curve.source == 'datasheet fit' else ''});
+{f", RMS residual {curve.rms_residual_l_per_h:.2f} L/h" if curve.source == "datasheet fit" else ""});
 minimum load {100 * site.genset.min_load_frac:.0f} %, minimum run {site.genset.min_run_min:g} min;
 {site.genset.co2_kg_per_l:g} kg CO2/L (IPCC 2006).</li>
-<li>Grid factor: {html.escape(factor_txt)}. Outages: {k['grid_outage_events']} events; intervals touched by an outage are
-simulated islanded ({k['grid_outage_hours']:.0f} h at {result.inputs.resolution} steps).</li>
+<li>Grid factor: {html.escape(factor_txt)}. Outages: {k["grid_outage_events"]} events;
+intervals touched by an outage are
+simulated islanded ({k["grid_outage_hours"]:.0f} h at {result.inputs.resolution} steps).</li>
 <li>Baseline ("traditional design"): the same load and outages, the grid supplies all load and a genset sized for the
 peak covers every outage.</li>
 <li>pv_share = load energy attributed to PV by proportional sharing through the battery pool ÷ load served.</li>
@@ -179,10 +205,10 @@ peak covers every outage.</li>
 <script type="text/javascript">{get_plotlyjs()}</script></head><body>
 <h1>{html.escape(site.location.name)}</h1>
 <div class="muted">Strategy <b>{html.escape(result.strategy)}</b>, {result.inputs.resolution} steps, year
-{site.simulation.year}; load {k['load_kwh'] / 1000:,.0f} MWh a year. Generated by islandgrid.</div>
+{site.simulation.year}; load {k["load_kwh"] / 1000:,.0f} MWh a year. Generated by islandgrid.</div>
 {_kpi_cards(k)}
 <h2>KPIs beside the traditional grid + diesel-backup design</h2>{_kpi_table(result)}
-{''.join(fig_html)}
+{"".join(fig_html)}
 <div class="grid2"><div><h2>Grid outages</h2>{_table(outages)}</div>
 <div><h2>Genset runs</h2>{_table(runs)}</div></div>
 <h2>Assumptions</h2>{assumptions}

@@ -40,7 +40,9 @@ def check_flows(flows: dict[str, np.ndarray], battery: BatteryParams, dt_h: floa
         raise BalanceError("critical unserved exceeds the critical load")
     soc = f["soc_kwh"]
     prev = np.concatenate(([battery.soc_init_kwh], soc[:-1]))
-    expect = prev - f["bat_selfdis_kwh"] + battery.eta_charge * f["bat_in_kwh"] - f["bat_out_kwh"] / battery.eta_discharge
+    expect = (
+        prev - f["bat_selfdis_kwh"] + battery.eta_charge * f["bat_in_kwh"] - f["bat_out_kwh"] / battery.eta_discharge
+    )
     _close("battery state", soc, expect, scale)
     lo = min(battery.soc_min_kwh, battery.soc_init_kwh)
     if (soc < lo - scale).any() or (soc > battery.soc_max_kwh + scale).any():

@@ -49,11 +49,18 @@ def run_problem(site: Site, inputs: InputSeries, problem: DispatchProblem, strat
     arrays = strategy.dispatch(problem)
     check_flows(arrays, problem.battery, problem.dt_h)
     flows = pd.DataFrame({c: arrays[c] for c in FLOW_COLUMNS}, index=problem.index)
-    carbon = carbon_flow(flows, problem.grid_co2_kg_per_kwh, problem.genset.co2_kg_per_l,
-                         problem.battery.soc_init_kwh, problem.battery.eta_charge, problem.battery.eta_discharge)
+    carbon = carbon_flow(
+        flows,
+        problem.grid_co2_kg_per_kwh,
+        problem.genset.co2_kg_per_l,
+        problem.battery.soc_init_kwh,
+        problem.battery.eta_charge,
+        problem.battery.eta_discharge,
+    )
     kpis = compute_kpis(flows, carbon, problem, inputs.outages)
-    return Result(site=site, strategy=strategy.name, flows=flows, carbon=carbon, inputs=inputs,
-                  problem=problem, kpis=kpis)
+    return Result(
+        site=site, strategy=strategy.name, flows=flows, carbon=carbon, inputs=inputs, problem=problem, kpis=kpis
+    )
 
 
 def baseline_site(site: Site, inputs: InputSeries) -> Site:
@@ -61,17 +68,26 @@ def baseline_site(site: Site, inputs: InputSeries) -> Site:
     genset large enough for the peak load covers every outage (a UPS bridges its start)."""
     peak_kw = float(inputs.frame["load_kw"].max())
     rated = max(site.genset.rated_kw, peak_kw)
-    return site.model_copy(update={
-        "pv": site.pv.model_copy(update={"kwp": 0.0}),
-        "battery": site.battery.model_copy(update={"energy_kwh": 0.0, "charge_kw": 0.0, "discharge_kw": 0.0}),
-        "genset": site.genset.model_copy(update={"rated_kw": rated, "start_delay_s": 0.0,
-                                                  "altitude_limit_m": 10000.0}),
-        "simulation": site.simulation.model_copy(update={"strategy": "load_following"}),
-    })
+    return site.model_copy(
+        update={
+            "pv": site.pv.model_copy(update={"kwp": 0.0}),
+            "battery": site.battery.model_copy(update={"energy_kwh": 0.0, "charge_kw": 0.0, "discharge_kw": 0.0}),
+            "genset": site.genset.model_copy(
+                update={"rated_kw": rated, "start_delay_s": 0.0, "altitude_limit_m": 10000.0}
+            ),
+            "simulation": site.simulation.model_copy(update={"strategy": "load_following"}),
+        }
+    )
 
 
-def simulate(site: Site, strategy: str | Strategy | None = None, resolution: str | None = None,
-             *, baseline: bool = True, progress: Progress | None = None) -> Result:
+def simulate(
+    site: Site,
+    strategy: str | Strategy | None = None,
+    resolution: str | None = None,
+    *,
+    baseline: bool = True,
+    progress: Progress | None = None,
+) -> Result:
     """Simulate a year of the site.
 
     Parameters
@@ -107,5 +123,13 @@ def simulate(site: Site, strategy: str | Strategy | None = None, resolution: str
     base_inputs = replace(inputs, frame=inputs.frame.assign(pv_kw=0.0))
     base = run_problem(base_site, base_inputs, build_problem(base_site, base_inputs), get_strategy("load_following"))
     say("kpis")
-    return Result(site=site, strategy=result.strategy, flows=result.flows, carbon=result.carbon, inputs=inputs,
-                  problem=problem, kpis=add_baseline(result.kpis, base.kpis), baseline=base)
+    return Result(
+        site=site,
+        strategy=result.strategy,
+        flows=result.flows,
+        carbon=result.carbon,
+        inputs=inputs,
+        problem=problem,
+        kpis=add_baseline(result.kpis, base.kpis),
+        baseline=base,
+    )

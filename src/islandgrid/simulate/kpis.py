@@ -10,8 +10,9 @@ import pandas as pd
 from islandgrid.strategy.base import DispatchProblem
 
 
-def compute_kpis(flows: pd.DataFrame, carbon: pd.DataFrame, problem: DispatchProblem,
-                 outages: pd.DataFrame) -> dict[str, Any]:
+def compute_kpis(
+    flows: pd.DataFrame, carbon: pd.DataFrame, problem: DispatchProblem, outages: pd.DataFrame
+) -> dict[str, Any]:
     """The KPI dictionary of one run.
 
     ``pv_share`` is the load energy attributed to PV by the carbon-flow source mix

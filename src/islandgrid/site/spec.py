@@ -46,7 +46,9 @@ class LocationSpec(_Spec):
 class WeatherSpec(_Spec):
     """Weather (EPW, read with pvlib) or measured PV output (CSV, kW AC)."""
 
-    epw: Path | None = Field(default=None, json_schema_extra=_fix("path to an EnergyPlus EPW file, relative to the site file"))
+    epw: Path | None = Field(
+        default=None, json_schema_extra=_fix("path to an EnergyPlus EPW file, relative to the site file")
+    )
     pv_csv: Path | None = Field(
         default=None,
         json_schema_extra=_fix("path to a CSV with columns 'timestamp' and 'pv_kw' (AC), relative to the site file"),
@@ -65,9 +67,13 @@ class PVSpec(_Spec):
     kwp: float = Field(ge=0, le=20000, json_schema_extra=_fix("DC nameplate in kWp (not Wp); 0 for no PV"))
     tilt_deg: float = Field(default=35.0, ge=0, le=90, json_schema_extra=_fix("0 = horizontal, 90 = vertical"))
     azimuth_deg: float = Field(default=180.0, ge=0, lt=360, json_schema_extra=_fix("180 = south, 90 = east"))
-    losses_frac: float = Field(default=0.14, ge=0, le=0.5, json_schema_extra=_fix("PVWatts system losses as a fraction, 0.14 = 14 %"))
+    losses_frac: float = Field(
+        default=0.14, ge=0, le=0.5, json_schema_extra=_fix("PVWatts system losses as a fraction, 0.14 = 14 %")
+    )
     dc_ac_ratio: float = Field(default=1.2, ge=0.5, le=2.5, json_schema_extra=_fix("DC kWp over inverter AC kW"))
-    gamma_pdc_per_c: float = Field(default=-0.0037, ge=-0.01, le=0, json_schema_extra=_fix("temperature coefficient in 1/°C, e.g. -0.0037"))
+    gamma_pdc_per_c: float = Field(
+        default=-0.0037, ge=-0.01, le=0, json_schema_extra=_fix("temperature coefficient in 1/°C, e.g. -0.0037")
+    )
     inverter_eta: float = Field(default=0.96, gt=0.5, le=1, json_schema_extra=_fix("nominal inverter efficiency, 0.96"))
     albedo: float = Field(default=0.2, ge=0, le=1, json_schema_extra=_fix("ground reflectance, 0.2 for grass"))
 
@@ -75,18 +81,34 @@ class PVSpec(_Spec):
 class BatterySpec(_Spec):
     """An LFP battery with a grid-forming PCS, idealised linear model."""
 
-    energy_kwh: float = Field(ge=0, le=200000, json_schema_extra=_fix("usable nameplate energy in kWh (not Wh); 0 for none"))
+    energy_kwh: float = Field(
+        ge=0, le=200000, json_schema_extra=_fix("usable nameplate energy in kWh (not Wh); 0 for none")
+    )
     charge_kw: float = Field(ge=0, le=100000, json_schema_extra=_fix("maximum charge power in kW"))
     discharge_kw: float = Field(ge=0, le=100000, json_schema_extra=_fix("maximum discharge power in kW"))
-    eta_charge: float = Field(default=0.96, gt=0.5, le=1, json_schema_extra=_fix("one-way charge efficiency; HOMER uses sqrt(round trip)"))
+    eta_charge: float = Field(
+        default=0.96, gt=0.5, le=1, json_schema_extra=_fix("one-way charge efficiency; HOMER uses sqrt(round trip)")
+    )
     eta_discharge: float = Field(default=0.96, gt=0.5, le=1, json_schema_extra=_fix("one-way discharge efficiency"))
-    soc_min_frac: float = Field(default=0.10, ge=0, le=1, json_schema_extra=_fix("lowest state of charge as a fraction, 0.10"))
-    soc_max_frac: float = Field(default=0.95, ge=0, le=1, json_schema_extra=_fix("highest state of charge as a fraction, 0.95"))
+    soc_min_frac: float = Field(
+        default=0.10, ge=0, le=1, json_schema_extra=_fix("lowest state of charge as a fraction, 0.10")
+    )
+    soc_max_frac: float = Field(
+        default=0.95, ge=0, le=1, json_schema_extra=_fix("highest state of charge as a fraction, 0.95")
+    )
     soc_init_frac: float = Field(default=0.5, ge=0, le=1, json_schema_extra=_fix("state of charge at the first step"))
-    reserve_frac: float = Field(default=0.4, ge=0, le=1, json_schema_extra=_fix("SoC held for islanding while grid-tied"))
-    self_discharge_frac_per_day: float = Field(default=0.0, ge=0, le=0.1, json_schema_extra=_fix("fraction lost per day, e.g. 0.0005"))
-    cycle_life: float = Field(default=6000, gt=0, le=100000, json_schema_extra=_fix("equivalent full cycles to end of life"))
-    cycle_life_dod_frac: float = Field(default=0.8, gt=0, le=1, json_schema_extra=_fix("depth of discharge the cycle life is rated at"))
+    reserve_frac: float = Field(
+        default=0.4, ge=0, le=1, json_schema_extra=_fix("SoC held for islanding while grid-tied")
+    )
+    self_discharge_frac_per_day: float = Field(
+        default=0.0, ge=0, le=0.1, json_schema_extra=_fix("fraction lost per day, e.g. 0.0005")
+    )
+    cycle_life: float = Field(
+        default=6000, gt=0, le=100000, json_schema_extra=_fix("equivalent full cycles to end of life")
+    )
+    cycle_life_dod_frac: float = Field(
+        default=0.8, gt=0, le=1, json_schema_extra=_fix("depth of discharge the cycle life is rated at")
+    )
 
     @model_validator(mode="after")
     def _soc_order(self) -> BatterySpec:
@@ -109,7 +131,9 @@ class GensetSpec(_Spec):
     """A diesel genset with HOMER's linear fuel curve F = F0*Y_rated + F1*P."""
 
     rated_kw: float = Field(ge=0, le=20000, json_schema_extra=_fix("prime rating in kW (not W); 0 for no genset"))
-    f0_l_per_h_per_kw: float | None = Field(default=None, ge=0, le=0.2, json_schema_extra=_fix("HOMER's no-load intercept, e.g. 0.033"))
+    f0_l_per_h_per_kw: float | None = Field(
+        default=None, ge=0, le=0.2, json_schema_extra=_fix("HOMER's no-load intercept, e.g. 0.033")
+    )
     f1_l_per_kwh: float | None = Field(default=None, ge=0, le=1.0, json_schema_extra=_fix("HOMER's slope, e.g. 0.273"))
     datasheet_load_frac: list[Annotated[float, Field(gt=0, le=1.1)]] | None = Field(
         default=None, json_schema_extra=_fix("load fractions of the data-sheet points, e.g. [0.25, 0.5, 0.75, 1.0]")
@@ -117,13 +141,23 @@ class GensetSpec(_Spec):
     datasheet_fuel_l_per_h: list[Annotated[float, Field(gt=0, le=5000)]] | None = Field(
         default=None, json_schema_extra=_fix("fuel use at those load fractions in L/h")
     )
-    min_load_frac: float = Field(default=0.3, ge=0, le=1, json_schema_extra=_fix("minimum loading as a fraction of rated, 0.3"))
+    min_load_frac: float = Field(
+        default=0.3, ge=0, le=1, json_schema_extra=_fix("minimum loading as a fraction of rated, 0.3")
+    )
     min_run_min: float = Field(default=30.0, ge=0, le=1440, json_schema_extra=_fix("minimum run time in minutes"))
-    start_delay_s: float = Field(default=10.0, ge=0, le=600, json_schema_extra=_fix("seconds from start command to rated power"))
-    fuel_price_per_l: float = Field(default=7.5, ge=0, le=100, json_schema_extra=_fix("fuel price per litre in the site currency"))
+    start_delay_s: float = Field(
+        default=10.0, ge=0, le=600, json_schema_extra=_fix("seconds from start command to rated power")
+    )
+    fuel_price_per_l: float = Field(
+        default=7.5, ge=0, le=100, json_schema_extra=_fix("fuel price per litre in the site currency")
+    )
     co2_kg_per_l: float = Field(default=2.68, ge=0, le=5, json_schema_extra=_fix("IPCC 2006: 74100 kg/TJ = 2.68 kg/L"))
-    altitude_limit_m: float = Field(default=1000.0, ge=0, le=6000, json_schema_extra=_fix("altitude the rating holds to"))
-    derate_frac_per_300m: float = Field(default=0.034, ge=0, le=0.2, json_schema_extra=_fix("derate per 300 m above the limit"))
+    altitude_limit_m: float = Field(
+        default=1000.0, ge=0, le=6000, json_schema_extra=_fix("altitude the rating holds to")
+    )
+    derate_frac_per_300m: float = Field(
+        default=0.034, ge=0, le=0.2, json_schema_extra=_fix("derate per 300 m above the limit")
+    )
     availability: float = Field(default=0.995, gt=0, le=1, json_schema_extra=_fix("REopt default 0.995"))
     fail_to_start_prob: float = Field(default=0.0094, ge=0, lt=1, json_schema_extra=_fix("REopt default 0.0094"))
     mttf_h: float = Field(default=1100.0, gt=0, json_schema_extra=_fix("mean time to failure while running, hours"))
@@ -133,11 +167,8 @@ class GensetSpec(_Spec):
         pts = (self.datasheet_load_frac, self.datasheet_fuel_l_per_h)
         if (pts[0] is None) != (pts[1] is None):
             raise ValueError("give both datasheet_load_frac and datasheet_fuel_l_per_h, or neither")
-        if pts[0] is not None and pts[1] is not None:
-            if len(pts[0]) != len(pts[1]) or len(pts[0]) < 2:
-                raise ValueError(
-                    "datasheet_load_frac and datasheet_fuel_l_per_h need the same length, at least 2 points"
-                )
+        if pts[0] is not None and pts[1] is not None and (len(pts[0]) != len(pts[1]) or len(pts[0]) < 2):
+            raise ValueError("datasheet_load_frac and datasheet_fuel_l_per_h need the same length, at least 2 points")
         return self
 
 
@@ -160,16 +191,24 @@ class StochasticOutages(_Spec):
 class GridSpec(_Spec):
     """The weak grid behind the point of common coupling."""
 
-    import_kw: float = Field(default=1000.0, ge=0, le=100000, json_schema_extra=_fix("import limit in kW; 0 for an off-grid site"))
-    export_kw: float = Field(default=0.0, ge=0, le=100000, json_schema_extra=_fix("export limit in kW; 0 when export is not allowed"))
-    import_price_per_kwh: float = Field(default=0.55, ge=-10, le=100, json_schema_extra=_fix("flat price, used where no TOU band applies"))
+    import_kw: float = Field(
+        default=1000.0, ge=0, le=100000, json_schema_extra=_fix("import limit in kW; 0 for an off-grid site")
+    )
+    export_kw: float = Field(
+        default=0.0, ge=0, le=100000, json_schema_extra=_fix("export limit in kW; 0 when export is not allowed")
+    )
+    import_price_per_kwh: float = Field(
+        default=0.55, ge=-10, le=100, json_schema_extra=_fix("flat price, used where no TOU band applies")
+    )
     export_price_per_kwh: float = Field(default=0.0, ge=-10, le=100)
     tou: list[TouPeriod] = Field(default_factory=list)
     carbon_factor: float | str = Field(
         default="mee-inner-mongolia-2022",
         json_schema_extra=_fix("kg CO2/kWh as a number, or a factor name from `islandgrid factors`"),
     )
-    carbon_csv: Path | None = Field(default=None, json_schema_extra=_fix("hourly CSV with 'timestamp' and 'kg_per_kwh' (a proxy)"))
+    carbon_csv: Path | None = Field(
+        default=None, json_schema_extra=_fix("hourly CSV with 'timestamp' and 'kg_per_kwh' (a proxy)")
+    )
     outages_csv: Path | None = Field(default=None, json_schema_extra=_fix("CSV with 'start' and 'end' in local time"))
     outages: StochasticOutages | None = None
 
@@ -207,11 +246,17 @@ class LoadSpec(_Spec):
 
     profile: Literal["constant", "csv", "ai_training"] = "ai_training"
     it_kw: float = Field(gt=0, le=50000, json_schema_extra=_fix("rated IT load in kW (not W)"))
-    csv: Path | None = Field(default=None, json_schema_extra=_fix("CSV with 'timestamp' and 'it_kw' for profile = 'csv'"))
-    utilisation_frac: float = Field(default=0.8, gt=0, le=1, json_schema_extra=_fix("mean IT draw over rated, for 'ai_training'"))
+    csv: Path | None = Field(
+        default=None, json_schema_extra=_fix("CSV with 'timestamp' and 'it_kw' for profile = 'csv'")
+    )
+    utilisation_frac: float = Field(
+        default=0.8, gt=0, le=1, json_schema_extra=_fix("mean IT draw over rated, for 'ai_training'")
+    )
     seed: int = 7
     pue: PueSpec = Field(default_factory=PueSpec)
-    critical_frac: float = Field(default=0.6, ge=0, le=1, json_schema_extra=_fix("share of the load that must never be shed"))
+    critical_frac: float = Field(
+        default=0.6, ge=0, le=1, json_schema_extra=_fix("share of the load that must never be shed")
+    )
 
     @model_validator(mode="after")
     def _csv_given(self) -> LoadSpec:
@@ -229,7 +274,9 @@ class SimulationSpec(_Spec):
     resolution: Resolution = "1h"
     year: int = Field(default=2025, ge=1990, le=2100)
     strategy: str = Field(default="pv_first", json_schema_extra=_fix("see `islandgrid strategies`"))
-    cycle_charging_setpoint_frac: float = Field(default=0.8, ge=0, le=1, json_schema_extra=_fix("SoC the genset charges to"))
+    cycle_charging_setpoint_frac: float = Field(
+        default=0.8, ge=0, le=1, json_schema_extra=_fix("SoC the genset charges to")
+    )
 
 
 class EconomicsSpec(_Spec):
@@ -246,7 +293,9 @@ class EconomicsSpec(_Spec):
     battery_calendar_life_years: float = Field(default=15.0, gt=0)
     genset_capex_per_kw: float = Field(default=1500.0, ge=0)
     genset_om_per_hour: float = Field(default=15.0, ge=0)
-    carbon_price_eur_per_t: float = Field(default=75.36, ge=0, json_schema_extra=_fix("CBAM certificate price Q1 2026: 75.36 EUR/t"))
+    carbon_price_eur_per_t: float = Field(
+        default=75.36, ge=0, json_schema_extra=_fix("CBAM certificate price Q1 2026: 75.36 EUR/t")
+    )
     eur_to_currency: float = Field(default=7.9, gt=0)
 
 

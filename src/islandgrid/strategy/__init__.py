@@ -37,8 +37,13 @@ def get_strategy(name: str) -> Strategy:
     """
     factories = strategy_factories()
     if name not in factories:
-        raise SiteFileError("unknown strategy", field="simulation.strategy", value=name,
-                            allowed=", ".join(factories), fix="pick one of those names")
+        raise SiteFileError(
+            "unknown strategy",
+            field="simulation.strategy",
+            value=name,
+            allowed=", ".join(factories),
+            fix="pick one of those names",
+        )
     return factories[name]()
 
 

@@ -119,7 +119,10 @@ class Strategy(Protocol):
     array of length ``problem.n``.
     """
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The strategy's registry name."""
+        ...
 
     def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
         """Decide the flows of every interval."""

@@ -41,19 +41,59 @@ PV_FIRST = 2
 _EPS = 1e-9
 
 # Output column positions (same order as FLOW_COLUMNS).
-(C_LOAD, C_CRIT, C_SERVED, C_UNSERVED, C_UNSERVED_CRIT, C_PV_AVAIL, C_PV_USED, C_PV_CURT, C_GRID_IN,
- C_GRID_OUT, C_DIESEL, C_BAT_IN, C_BAT_OUT, C_SELFDIS, C_DUMP, C_FUEL, C_SOC, C_GEN_ON, C_GRID_UP) = range(19)
+(
+    C_LOAD,
+    C_CRIT,
+    C_SERVED,
+    C_UNSERVED,
+    C_UNSERVED_CRIT,
+    C_PV_AVAIL,
+    C_PV_USED,
+    C_PV_CURT,
+    C_GRID_IN,
+    C_GRID_OUT,
+    C_DIESEL,
+    C_BAT_IN,
+    C_BAT_OUT,
+    C_SELFDIS,
+    C_DUMP,
+    C_FUEL,
+    C_SOC,
+    C_GEN_ON,
+    C_GRID_UP,
+) = range(19)
 
 
 # Inputs are validated finite, so NaN/inf-free fast math is safe; "reassoc" is left out so that
 # sums keep their order and results stay bit-stable (check_flows verifies every run anyway).
 @numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz", "arcp", "contract"})
-def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, crit_kw: np.ndarray,
-              grid_up: np.ndarray, e_min: float, e_max: float, e_init: float, e_reserve: float,
-              p_ch: float, p_dis: float, eta_c: float, eta_d: float, sd_per_h: float,
-              gen_rated: float, gen_min: float, gen_f0_l_per_h: float, gen_f1: float,
-              gen_min_run_h: float, gen_delay_h: float, imp_kw: float, exp_kw: float,
-              cc_setpoint_kwh: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+def run_rules(
+    code: int,
+    dt_h: float,
+    pv_kw: np.ndarray,
+    load_kw: np.ndarray,
+    crit_kw: np.ndarray,
+    grid_up: np.ndarray,
+    e_min: float,
+    e_max: float,
+    e_init: float,
+    e_reserve: float,
+    p_ch: float,
+    p_dis: float,
+    eta_c: float,
+    eta_d: float,
+    sd_per_h: float,
+    gen_rated: float,
+    gen_min: float,
+    gen_f0_l_per_h: float,
+    gen_f1: float,
+    gen_min_run_h: float,
+    gen_delay_h: float,
+    imp_kw: float,
+    exp_kw: float,
+    cc_setpoint_kwh: float,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
     """Run the rules over all intervals, writing into ``out`` (n x 19)."""
     n = pv_kw.shape[0]
     soc = e_init
@@ -111,10 +151,8 @@ def run_rules(code: int, dt_h: float, pv_kw: np.ndarray, load_kw: np.ndarray, cr
                 r = max(r, min(gen_min_run_h / dt_h, 1.0))
                 r = min(r, 1.0 - gen_delay_h / dt_h)
             r = min(max(r, 0.0), 1.0)
-            if code == CYCLE_CHARGING:
-                p_gen = gen_rated
-            else:
-                p_gen = min(max(need_rate, gen_min), gen_rated)
+            # cycle charging: full output; load following: the net load, at least the minimum
+            p_gen = gen_rated if code == CYCLE_CHARGING else min(max(need_rate, gen_min), gen_rated)
             p_gen = max(p_gen, gen_min)
             gen_energy = p_gen * r * dt_h
             to_load = min(gen_energy, need_rate * r * dt_h, net)
@@ -229,9 +267,29 @@ def run_into(name: str, p: DispatchProblem, out: np.ndarray) -> None:
     b, g = p.battery, p.genset
     setpoint = float(p.options.get("cycle_charging_setpoint_frac", 0.8)) * b.energy_kwh
     run_rules(
-        _CODES[name], p.dt_h, p.pv_kw, p.load_kw, p.critical_kw, p.grid_available,
-        b.soc_min_kwh, b.soc_max_kwh, b.soc_init_kwh, b.reserve_kwh, b.charge_kw, b.discharge_kw,
-        b.eta_charge, b.eta_discharge, b.self_discharge_frac_per_h,
-        g.rated_kw, min(g.min_load_kw, g.rated_kw), g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh,
-        g.min_run_h, g.start_delay_h, p.grid.import_kw, p.grid.export_kw, setpoint, out,
+        _CODES[name],
+        p.dt_h,
+        p.pv_kw,
+        p.load_kw,
+        p.critical_kw,
+        p.grid_available,
+        b.soc_min_kwh,
+        b.soc_max_kwh,
+        b.soc_init_kwh,
+        b.reserve_kwh,
+        b.charge_kw,
+        b.discharge_kw,
+        b.eta_charge,
+        b.eta_discharge,
+        b.self_discharge_frac_per_h,
+        g.rated_kw,
+        min(g.min_load_kw, g.rated_kw),
+        g.f0_l_per_h_per_kw * g.nameplate_kw,
+        g.f1_l_per_kwh,
+        g.min_run_h,
+        g.start_delay_h,
+        p.grid.import_kw,
+        p.grid.export_kw,
+        setpoint,
+        out,
     )
