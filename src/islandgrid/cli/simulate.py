@@ -12,48 +12,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
-
-#: KPI rows of the table: key, label, unit, format.
-KPI_ROWS: tuple[tuple[str, str, str, str], ...] = (
-    ("load_kwh", "Load", "MWh", "mwh"),
-    ("pv_share", "PV share of load (through battery)", "%", "pct"),
-    ("renewable_fraction", "Renewable fraction (HOMER)", "%", "pct"),
-    ("pv_available_kwh", "PV available", "MWh", "mwh"),
-    ("pv_curtailed_kwh", "PV curtailed", "MWh", "mwh"),
-    ("grid_import_kwh", "Grid import", "MWh", "mwh"),
-    ("grid_export_kwh", "Grid export", "MWh", "mwh"),
-    ("diesel_kwh", "Diesel energy", "MWh", "mwh"),
-    ("diesel_hours", "Diesel run hours", "h", "f1"),
-    ("diesel_starts", "Diesel starts", "", "int"),
-    ("fuel_l", "Fuel", "L", "int"),
-    ("battery_throughput_kwh", "Battery throughput", "MWh", "mwh"),
-    ("battery_cycles", "Battery equivalent full cycles", "", "f1"),
-    ("grid_outage_events", "Grid outages", "", "int"),
-    ("grid_outage_hours", "Hours islanded", "h", "f1"),
-    ("unserved_kwh", "Unserved energy", "kWh", "f1"),
-    ("unserved_critical_kwh", "Unserved critical energy", "kWh", "f1"),
-    ("availability", "Availability", "%", "pct3"),
-    ("co2_kg", "CO2 (Scope 1 + 2 location)", "t", "t"),
-    ("carbon_intensity_kg_per_kwh", "Carbon intensity of load", "g/kWh", "g"),
-    ("energy_cost", "Energy cost (grid + fuel - export)", "k", "k"),
-)
+from islandgrid.reports.kpi_format import KPI_ROWS, fmt_kpi, targets_verdict
 
 
-def _fmt(value: float, kind: str) -> str:
-    formats = {
-        "mwh": lambda v: f"{v / 1000:,.1f}",
-        "pct": lambda v: f"{100 * v:.1f}",
-        "pct3": lambda v: f"{100 * v:.3f}",
-        "f1": lambda v: f"{v:,.1f}",
-        "int": lambda v: f"{v:,.0f}",
-        "t": lambda v: f"{v / 1000:,.1f}",
-        "g": lambda v: f"{1000 * v:,.0f}",
-        "k": lambda v: f"{v / 1000:,.1f}",
-    }
-    return formats[kind](float(value))
-
-
-def kpi_table(kpis: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> Table:
+def kpi_table(kpis: dict[str, Any], baseline: dict[str, Any] | None, title: str, currency: str = "CNY") -> Table:
     """A rich table of the KPIs with the traditional design beside them."""
     table = Table(title=title, title_justify="left")
     table.add_column("KPI")
@@ -62,33 +24,13 @@ def kpi_table(kpis: dict[str, Any], baseline: dict[str, Any] | None, title: str)
     if baseline is not None:
         table.add_column("grid + diesel backup", justify="right")
     for key, label, unit, kind in KPI_ROWS:
-        row = [label, unit, _fmt(kpis[key], kind)]
+        row = [label, unit.format(currency=currency), fmt_kpi(kpis[key], kind)]
         if baseline is not None:
-            row.append(_fmt(baseline[key], kind))
+            row.append(fmt_kpi(baseline[key], kind))
         table.add_row(*row)
     if baseline is not None and "co2_reduction" in kpis:
-        table.add_row("CO2 reduction vs baseline", "%", _fmt(kpis["co2_reduction"], "pct"), "")
+        table.add_row("CO2 reduction vs baseline", "%", fmt_kpi(kpis["co2_reduction"], "pct"), "")
     return table
-
-
-def targets_verdict(kpis: dict[str, Any]) -> list[str]:
-    """The seed's targets, met or missed, in plain words."""
-    lines = []
-    checks = (
-        (kpis["pv_share"] > 0.80, f"PV share {100 * kpis['pv_share']:.1f} % (target > 80 %)"),
-        (kpis["diesel_hours"] < 50, f"diesel {kpis['diesel_hours']:.1f} h a year (target < 50 h)"),
-        (
-            kpis["unserved_critical_kwh"] <= 1e-6,
-            f"critical unserved {kpis['unserved_critical_kwh']:.1f} kWh (target 0)",
-        ),
-        (
-            kpis.get("co2_reduction", 0.0) >= 0.85,
-            f"CO2 {100 * kpis.get('co2_reduction', 0.0):.1f} % below the grid + diesel design (target ~85 %)",
-        ),
-    )
-    for ok, text in checks:
-        lines.append(("MET    " if ok else "MISSED ") + text)
-    return lines
 
 
 def register(app: typer.Typer) -> None:
@@ -143,7 +85,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         base = result.baseline.kpis if result.baseline is not None else None
         title = f"{site.location.name}: {result.strategy}, {result.inputs.resolution} steps, {site.simulation.year}"
-        console.print(kpi_table(kpis, base, title))
+        console.print(kpi_table(kpis, base, title, site.economics.currency))
         for line in targets_verdict(kpis):
             style = "green" if line.startswith("MET") else "yellow"
             console.print(f"[{style}]{line}[/]", highlight=False)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from islandgrid.reports import plots
+from islandgrid.reports.kpi_format import KPI_ROWS, fmt_kpi
 from islandgrid.simulate.result import Result
 
 
@@ -121,14 +122,13 @@ def _kpi_cards(k: dict[str, Any]) -> str:
 
 
 def _kpi_table(result: Result) -> str:
-    from islandgrid.cli.simulate import KPI_ROWS, _fmt
-
     base = result.baseline.kpis if result.baseline is not None else None
     rows = []
     for key, label, unit, kind in KPI_ROWS:
-        b = _fmt(base[key], kind) if base is not None else ""
+        b = fmt_kpi(base[key], kind) if base is not None else ""
+        unit_txt = unit.format(currency=result.site.economics.currency)
         rows.append(
-            f"<tr><td>{label}</td><td>{unit}</td><td class='n'>{_fmt(result.kpis[key], kind)}</td>"
+            f"<tr><td>{label}</td><td>{unit_txt}</td><td class='n'>{fmt_kpi(result.kpis[key], kind)}</td>"
             f"<td class='n'>{b}</td></tr>"
         )
     return (

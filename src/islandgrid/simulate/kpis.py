@@ -51,7 +51,7 @@ def compute_kpis(
         "pv_curtailed_kwh": tot("pv_curtailed_kwh"),
         "pv_to_load_kwh": pv_to_load,
         "pv_share": pv_to_load / served if served > 0 else 0.0,
-        "renewable_fraction": 1.0 - (grid_in + diesel) / (served + grid_out) if served + grid_out > 0 else 0.0,
+        "renewable_fraction": _clean(1.0 - (grid_in + diesel) / (served + grid_out)) if served + grid_out > 0 else 0.0,
         "grid_import_kwh": grid_in,
         "grid_export_kwh": grid_out,
         "diesel_kwh": diesel,
@@ -76,6 +76,11 @@ def compute_kpis(
         "export_revenue": revenue,
     }
     return kpis
+
+
+def _clean(x: float) -> float:
+    """Drop floating-point dust (a printed -0.0) without hiding real negatives."""
+    return 0.0 if abs(x) < 1e-12 else x
 
 
 def add_baseline(kpis: dict[str, Any], baseline_kpis: dict[str, Any] | None) -> dict[str, Any]:
