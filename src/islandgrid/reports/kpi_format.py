@@ -31,6 +31,7 @@ KPI_ROWS: tuple[tuple[str, str, str, str], ...] = (
 
 
 def fmt_kpi(value: float, kind: str) -> str:
+    """Format a KPI value for a table (``kind`` picks the unit scaling and digits)."""
     formats = {
         "mwh": lambda v: f"{v / 1000:,.1f}",
         "pct": lambda v: f"{100 * v:.1f}",
@@ -41,7 +42,10 @@ def fmt_kpi(value: float, kind: str) -> str:
         "g": lambda v: f"{1000 * v:,.0f}",
         "k": lambda v: f"{v / 1000:,.1f}",
     }
-    return formats[kind](float(value))
+    text = formats[kind](float(value))
+    if text.startswith("-") and float(text.replace(",", "")) == 0.0:
+        text = text[1:]  # a tiny negative (e.g. HOMER's renewable fraction with genset dump) prints as 0
+    return text
 
 
 def targets_verdict(kpis: dict[str, Any]) -> list[str]:

@@ -24,7 +24,7 @@ COLOURS = {
 def _layout(fig: go.Figure, ytitle: str, height: int = 380) -> go.Figure:
     fig.update_layout(
         height=height,
-        margin={"l": 60, "r": 20, "t": 20, "b": 40},
+        margin={"l": 60, "r": 60, "t": 20, "b": 40},
         yaxis_title=ytitle,
         legend={"orientation": "h", "y": -0.15},
         template="plotly_white",
@@ -69,6 +69,29 @@ def energy_balance(result: Result, window: slice) -> go.Figure:
             line={"color": COLOURS["pv"], "width": 1, "dash": "dot"},
         )
     )
+    energy_kwh = result.problem.battery.energy_kwh
+    if energy_kwh > 0:
+        fig.add_trace(
+            go.Scatter(
+                x=f.index,
+                y=100 * f["soc_kwh"] / energy_kwh,
+                name="SoC (right axis)",
+                yaxis="y2",
+                line={"color": COLOURS["battery"], "width": 1.5, "dash": "dash"},
+            )
+        )
+        fig.update_layout(
+            yaxis2={
+                "overlaying": "y",
+                "side": "right",
+                "range": [0, 100],
+                "title": "SoC [%]",
+                "showgrid": False,
+                "tickmode": "linear",
+                "tick0": 0,
+                "dtick": 20,
+            }
+        )
     down = f["grid_available"] < 0.5
     if down.any():
         _shade(fig, pd.DatetimeIndex(f.index), down.to_numpy(), result.dt_h)
