@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from islandgrid.cli.common import main_guard
+from islandgrid.cli.economics import register as register_economics
+from islandgrid.cli.resilience import register as register_resilience
 from islandgrid.cli.simulate import register as register_simulate
+from islandgrid.cli.size import register as register_size
 
 app = typer.Typer(
     name="islandgrid",
@@ -22,6 +25,9 @@ def _main() -> None:
 
 
 register_simulate(app)
+register_size(app)
+register_resilience(app)
+register_economics(app)
 # Further command groups register here, one line each:
 # (ledger / report / factors: carbon; optimize / size / resilience / forecast: planning; serve: controller)
 

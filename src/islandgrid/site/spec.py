@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from islandgrid.site.sizing import SizingSpec
+
 
 def _fix(text: str) -> dict[str, Any]:
     """Attach a fix hint to a field; the site loader prints it with the error."""
@@ -280,23 +282,45 @@ class SimulationSpec(_Spec):
 
 
 class EconomicsSpec(_Spec):
-    """Costs in the site currency. Defaults are rough 2025 China C&I figures; set your quotes."""
+    """Costs in the site currency, real (inflation-free) terms. Set your own quotes.
+
+    The defaults are rough 2025 China commercial figures, each with its basis below; they
+    are placeholders for a project's quotes, not market data islandgrid vouches for.
+    """
 
     currency: str = "CNY"
-    discount_rate_frac: float = Field(default=0.06, ge=0, le=0.5)
+    # a real discount rate; HOMER's default is 8 % nominal less 2 % inflation = ~6 % real
+    discount_rate_frac: float = Field(default=0.06, ge=0, le=0.5, json_schema_extra=_fix("real rate, 0.06 = 6 %"))
     project_life_years: int = Field(default=25, ge=1, le=60, json_schema_extra=_fix("HOMER's default is 25 years"))
-    pv_capex_per_kwp: float = Field(default=3000.0, ge=0)
+    # CPIA PV roadmap 2023-24: distributed C&I systems ~3 CNY/Wp; O&M ~1.3 % of capex a year
+    pv_capex_per_kwp: float = Field(default=3000.0, ge=0, json_schema_extra=_fix("installed cost per kWp"))
     pv_om_per_kwp_year: float = Field(default=40.0, ge=0)
+    pv_life_years: float = Field(default=25.0, gt=0, le=60, json_schema_extra=_fix("module + inverter life, years"))
+    # C&I LFP cabinets in China, 2024-25 tenders: ~0.9 CNY/Wh cells+racks plus ~0.3 CNY/W PCS
     battery_capex_per_kwh: float = Field(default=900.0, ge=0)
     battery_capex_per_kw: float = Field(default=300.0, ge=0)
     battery_om_per_kwh_year: float = Field(default=10.0, ge=0)
-    battery_calendar_life_years: float = Field(default=15.0, gt=0)
+    battery_calendar_life_years: float = Field(
+        default=15.0, gt=0, json_schema_extra=_fix("years before the cells are replaced regardless of cycling")
+    )
+    battery_pcs_life_years: float = Field(default=15.0, gt=0, json_schema_extra=_fix("power converter life, years"))
+    # cycle ageing: N(DoD) = cycle_life * (cycle_life_dod_frac / DoD)^k over rainflow-counted cycles.
+    # k = 1 is HOMER's lifetime-throughput model (each kWh through the cells ages them equally).
+    battery_dod_exponent: float = Field(
+        default=1.0, ge=0.5, le=3.0, json_schema_extra=_fix("1.0 = throughput model; > 1 ages deep cycles faster")
+    )
+    # ~1500 CNY/kW for a 100-200 kW Cummins-engined prime set; HOMER's default genset life 15,000 h
     genset_capex_per_kw: float = Field(default=1500.0, ge=0)
-    genset_om_per_hour: float = Field(default=15.0, ge=0)
+    genset_om_per_hour: float = Field(default=15.0, ge=0, json_schema_extra=_fix("O&M per running hour"))
+    genset_life_hours: float = Field(default=15000.0, gt=0, json_schema_extra=_fix("HOMER default 15,000 h"))
+    genset_calendar_life_years: float = Field(default=20.0, gt=0)
+    replacement_cost_frac: float = Field(
+        default=1.0, ge=0, le=2, json_schema_extra=_fix("replacement cost as a fraction of capex, 1.0")
+    )
     carbon_price_eur_per_t: float = Field(
         default=75.36, ge=0, json_schema_extra=_fix("CBAM certificate price Q1 2026: 75.36 EUR/t")
     )
-    eur_to_currency: float = Field(default=7.9, gt=0)
+    eur_to_currency: float = Field(default=7.9, gt=0, json_schema_extra=_fix("site currency per EUR, ~7.9 CNY"))
 
 
 class Site(_Spec):
@@ -311,4 +335,5 @@ class Site(_Spec):
     load: LoadSpec
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
+    sizing: SizingSpec | None = None
     source: Path | None = Field(default=None, exclude=True)
