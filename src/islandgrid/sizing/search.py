@@ -75,7 +75,13 @@ class SizingResult:
         if self.best is None:
             return None
         row = self.table.iloc[self.best]
-        return Design(*(row[c] for c in DESIGN_COLUMNS))
+        return Design(
+            float(row["pv_kwp"]),
+            float(row["battery_kwh"]),
+            float(row["battery_kw"]),
+            float(row["genset_kw"]),
+            str(row["strategy"]),
+        )
 
 
 def kernel_inputs(site: Site, inputs: InputSeries) -> tuple[np.ndarray, ...]:

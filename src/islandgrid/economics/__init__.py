@@ -1,0 +1,1 @@
+"""Life-cycle economics: NPC, CRF, LCOE, payback against the baseline, sensitivity."""
