@@ -119,7 +119,7 @@ def test_empty_range_is_a_target_error(field: str, rng: SearchRange) -> None:
 
 
 def test_unknown_strategy_and_too_many_designs() -> None:
-    with pytest.raises(TargetError, match="sizing.strategies"):
+    with pytest.raises(TargetError, match=r"sizing\.strategies"):
         design_grid(SizingSpec(strategies=["mpc"]))
     with pytest.raises(TargetError, match="max_designs"):
         design_grid(SizingSpec(max_designs=10))

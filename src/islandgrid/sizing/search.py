@@ -19,7 +19,7 @@ from islandgrid.simulate.engine import baseline_site, build_problem, run_problem
 from islandgrid.simulate.result import Result
 from islandgrid.site.sizing import SizingSpec
 from islandgrid.site.spec import Site
-from islandgrid.sizing.designs import DESIGN_COLUMNS, Design, design_grid, design_site, param_rows
+from islandgrid.sizing.designs import Design, design_grid, design_site, param_rows
 from islandgrid.sizing.kernel import KPI_COLUMNS, evaluate_designs
 from islandgrid.strategy import get_strategy
 
