@@ -107,7 +107,10 @@ def best_summary(result: SizingResult) -> dict[str, Any]:
     }
     if result.best is not None:
         row = result.table.iloc[result.best]
-        out["best"] = {c: (row[c] if isinstance(row[c], str) else float(row[c])) for c in SHOW_COLUMNS}
+        out["best"] = {
+            c: (str(row[c]) if c == "strategy" else bool(row[c]) if c == "feasible" else float(row[c]))
+            for c in SHOW_COLUMNS
+        }
     return out
 
 
