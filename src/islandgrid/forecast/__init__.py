@@ -1,0 +1,1 @@
+"""Forecasters behind one interface (:mod:`islandgrid.forecast.base`) and their skill."""
