@@ -41,6 +41,7 @@ def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
         grid=GridParams(import_kw=site.grid.import_kw, export_kw=site.grid.export_kw),
         carbon_price_per_kg=econ.carbon_price_eur_per_t * econ.eur_to_currency / 1000.0,
         options={"cycle_charging_setpoint_frac": site.simulation.cycle_charging_setpoint_frac},
+        site=site,
     )
 
 

@@ -15,13 +15,16 @@ Balance in every interval (GUIDE §2):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from islandgrid.components.battery import BatteryParams
 from islandgrid.components.genset import GensetParams
+
+if TYPE_CHECKING:
+    from islandgrid.site.spec import Site
 
 #: Energy flows per interval [kWh], in the order the engine returns them.
 ENERGY_COLUMNS: tuple[str, ...] = (
@@ -89,6 +92,10 @@ class DispatchProblem:
         Component parameters.
     options : dict
         Strategy parameters from the site file (e.g. the cycle-charging setpoint).
+    site : Site or None
+        The site the problem was built from (location, PV array, outage model), for
+        strategies that model rather than read the inputs (the clear-sky forecaster,
+        the MPC's outage-risk reserve); None for hand-built problems.
     """
 
     index: pd.DatetimeIndex
@@ -105,6 +112,7 @@ class DispatchProblem:
     grid: GridParams
     carbon_price_per_kg: float = 0.0
     options: dict[str, float] = field(default_factory=dict)
+    site: Site | None = field(default=None, repr=False, compare=False)
 
     @property
     def n(self) -> int:
