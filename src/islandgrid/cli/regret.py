@@ -1,0 +1,102 @@
+"""``islandgrid regret SITE.toml``: every strategy against perfect foresight."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``regret`` command to ``app``."""
+
+    @app.command()
+    @friendly_errors
+    def regret(
+        site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
+        resolution: Annotated[str | None, typer.Option(help="1h or 15min; overrides the site file.")] = None,
+        strategy: Annotated[
+            list[str] | None, typer.Option("--strategy", "-s", help="Only these strategies (repeatable).")
+        ] = None,
+        out: Annotated[Path | None, typer.Option(help="Write regret.csv and regret.json here.")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print the rows as JSON, nothing else.")] = False,
+    ) -> None:
+        """Cost, CO2, diesel hours, PV share and unserved energy of every strategy, and its regret
+        against perfect foresight."""
+        import pandas as pd
+
+        import islandgrid
+        from islandgrid.mpc.regret import REGRET_COLUMNS, default_strategies, reference_name, regret_rows
+        from islandgrid.strategy import get_strategy
+
+        site = islandgrid.load_site(site_file)
+        names = list(strategy) if strategy else default_strategies()
+        for name in names:
+            get_strategy(name)  # unknown names fail before any work
+        total = len(names) + (0 if reference_name(default_strategies()) in names else 1)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console(),
+            transient=True,
+            disable=json_out,
+        ) as bar:
+            task = bar.add_task("strategies", total=total)
+            started: list[str] = []
+
+            def step(name: str) -> None:
+                if started:
+                    bar.advance(task)
+                started.append(name)
+                bar.update(task, description=f"simulating {name}")
+
+            ref, rows = regret_rows(site, names, resolution, progress=step)
+            bar.advance(task)
+        frame = pd.DataFrame(rows)
+        if out is not None:
+            with atomic_dir(out) as tmp:
+                frame.to_csv(tmp / "regret.csv", index=False)
+                (tmp / "regret.json").write_text(json.dumps({"reference": ref, "rows": rows}, indent=1))
+        if json_out:
+            typer.echo(json.dumps({"reference": ref, "rows": rows}))
+            return
+        cur = site.economics.currency
+        table = Table(
+            title=f"{site.location.name}: regret against perfect foresight ('{ref}'), {site.simulation.year}",
+            title_justify="left",
+        )
+        table.add_column("strategy")
+        for _, label, unit in REGRET_COLUMNS:
+            table.add_column(f"{label}\n[{unit.format(currency=cur)}]", justify="right")
+            table.add_column("regret", justify="right")
+        table.add_column("run [s]", justify="right")
+        for r in rows:
+            cells = [r["strategy"]]
+            for key, _, _ in REGRET_COLUMNS:
+                v, g = r[key], r[f"regret_{key}"]
+                if key == "pv_share":
+                    cells += [f"{100 * v:.1f} %", f"{100 * g:+.1f} pt"]
+                elif key == "unserved_kwh":
+                    cells += [f"{v:,.1f}", f"{g:+,.1f}"]
+                else:
+                    cells += [f"{v:,.0f}", f"{g:+,.0f}"]
+            cells.append(f"{r['seconds']:.1f}")
+            table.add_row(*cells)
+        console = Console()
+        console.print(table)
+        console.print(
+            "[dim]cost = grid bill + fuel - export + carbon at the site's carbon price; "
+            "regret > 0 is worse than the reference (for PV share: fewer points).[/]",
+            highlight=False,
+        )
+        if out is not None:
+            console.print(f"wrote {out}/regret.csv, regret.json")

@@ -1,0 +1,1 @@
+"""Model-predictive control: a rolling-horizon MILP re-planned every hour on forecasts."""

@@ -1,0 +1,93 @@
+"""The regret table: every strategy against perfect foresight on the same site-year.
+
+The reference is the registered 'optimal' strategy (perfect-foresight MILP from
+``islandgrid.optimize``) when it exists, else 'mpc_perfect' (the MPC on perfect
+forecasts: perfect foresight over each 48 h window, re-planned hourly), and the table
+says which one it used. Cost = energy cost (grid bill + fuel - export revenue) plus
+the carbon cost at the site's carbon price, the quantity every optimiser here
+minimises. Regret = strategy - reference (for pv_share: reference - strategy, so a
+positive regret is always worse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from islandgrid.site.spec import Site
+
+#: Columns of the table: key, label, unit.
+REGRET_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("cost", "cost incl. carbon", "{currency}"),
+    ("co2_kg", "CO2", "kg"),
+    ("diesel_hours", "diesel", "h"),
+    ("pv_share", "PV share", "-"),
+    ("unserved_kwh", "unserved", "kWh"),
+)
+
+
+def reference_name(names: list[str]) -> str:
+    """'optimal' if registered, else 'mpc_perfect'."""
+    return "optimal" if "optimal" in names else "mpc_perfect"
+
+
+def default_strategies() -> list[str]:
+    """Every registered strategy (rules, MPC variants, optimal)."""
+    from islandgrid.strategy import strategy_factories
+
+    return list(strategy_factories())
+
+
+def regret_rows(
+    site: Site,
+    strategies: list[str] | None = None,
+    resolution: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """Simulate every strategy and its regret against the perfect-foresight reference.
+
+    Returns
+    -------
+    reference : str
+        The reference strategy's name.
+    rows : list of dict
+        One per strategy: strategy, the KPIs of :data:`REGRET_COLUMNS`, ``regret_<key>``
+        for each, and ``seconds`` (wall time of the run).
+    """
+    import time
+
+    from islandgrid.inputs.series import build_inputs
+    from islandgrid.simulate.engine import build_problem, run_problem
+    from islandgrid.strategy import get_strategy
+
+    names = strategies or default_strategies()
+    ref = reference_name(default_strategies())
+    if ref not in names:
+        names = [ref, *names]
+    inputs = build_inputs(site, resolution)
+    problem = build_problem(site, inputs)
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if progress is not None:
+            progress(name)
+        t0 = time.perf_counter()
+        r = run_problem(site, inputs, problem, get_strategy(name))
+        k = r.kpis
+        results[name] = {
+            "strategy": name,
+            "cost": k["energy_cost"] + k["co2_kg"] * problem.carbon_price_per_kg,
+            "co2_kg": k["co2_kg"],
+            "diesel_hours": k["diesel_hours"],
+            "pv_share": k["pv_share"],
+            "unserved_kwh": k["unserved_kwh"],
+            "seconds": time.perf_counter() - t0,
+        }
+    base = results[ref]
+    rows = []
+    for name in names:
+        row = dict(results[name])
+        for key, _, _ in REGRET_COLUMNS:
+            sign = -1.0 if key == "pv_share" else 1.0
+            row[f"regret_{key}"] = sign * (row[key] - base[key])
+        rows.append(row)
+    return ref, rows

@@ -1,0 +1,485 @@
+"""The MPC's window model: a MILP of one planning horizon, built once and re-used.
+
+Per interval k of the horizon (energies in kWh per interval) the columns are
+
+    pv_used, grid_in, grid_out, bat_in, bat_out, diesel, soc,
+    shed (non-critical unserved), shed_crit, dump,
+    under_min (SoC below its minimum), under_res (below the islanding reserve),
+    over_max (above its maximum)
+
+and per hour block b of the horizon a genset binary ``on_b`` and a start ``start_b``.
+The genset is committed by the hour (its minimum run time of up to an hour is then
+met inside each block; longer ones by a sum-of-starts constraint).
+
+Rows: the bus balance, the battery state, the soft SoC bounds and reserve, the
+genset's minimum and maximum output while on, starts, minimum run time.
+
+**Never infeasible.** Every row has a slack: unserved load (shed) and dump keep the
+balance; under_min, under_res and over_max keep any measured SoC (below its minimum,
+above its maximum) admissible; a genset measured on with minimum run time left is
+held on through the first block, and its minimum load can always go to dump. Slacks
+carry penalties far above any energy price, so they are used only when the
+measured state forces them (EMHASS issues #390 and #1049 are this failure: a hard
+SoC bound violated by the measured state makes the whole optimisation infeasible).
+
+Objective [currency]: grid energy at the tariff plus its carbon cost, fuel (HOMER's
+curve: F0 * nameplate per running hour + F1 per kWh) with its carbon cost, a start
+cost, a tie-break cost on battery throughput, penalties on the slacks, minus export
+revenue and minus a terminal value on the stored energy at the end of the horizon
+(the cheapest import price in the horizon times eta_d: worth keeping, never worth
+buying from the grid just to hold).
+
+The structure (matrix) is built once per horizon length; each solve only changes
+bounds, costs and row bounds, then warm-starts HiGHS's MIP from the previous plan.
+
+NOTE: this is the MPC's own window formulation, written while ``islandgrid.optimize``
+(the perfect-foresight model builder) did not exist yet; see the module README note in
+the final report. It solves any window with an initial state, so the perfect-foresight
+bound over a short period is the same model with the whole period as its horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from islandgrid.errors import SolverError
+from islandgrid.strategy.base import DispatchProblem
+
+#: Column order inside one interval's block.
+COLS = (
+    "pv_used",
+    "grid_in",
+    "grid_out",
+    "bat_in",
+    "bat_out",
+    "diesel",
+    "soc",
+    "shed",
+    "shed_crit",
+    "dump",
+    "under_min",
+    "under_res",
+    "over_max",
+)
+NC = len(COLS)
+(PV, GIN, GOUT, BIN, BOUT, DIES, SOC, SHED, SHEDC, DUMP, UMIN, URES, OMAX) = range(NC)
+
+
+@dataclass(frozen=True)
+class Penalties:
+    """Penalty prices [currency per kWh per interval unless noted].
+
+    Attributes
+    ----------
+    shed, shed_crit : float
+        Value of lost load, non-critical and critical [currency/kWh].
+    under_min, over_max : float
+        SoC outside its bounds (only a measured state can force it).
+    under_res : float
+        SoC below the islanding reserve while the grid is up: a stiff soft bound, far
+        above any tariff, so the reserve is kept whenever it can be.
+    dump : float
+        Genset minimum-load surplus thrown away.
+    throughput : float
+        Tie-break on battery charge and discharge (no simultaneous charge/discharge).
+    start_h_of_noload_fuel : float
+        Start cost as hours of no-load fuel [h].
+    """
+
+    shed: float = 20.0
+    shed_crit: float = 100.0
+    under_min: float = 1000.0
+    over_max: float = 1000.0
+    under_res: float = 5.0
+    dump: float = 0.01
+    throughput: float = 1e-3
+    start_h_of_noload_fuel: float = 0.25
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """The measured state the window starts from.
+
+    Attributes
+    ----------
+    soc_kwh : float
+        Stored energy [kWh]; may lie outside [soc_min, soc_max].
+    genset_on : bool
+        Whether the genset is running.
+    run_h : float
+        How long it has run since its start [h].
+    """
+
+    soc_kwh: float
+    genset_on: bool = False
+    run_h: float = 0.0
+
+
+@dataclass(frozen=True)
+class WindowInputs:
+    """Forecast series over the horizon and the reserve.
+
+    Attributes
+    ----------
+    pv_kw, load_kw, critical_kw : ndarray
+        [kW] per interval.
+    grid_available : ndarray of bool
+    import_price, export_price, grid_co2 : ndarray
+        [currency/kWh], [currency/kWh], [kg/kWh].
+    reserve_kwh : float
+        Islanding reserve held while the grid is up [kWh].
+    """
+
+    pv_kw: np.ndarray
+    load_kw: np.ndarray
+    critical_kw: np.ndarray
+    grid_available: np.ndarray
+    import_price: np.ndarray
+    export_price: np.ndarray
+    grid_co2: np.ndarray
+    reserve_kwh: float
+
+
+@dataclass
+class Plan:
+    """A solved window: the flows per interval [kWh] and the genset schedule."""
+
+    flows: dict[str, np.ndarray]
+    on: np.ndarray  # per interval, 0/1
+    objective: float
+    mip_gap: float
+    x: np.ndarray = field(repr=False)
+
+
+@dataclass
+class WindowModel:
+    """A HiGHS MILP of ``horizon`` intervals of ``problem`` (structure built once).
+
+    Parameters
+    ----------
+    problem : DispatchProblem
+        Component parameters, step length and carbon price.
+    horizon : int
+        Intervals in the window.
+    integer : bool
+        Genset binaries (MILP) or their LP relaxation.
+    penalties : Penalties
+        Slack prices.
+    time_limit_s : float
+        Per-solve time limit [s]; the best plan found by then is used.
+    mip_rel_gap : float
+        Relative MIP gap at which HiGHS stops.
+    """
+
+    problem: DispatchProblem
+    horizon: int
+    integer: bool = True
+    penalties: Penalties = field(default_factory=Penalties)
+    time_limit_s: float = 1.0
+    mip_rel_gap: float = 1e-2
+    _h: Any = field(init=False, repr=False)
+    _last_x: np.ndarray | None = field(init=False, default=None, repr=False)
+    _live: bool = field(init=False, default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        p = self.problem
+        self.spb = max(1, round(1.0 / p.dt_h))  # intervals per genset block (an hour)
+        self.blocks = -(-self.horizon // self.spb)
+        self.n_cols = NC * self.horizon + 2 * self.blocks
+        self._build()
+
+    # -- column helpers -------------------------------------------------------------
+    def col(self, kind: int, k: np.ndarray | int) -> np.ndarray | int:
+        """Column index of ``kind`` in interval ``k``."""
+        return NC * np.asarray(k) + kind if isinstance(k, np.ndarray) else NC * k + kind
+
+    def on_col(self, b: int | np.ndarray) -> Any:
+        """Column of the genset binary of block ``b``."""
+        return NC * self.horizon + np.asarray(b)
+
+    def start_col(self, b: int | np.ndarray) -> Any:
+        """Column of the start of block ``b``."""
+        return NC * self.horizon + self.blocks + np.asarray(b)
+
+    def _build(self) -> None:
+        import highspy
+        from scipy import sparse
+
+        p, b, g = self.problem, self.problem.battery, self.problem.genset
+        H, dt, B = self.horizon, p.dt_h, self.blocks
+        k = np.arange(H)
+        blk = k // self.spb
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        lo: list[np.ndarray] = []
+        hi: list[np.ndarray] = []
+        r0 = 0
+
+        def add(r: np.ndarray, c: Any, v: Any) -> None:
+            r = np.asarray(r)
+            rows.append(r)
+            cols.append(np.broadcast_to(np.asarray(c), r.shape))
+            vals.append(np.broadcast_to(np.asarray(v, dtype=float), r.shape))
+
+        # balance: pv + gin + diesel + bout - bin - gout - dump + shed + shedc = load
+        r = r0 + k
+        for kind, v in (
+            (PV, 1),
+            (GIN, 1),
+            (DIES, 1),
+            (BOUT, 1),
+            (BIN, -1),
+            (GOUT, -1),
+            (DUMP, -1),
+            (SHED, 1),
+            (SHEDC, 1),
+        ):
+            add(r, self.col(kind, k), v)
+        self.r_balance = r0
+        lo.append(np.zeros(H))
+        hi.append(np.zeros(H))
+        r0 += H
+        # battery: soc_k - a*soc_{k-1} - eta_c*bin + bout/eta_d = (a*soc_init if k == 0 else 0)
+        a = 1.0 - b.self_discharge_frac_per_h * dt
+        r = r0 + k
+        add(r, self.col(SOC, k), 1.0)
+        add(r[1:], self.col(SOC, k[:-1]), -a)
+        add(r, self.col(BIN, k), -b.eta_charge)
+        add(r, self.col(BOUT, k), 1.0 / b.eta_discharge)
+        self.r_soc = r0
+        self.soc_decay = a
+        lo.append(np.zeros(H))
+        hi.append(np.zeros(H))
+        r0 += H
+        # soc + under_min >= soc_min
+        r = r0 + k
+        add(r, self.col(SOC, k), 1.0)
+        add(r, self.col(UMIN, k), 1.0)
+        lo.append(np.full(H, b.soc_min_kwh))
+        hi.append(np.full(H, np.inf))
+        r0 += H
+        # soc + under_res >= reserve (grid up) / soc_min (grid down): set per solve
+        r = r0 + k
+        add(r, self.col(SOC, k), 1.0)
+        add(r, self.col(URES, k), 1.0)
+        self.r_reserve = r0
+        lo.append(np.full(H, b.soc_min_kwh))
+        hi.append(np.full(H, np.inf))
+        r0 += H
+        # soc - over_max <= soc_max
+        r = r0 + k
+        add(r, self.col(SOC, k), 1.0)
+        add(r, self.col(OMAX, k), -1.0)
+        lo.append(np.full(H, -np.inf))
+        hi.append(np.full(H, b.soc_max_kwh))
+        r0 += H
+        # diesel <= rated*dt*on ; diesel >= min*dt*on
+        r = r0 + k
+        add(r, self.col(DIES, k), 1.0)
+        add(r, self.on_col(blk), -g.rated_kw * dt)
+        lo.append(np.full(H, -np.inf))
+        hi.append(np.zeros(H))
+        r0 += H
+        r = r0 + k
+        add(r, self.col(DIES, k), 1.0)
+        add(r, self.on_col(blk), -min(g.min_load_kw, g.rated_kw) * dt)
+        lo.append(np.zeros(H))
+        hi.append(np.full(H, np.inf))
+        r0 += H
+        # start_b - on_b + on_{b-1} >= 0 (b = 0: >= -on_init, set per solve)
+        bb = np.arange(B)
+        r = r0 + bb
+        add(r, self.start_col(bb), 1.0)
+        add(r, self.on_col(bb), -1.0)
+        add(r[1:], self.on_col(bb[:-1]), 1.0)
+        self.r_start = r0
+        lo.append(np.zeros(B))
+        hi.append(np.full(B, np.inf))
+        r0 += B
+        # minimum run time beyond one block: sum of the last M starts <= on_b
+        m = int(np.ceil(g.min_run_h - 1e-9))
+        if m > 1:
+            for j in range(m):
+                add(r0 + bb[j:], self.start_col(bb[: B - j]), 1.0)
+            add(r0 + bb, self.on_col(bb), -1.0)
+            lo.append(np.full(B, -np.inf))
+            hi.append(np.zeros(B))
+            r0 += B
+        self.n_rows = r0
+        a_mat = sparse.csc_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, self.n_cols)
+        )
+        a_mat.sum_duplicates()
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.n_cols
+        lp.num_row_ = r0
+        lp.col_cost_ = np.zeros(self.n_cols)
+        lp.col_lower_ = np.zeros(self.n_cols)
+        lp.col_upper_ = np.full(self.n_cols, np.inf)
+        lp.row_lower_ = np.concatenate(lo)
+        lp.row_upper_ = np.concatenate(hi)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a_mat.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a_mat.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a_mat.data
+        if self.integer and g.rated_kw > 0:
+            integrality = np.zeros(self.n_cols, dtype=np.int32)
+            integrality[self.on_col(bb)] = 1
+            lp.integrality_ = [highspy.HighsVarType(int(v)) for v in integrality]
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", float(self.time_limit_s))
+        h.setOptionValue("mip_rel_gap", float(self.mip_rel_gap))
+        h.setOptionValue("threads", 1)
+        # the window is small and re-solved every hour: skip the costly sub-MIP heuristics and restarts
+        for opt in ("mip_heuristic_run_rins", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost"):
+            h.setOptionValue(opt, False)
+        h.setOptionValue("mip_allow_restart", False)
+        h.passModel(lp)
+        self._live = bool(self.integer and g.rated_kw > 0)
+        self._h = h
+        self._row_lo = np.concatenate(lo)
+        self._row_hi = np.concatenate(hi)
+
+    # -- one solve ------------------------------------------------------------------
+    def solve(self, w: WindowInputs, state: InitialState, *, warm_start: bool = True) -> Plan:
+        """Set the window's data and initial state, solve, and return the plan.
+
+        Raises
+        ------
+        SolverError
+            Only if HiGHS returns no solution at all (the model itself is always feasible).
+        """
+        p, b, g, pen = self.problem, self.problem.battery, self.problem.genset, self.penalties
+        H, dt, B = self.horizon, p.dt_h, self.blocks
+        if len(w.pv_kw) != H:
+            raise ValueError(f"window inputs have {len(w.pv_kw)} intervals, the model {H}")
+        up = np.asarray(w.grid_available, dtype=bool)
+        load = np.asarray(w.load_kw) * dt
+        crit = np.minimum(np.asarray(w.critical_kw) * dt, load)
+        lo = np.zeros((H, NC))
+        hi = np.full((H, NC), np.inf)
+        hi[:, PV] = np.asarray(w.pv_kw) * dt
+        hi[:, GIN] = np.where(up, p.grid.import_kw * dt, 0.0)
+        hi[:, GOUT] = np.where(up, p.grid.export_kw * dt, 0.0)
+        hi[:, BIN] = b.charge_kw * dt
+        hi[:, BOUT] = b.discharge_kw * dt
+        hi[:, DIES] = g.rated_kw * dt
+        hi[:, SHED] = load - crit
+        hi[:, SHEDC] = crit
+        carbon = p.carbon_price_per_kg
+        fuel_cost_per_l = g.fuel_price_per_l + g.co2_kg_per_l * carbon
+        cost = np.zeros((H, NC))
+        cost[:, GIN] = np.asarray(w.import_price) + carbon * np.asarray(w.grid_co2)
+        cost[:, GOUT] = -np.asarray(w.export_price)
+        cost[:, DIES] = g.f1_l_per_kwh * fuel_cost_per_l
+        cost[:, BIN] = pen.throughput
+        cost[:, BOUT] = pen.throughput
+        cost[:, SHED] = pen.shed
+        cost[:, SHEDC] = pen.shed_crit
+        cost[:, DUMP] = pen.dump
+        cost[:, UMIN] = pen.under_min
+        cost[:, URES] = pen.under_res
+        cost[:, OMAX] = pen.over_max
+        price_up = cost[up, GIN]
+        terminal = (float(price_up.min()) if len(price_up) else float(cost[:, GIN].min())) * b.eta_discharge
+        cost[H - 1, SOC] = -terminal
+        noload_per_h = g.f0_l_per_h_per_kw * g.nameplate_kw * fuel_cost_per_l
+        blk_len = np.bincount(np.arange(H) // self.spb, minlength=B) * dt  # hours in each block
+        col_lo = np.concatenate([lo.ravel(), np.zeros(2 * B)])
+        col_hi = np.concatenate([hi.ravel(), np.full(B, 1.0 if g.rated_kw > 0 else 0.0), np.full(B, np.inf)])
+        col_cost = np.concatenate(
+            [cost.ravel(), noload_per_h * blk_len, np.full(B, noload_per_h * pen.start_h_of_noload_fuel)]
+        )
+        # Commitment policy: where the grid is forecast up all block and can carry the block's net
+        # load, and a kWh of diesel (marginal fuel alone) costs more than any grid kWh in the horizon,
+        # the genset is not planned (its binary is fixed off). This only excludes charging the
+        # battery from diesel while a cheaper grid is up; it leaves binaries where they matter
+        # (forecast outages, import limits) and keeps the MILP small.
+        diesel_marginal = g.f1_l_per_kwh * fuel_cost_per_l
+        if diesel_marginal >= float(cost[:, GIN].max(initial=0.0)) - cost[:, GOUT].min(initial=0.0):
+            blk = np.arange(H) // self.spb
+            ok = up & (np.asarray(w.load_kw) - np.asarray(w.pv_kw) <= p.grid.import_kw)
+            all_ok = np.bincount(blk, weights=ok.astype(float), minlength=B) == np.bincount(blk, minlength=B)
+            col_hi[self.on_col(np.arange(B))[all_ok]] = 0.0
+        # a genset measured on inside its minimum run time stays on through the first block
+        if state.genset_on and state.run_h < g.min_run_h - 1e-9 and g.rated_kw > 0:
+            col_lo[self.on_col(0)] = 1.0
+        row_lo = self._row_lo.copy()
+        row_hi = self._row_hi.copy()
+        row_lo[self.r_balance : self.r_balance + H] = load
+        row_hi[self.r_balance : self.r_balance + H] = load
+        row_lo[self.r_soc] = row_hi[self.r_soc] = self.soc_decay * state.soc_kwh
+        row_lo[self.r_reserve : self.r_reserve + H] = np.where(up, max(w.reserve_kwh, b.soc_min_kwh), b.soc_min_kwh)
+        row_lo[self.r_start] = -1.0 if state.genset_on else 0.0
+        h = self._h
+        idx = np.arange(self.n_cols, dtype=np.int32)
+        h.changeColsBounds(self.n_cols, idx, col_lo, col_hi)
+        h.changeColsCost(self.n_cols, idx, col_cost)
+        ridx = np.arange(self.n_rows, dtype=np.int32)
+        h.changeRowsBounds(self.n_rows, ridx, row_lo, row_hi)
+        on_cols = self.on_col(np.arange(B)).astype(np.int32)
+        live = bool(self.integer and (col_lo[on_cols] < col_hi[on_cols]).any())
+        if live != self._live:
+            # no free binary: solve as an LP (the fixed binaries are integral anyway), keeping the
+            # simplex basis of the last solve as its warm start
+            kind = 1 if live else 0
+            h.changeColsIntegrality(B, on_cols, np.full(B, kind, dtype=np.uint8))
+            self._live = live
+        if warm_start and self._last_x is not None and live:
+            self._set_start(self._last_x, col_lo, col_hi)
+        # HiGHS's time limit counts the instance's total run time: give this solve its own budget
+        h.setOptionValue("time_limit", float(h.getRunTime()) + self.time_limit_s)
+        h.run()
+        info = h.getInfo()
+        fallback = False
+        if info.primal_solution_status != 2:  # 2 = feasible; the MIP ran out of time without a plan
+            self._relax_and_round(on_cols, col_lo, col_hi)
+            info = h.getInfo()
+            fallback = True
+        if info.primal_solution_status != 2:
+            raise SolverError(
+                f"HiGHS returned no feasible plan ({h.modelStatusToString(h.getModelStatus())}); "
+                "the window model has slacks on every row, so this is a solver failure. "
+                "Fix: raise the MPC time limit or report the case"
+            )
+        x = np.asarray(h.getSolution().col_value)
+        self._last_x = x
+        xs = x[: NC * H].reshape(H, NC)
+        on = x[self.on_col(np.arange(H) // self.spb)]
+        flows = {name: xs[:, i].copy() for i, name in enumerate(COLS)}
+        gap = float(info.mip_gap) if live and not fallback else (float("nan") if fallback else 0.0)
+        return Plan(flows=flows, on=np.round(on), objective=float(info.objective_function_value), mip_gap=gap, x=x)
+
+    def _relax_and_round(self, on_cols: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray) -> None:
+        """Fallback when the MIP finds no plan in time: solve the LP relaxation, commit the genset
+        in every block the relaxation uses it, and re-solve the LP with that schedule fixed.
+
+        Always feasible (the model has slacks everywhere); the plan is then not proven optimal
+        and its gap is reported as NaN.
+        """
+        h, B = self._h, self.blocks
+        h.changeColsIntegrality(B, on_cols, np.zeros(B, dtype=np.uint8))
+        self._live = False
+        h.setOptionValue("time_limit", float(h.getRunTime()) + self.time_limit_s)
+        h.run()
+        on = np.asarray(h.getSolution().col_value)[on_cols]
+        fixed = np.clip((on > 1e-6).astype(float), col_lo[on_cols], col_hi[on_cols])
+        h.changeColsBounds(B, on_cols, fixed, fixed)
+        h.setOptionValue("time_limit", float(h.getRunTime()) + self.time_limit_s)
+        h.run()
+
+    def _set_start(self, prev: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray) -> None:
+        """Offer the previous plan's genset schedule, shifted by one block, as a partial MIP start.
+
+        Only the binaries are given; HiGHS fixes them and solves the LP for the rest.
+        """
+        bb = np.arange(self.blocks)
+        cols = self.on_col(bb).astype(np.int32)
+        on = prev[cols]
+        shifted = np.clip(np.round(np.concatenate([on[1:], on[-1:]])), col_lo[cols], col_hi[cols])
+        self._h.setSolution(len(cols), cols, shifted.astype(float))
