@@ -13,6 +13,15 @@ def _rule(name: str) -> Callable[[], Strategy]:
     return lambda: RuleStrategy(name)
 
 
+def _mpc(forecaster: str, label: str | None = None) -> Callable[[], Strategy]:
+    def make() -> Strategy:
+        from islandgrid.mpc.strategy import MPCStrategy  # lazy: highspy only when used
+
+        return MPCStrategy(forecaster=forecaster, label=label)
+
+    return make
+
+
 def strategy_factories() -> dict[str, Callable[[], Strategy]]:
     """Every strategy name and how to build it.
 
@@ -23,6 +32,11 @@ def strategy_factories() -> dict[str, Callable[[], Strategy]]:
         "load_following": _rule("load_following"),
         "cycle_charging": _rule("cycle_charging"),
         "pv_first": _rule("pv_first"),
+        "mpc": _mpc("clearsky", "mpc"),
+        "mpc_perfect": _mpc("perfect"),
+        "mpc_persistence": _mpc("persistence"),
+        "mpc_clearsky": _mpc("clearsky"),
+        "mpc_noisy": _mpc("noisy"),
     }
     return factories
 
