@@ -408,7 +408,7 @@ class WindowModel:
             col_hi[self.on_col(np.arange(B))[all_ok]] = 0.0
         # a genset measured on inside its minimum run time stays on through the first block
         if state.genset_on and state.run_h < g.min_run_h - 1e-9 and g.rated_kw > 0:
-            col_lo[self.on_col(0)] = 1.0
+            col_lo[self.on_col(0)] = col_hi[self.on_col(0)] = 1.0
         row_lo = self._row_lo.copy()
         row_hi = self._row_hi.copy()
         row_lo[self.r_balance : self.r_balance + H] = load
