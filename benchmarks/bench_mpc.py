@@ -68,7 +68,8 @@ def main() -> None:
     grid_up = [t for t in range(0, p.n - H, 24 * 4 * 7) if p.grid_available[t : t + H].all()][:40]
     t_up, _ = window_times(p, grid_up, H, state)
     print(
-        f"  grid-up windows (binaries fixed off by the commitment policy): median {1e3 * statistics.median(t_up):.1f} ms"
+        "  grid-up windows (binaries fixed off by the commitment policy): "
+        f"median {1e3 * statistics.median(t_up):.1f} ms"
     )
     off = replace(p, grid_available=np.zeros(p.n, dtype=bool))
     t_off, live = window_times(off, list(range(0, 24 * 4 * 20, 24 * 4)), H, state)
@@ -80,7 +81,8 @@ def main() -> None:
     print(f"  target <= 50 ms median (outage windows): {'MET' if med <= 0.05 else 'NOT MET'}")
     print(
         f"  vs EMHASS ~{EMHASS_PUBLISHED_S:.1f} s per optimisation (PUBLISHED, not same-run; no genset, no outages): "
-        f"{EMHASS_PUBLISHED_S / med:.1f}x faster (outage windows), {EMHASS_PUBLISHED_S / statistics.median(t_up):.0f}x (grid-up)"
+        f"{EMHASS_PUBLISHED_S / med:.1f}x faster (outage windows), "
+        f"{EMHASS_PUBLISHED_S / statistics.median(t_up):.0f}x (grid-up)"
     )
 
     from islandgrid.mpc.strategy import MPCStrategy
