@@ -45,3 +45,9 @@ class ControllerView(Protocol):
     def set_strategy(self, name: str) -> dict[str, Any]:
         """Switch the planning strategy by name; unknown names raise ValueError."""
         ...
+
+    def inject_fault(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Twin mode only: inject a fault (e.g. 'grid_loss', 'grid_restore', 'bms_trip',
+        'genset_fail_to_start', 'telemetry_stale', 'modbus_timeout'); returns the accepted
+        fault. Unknown kinds raise ValueError; without a twin it raises DeviceError."""
+        ...
