@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     def forecast(
         site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
         resolution: Annotated[str | None, typer.Option(help="1h or 15min; overrides the site file.")] = None,
-        horizon_h: Annotated[float, typer.Option(help="Forecast horizon [h].", min=1, max=168)] = 48.0,
+        horizon_h: Annotated[float, typer.Option(help="Forecast horizon \\[h].", min=1, max=168)] = 48.0,
         issue_every_h: Annotated[float, typer.Option(help="Hours between issued forecasts.", min=0.25)] = 1.0,
         out: Annotated[Path | None, typer.Option(help="Write skill.csv here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the table as JSON records.")] = False,

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
         out: Annotated[Path | None, typer.Option(help="Write survival.html and survival.csv here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print survival for 4, 24, 72 h as JSON.")] = False,
-        max_hours: Annotated[int, typer.Option(help="Longest outage modelled [h].")] = 72,
+        max_hours: Annotated[int, typer.Option(help="Longest outage modelled \\[h].")] = 72,
         load: Annotated[str, typer.Option(help="'critical' or 'total': the load to carry.")] = "critical",
     ) -> None:
         """Survival probability of a grid outage by duration and start hour (REopt energy-resilience style)."""

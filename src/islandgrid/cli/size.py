@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
     @friendly_errors
     def size(
         site_file: Annotated[
-            Path, typer.Argument(help="The TOML site file (its [sizing] section sets ranges and targets).")
+            Path, typer.Argument(help="The TOML site file (its \\[sizing] section sets ranges and targets).")
         ],
         out: Annotated[
             Path | None, typer.Option(help="Write designs.csv, pareto.csv, pareto.html and best.json here.")
