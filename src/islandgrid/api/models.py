@@ -1,0 +1,154 @@
+"""Request and response models of the HTTP API (pydantic v2).
+
+Response models name the fields the dashboard relies on and let the controller add more
+(``extra="allow"``): the :class:`~islandgrid.controller.view.ControllerView` returns plain
+dicts, and a new field there should show up in the API without a change here.
+Units live in the names: ``_kw``, ``_kwh``, ``_frac``, ``_kg_per_kwh``; times are ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: The states of the controller's state machine, in the order the dashboard draws them.
+STATES: tuple[str, ...] = ("grid_tied", "islanded", "resynchronising", "black_start")
+
+#: Modes an operator may ask for: planned islanding, or reconnect to the grid.
+ModeName = Literal["island", "grid"]
+
+
+class _Open(BaseModel):
+    """A response object that keeps any extra field the controller sends."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Status(_Open):
+    """The controller now."""
+
+    ts: str | None = Field(None, description="Time of the last telemetry, ISO 8601 UTC")
+    mode: str = Field(..., description=f"State-machine state, one of {', '.join(STATES)}")
+    soc_frac: float | None = Field(None, description="Battery state of charge [0..1]")
+    soc_kwh: float | None = Field(None, description="Battery energy stored [kWh]")
+    pv_kw: float | None = Field(None, description="PV output [kW]")
+    battery_kw: float | None = Field(None, description="Battery power [kW], + discharge, - charge")
+    genset_kw: float | None = Field(None, description="Genset output [kW]")
+    grid_kw: float | None = Field(None, description="Grid power at the PCC [kW], + import, - export")
+    load_kw: float | None = Field(None, description="Load served [kW]")
+    shed_kw: float | None = Field(None, description="Load shed [kW]")
+    breaker: str | None = Field(None, description="PCC breaker: closed or open")
+    genset_state: str | None = Field(None, description="Genset: off, starting, running, failed, ...")
+    carbon_kg_per_kwh: float | None = Field(None, description="Current bus carbon intensity [kg CO2/kWh]")
+    pv_share_today_frac: float | None = Field(None, description="Today's load energy attributed to PV [0..1]")
+    diesel_min_today: float | None = Field(None, description="Today's genset run time [min]")
+    strategy: str | None = Field(None, description="Planning strategy in use")
+    telemetry_age_s: float | None = Field(None, description="Age of the last telemetry [s]")
+
+
+class HistoryRecord(_Open):
+    """One metered interval."""
+
+    ts: str = Field(..., description="Interval time, ISO 8601 UTC")
+
+
+class Event(_Open):
+    """One line of the event log."""
+
+    ts: str = Field(..., description="ISO 8601 UTC")
+    kind: str = Field(..., description="e.g. mode_change, grid_loss, genset_start, fault, command")
+    message: str = Field(..., description="Human-readable text")
+    data: dict[str, Any] = Field(default_factory=dict, description="Machine-readable details")
+
+
+class Kpis(_Open):
+    """KPIs so far, today and since start; the fields are the controller's."""
+
+
+class CommandResult(_Open):
+    """What the controller accepted."""
+
+
+class ModeRequest(BaseModel):
+    """Ask for planned islanding or for reconnection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: ModeName = Field(..., description="'island' (planned islanding) or 'grid' (reconnect)")
+
+
+class SetpointsRequest(BaseModel):
+    """Operator setpoints by name, e.g. ``{"values": {"reserve_frac": 0.4}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, float] = Field(..., min_length=1, description="Setpoint name → value")
+
+    @field_validator("values")
+    @classmethod
+    def _finite(cls, values: dict[str, float]) -> dict[str, float]:
+        for name, value in values.items():
+            if not math.isfinite(value):
+                raise ValueError(f"setpoint {name!r} = {value!r} is not a finite number")
+        return values
+
+
+class StrategyRequest(BaseModel):
+    """Switch the planning strategy by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=100, description="Strategy name, e.g. 'load_following'")
+
+
+class FaultRequest(BaseModel):
+    """Inject a fault into the device twin (twin mode only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(
+        ...,
+        min_length=1,
+        max_length=100,
+        description="e.g. grid_loss, grid_restore, bms_trip, genset_fail_to_start, telemetry_stale, modbus_timeout",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Fault parameters, if the kind takes any")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: one clear sentence, plus the validation details where there are some."""
+
+    detail: str = Field(..., description="What was wrong and how to fix it")
+    errors: list[dict[str, Any]] | None = Field(None, description="Per-field validation errors")
+
+
+class LedgerRecord(_Open):
+    """One ledger record, as stored (with its hash-chain fields)."""
+
+
+class LedgerPage(BaseModel):
+    """A page of ledger records, oldest first."""
+
+    path: str = Field(..., description="The ledger file")
+    count: int = Field(..., description="Records in this page")
+    records: list[LedgerRecord]
+
+
+class LedgerVerify(_Open):
+    """The result of verifying the ledger's hash chain."""
+
+    ok: bool = Field(..., description="True if no record was altered, removed, inserted or reordered")
+    message: str = Field(..., description="What verify found")
+
+
+class Health(BaseModel):
+    """Liveness and the API's access settings."""
+
+    ok: bool
+    version: str
+    public_reads: bool
+    writes_enabled: bool = Field(..., description="False when no API token is configured")
+    ledger: bool = Field(..., description="True when a ledger file is configured")
+    states: list[str] = Field(default_factory=lambda: list(STATES), description="State-machine states")

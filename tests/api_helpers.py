@@ -1,0 +1,227 @@
+"""A small deterministic in-memory ControllerView for the API and dashboard tests.
+
+``FakeView(live=False)`` advances only on ``step()``; ``FakeView(live=True)`` advances one
+simulated minute per wall-clock second (checked on every call), so a browser sees values move.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from islandgrid.errors import DeviceError
+
+START = datetime(2026, 6, 21, 1, 0, tzinfo=UTC)  # 09:00 in Hohhot: the sun is up
+SETPOINTS = {"reserve_frac": (0.0, 0.9), "soc_max_frac": (0.5, 1.0), "genset_start_soc_frac": (0.05, 0.6)}
+STRATEGIES = ("load_following", "cycle_charging", "combined", "mpc")
+FAULTS = ("grid_loss", "grid_restore", "bms_trip", "genset_fail_to_start", "telemetry_stale", "modbus_timeout")
+E_GRID = 0.6849  # kg/kWh, MEE Inner Mongolia 2022
+E_DIESEL = 0.95  # kg/kWh at part load
+BAT_KWH = 500.0
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeView:
+    """A toy microgrid behind the ControllerView protocol."""
+
+    def __init__(self, *, live: bool = False, twin: bool = True, speed: float = 60.0) -> None:
+        self.live = live
+        self.twin = twin
+        self.speed = speed
+        self._lock = threading.Lock()
+        self._t0 = time.monotonic()
+        self._steps = 0
+        self.now = START
+        self.mode = "grid_tied"
+        self.breaker = "closed"
+        self.genset_state = "off"
+        self.soc_frac = 0.55
+        self.strategy = "load_following"
+        self.setpoints: dict[str, float] = {"reserve_frac": 0.4, "soc_max_frac": 0.95, "genset_start_soc_frac": 0.2}
+        self.grid_up = True
+        self.resync_left = 0
+        self.flows: dict[str, float] = {}
+        self._history: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
+        self._pv_kwh = 0.0
+        self._load_kwh = 0.0
+        self._diesel_min = 0.0
+        self._co2_kg = 0.0
+        self.calls: list[tuple[str, Any]] = []
+        self._event("start", "controller started (fake view)", {"strategy": self.strategy})
+        self._step()
+
+    # --- the toy physics -------------------------------------------------------------------
+    def _event(self, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
+        self._events.append({"ts": _iso(self.now), "kind": kind, "message": message, "data": data or {}})
+
+    def _set_mode(self, mode: str, why: str) -> None:
+        if mode != self.mode:
+            self._event("mode_change", f"{self.mode} → {mode}: {why}", {"from": self.mode, "to": mode})
+            self.mode = mode
+
+    def _step(self) -> None:
+        self.now = START + timedelta(minutes=self._steps)
+        self._steps += 1
+        h_local = (self.now.hour + 8 + self.now.minute / 60) % 24
+        pv = max(0.0, 200.0 * math.sin(math.pi * (h_local - 5.5) / 14)) if 5.5 < h_local < 19.5 else 0.0
+        load = 120.0 + 8.0 * math.sin(self._steps / 7.0)
+        if self.resync_left > 0:
+            self.resync_left -= 1
+            if self.resync_left == 0:
+                self.breaker = "closed"
+                self._set_mode("grid_tied", "synchronised, PCC breaker closed")
+        islanded = self.breaker == "open"
+        net = load - pv  # + deficit
+        genset = 0.0
+        if islanded and self.soc_frac < self.setpoints["genset_start_soc_frac"] and self.genset_state != "running":
+            self.genset_state = "running"
+            self._event("genset_start", "genset started: SoC below the start setpoint")
+        if self.genset_state == "running":
+            genset = 100.0
+        if islanded:
+            battery = net - genset
+            grid = 0.0
+        else:
+            battery = -min(250.0, -net) if net < 0 else 0.0
+            if net < 0 and self.soc_frac >= self.setpoints["soc_max_frac"]:
+                battery = 0.0
+            grid = max(0.0, net) if net > 0 else 0.0
+        self.soc_frac = min(1.0, max(0.0, self.soc_frac - battery / 60.0 / BAT_KWH))
+        sources = pv + max(battery, 0.0) + genset + grid
+        carbon = (grid * E_GRID + genset * E_DIESEL + max(battery, 0.0) * 0.3) / sources if sources > 0 else 0.0
+        self._pv_kwh += min(pv, load) / 60.0
+        self._load_kwh += load / 60.0
+        self._diesel_min += 1.0 if genset > 0 else 0.0
+        self._co2_kg += load * carbon / 60.0
+        self.flows = {
+            "pv_kw": round(pv, 2),
+            "battery_kw": round(battery, 2),
+            "genset_kw": round(genset, 2),
+            "grid_kw": round(grid, 2),
+            "load_kw": round(load, 2),
+            "carbon_kg_per_kwh": round(carbon, 4),
+        }
+        self._history.append(
+            {"ts": _iso(self.now), "mode": self.mode, "soc_frac": round(self.soc_frac, 4), **self.flows}
+        )
+
+    def _catch_up(self) -> None:
+        if not self.live:
+            return
+        due = int((time.monotonic() - self._t0) * self.speed / 60.0)
+        while self._steps <= due:
+            self._step()
+
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` simulated minutes."""
+        with self._lock:
+            for _ in range(n):
+                self._step()
+
+    # --- ControllerView ----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            self._catch_up()
+            return {
+                "ts": _iso(self.now),
+                "mode": self.mode,
+                "soc_frac": round(self.soc_frac, 4),
+                "soc_kwh": round(self.soc_frac * BAT_KWH, 1),
+                **self.flows,
+                "shed_kw": 0.0,
+                "breaker": self.breaker,
+                "genset_state": self.genset_state,
+                "pv_share_today_frac": round(self._pv_kwh / self._load_kwh, 4) if self._load_kwh else 0.0,
+                "diesel_min_today": self._diesel_min,
+                "strategy": self.strategy,
+                "telemetry_age_s": 0.4,
+                "twin": self.twin,
+            }
+
+    def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._lock:
+            self._catch_up()
+            rows = [r for r in self._history if since is None or r["ts"] > since]
+            return [dict(r) for r in rows[-limit:]]
+
+    def events(self, since: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        with self._lock:
+            self._catch_up()
+            rows = [e for e in self._events if since is None or e["ts"] > since]
+            return [dict(e) for e in rows[-limit:]]
+
+    def kpis(self) -> dict[str, Any]:
+        with self._lock:
+            self._catch_up()
+            today = {
+                "pv_share_frac": round(self._pv_kwh / self._load_kwh, 4) if self._load_kwh else 0.0,
+                "diesel_min": self._diesel_min,
+                "load_kwh": round(self._load_kwh, 2),
+                "co2_kg": round(self._co2_kg, 2),
+            }
+            return {"today": today, "since_start": dict(today), "since": _iso(START)}
+
+    def request_mode(self, mode: str) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("mode", mode))
+            if mode == "island":
+                self.breaker = "open"
+                self._set_mode("islanded", "planned islanding by the operator")
+            elif mode == "grid":
+                if not self.grid_up:
+                    raise ValueError("cannot reconnect: the grid is down")
+                self._set_mode("resynchronising", "operator asked to reconnect")
+                self.resync_left = 2
+            else:
+                raise ValueError(f"unknown mode {mode!r}; allowed: island, grid")
+            self._event("command", f"operator: mode {mode}")
+            return {"accepted": True, "mode": mode}
+
+    def set_setpoints(self, values: dict[str, float]) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("setpoints", values))
+            for name, value in values.items():
+                if name not in SETPOINTS:
+                    raise ValueError(f"unknown setpoint {name!r}; allowed: {', '.join(SETPOINTS)}")
+                lo, hi = SETPOINTS[name]
+                if not lo <= value <= hi:
+                    raise ValueError(f"setpoint {name} = {value!r} is out of range; allowed: {lo} to {hi}")
+            self.setpoints.update(values)
+            self._event("command", f"operator: setpoints {values}")
+            return {"accepted": True, "setpoints": dict(self.setpoints)}
+
+    def set_strategy(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("strategy", name))
+            if name not in STRATEGIES:
+                raise ValueError(f"unknown strategy {name!r}; allowed: {', '.join(STRATEGIES)}")
+            self.strategy = name
+            self._event("command", f"operator: strategy {name}")
+            return {"accepted": True, "strategy": name}
+
+    def inject_fault(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("fault", kind))
+            if not self.twin:
+                raise DeviceError("this controller talks to real devices, not a twin")
+            if kind not in FAULTS:
+                raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(FAULTS)}")
+            self._event("fault", f"twin: fault injected: {kind}", {"kind": kind, **params})
+            if kind == "grid_loss":
+                self.grid_up = False
+                self.breaker = "open"
+                self._event("grid_loss", "grid lost: PCC breaker opened, battery forms the grid")
+                self._set_mode("islanded", "grid loss")
+            elif kind == "grid_restore":
+                self.grid_up = True
+                self._event("grid_restore", "grid back: resynchronising")
+                self._set_mode("resynchronising", "grid restored")
+                self.resync_left = 3
+            return {"accepted": True, "kind": kind, "params": params}
