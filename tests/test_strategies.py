@@ -105,13 +105,19 @@ def test_load_following_runs_at_minimum_load_and_banks_surplus() -> None:
 
 
 def test_minimum_run_time_extends_a_short_run() -> None:
-    # Battery covers 25 of 30 kWh (r = 1/6 h needed) but min run is 0.5 h:
-    # genset runs 0.5 h at 30 kW = 15 kWh; battery covers the other 15 kWh.
-    p = problem([0], [30], [False], bat=battery(soc_init=0.35, soc_min=0.1), gen=genset(rated_kw=40, min_run_h=0.5))
+    # Hour 1, islanded: the battery covers 25 of 30 kWh, so the genset starts when it reaches its
+    # floor and runs the last 1/6 h at 30 kW (5 kWh). Its 0.5 h minimum run time carries over:
+    # hour 2, the grid is back and nothing needs it, yet it runs the remaining 1/3 h at its
+    # 12 kW minimum load (4 kWh, banked in the battery) and then stops.
+    p = problem(
+        [0, 0], [30, 30], [False, True], bat=battery(soc_init=0.35, soc_min=0.1), gen=genset(rated_kw=40, min_run_h=0.5)
+    )
     f = run("pv_first", p)
-    assert f["genset_on"][0] == pytest.approx(0.5)
-    assert f["diesel_kwh"][0] == pytest.approx(15)
-    assert f["bat_out_kwh"][0] == pytest.approx(15)
+    np.testing.assert_allclose(f["genset_on"], [1 / 6, 1 / 3], atol=1e-9)
+    np.testing.assert_allclose(f["diesel_kwh"], [5, 4], atol=1e-9)
+    np.testing.assert_allclose(f["bat_out_kwh"], [25, 0], atol=1e-9)
+    np.testing.assert_allclose(f["grid_in_kwh"], [0, 30], atol=1e-9)
+    np.testing.assert_allclose(f["soc_kwh"], [10, 14], atol=1e-9)
 
 
 def test_start_delay_sheds_non_critical_first() -> None:

@@ -13,9 +13,12 @@ Per interval, in order:
 3. the remaining net load is served by the battery (down to the islanding reserve
    while grid-tied under PV-first, down to SoC min otherwise), then by grid import;
 4. the genset starts only when those cannot cover the net load (or its minimum run
-   time or the cycle-charging setpoint holds it on). In its starting interval it runs
-   for the fraction of the interval the battery could not cover, no less than its
-   minimum run time, and never before its start delay has passed;
+   time or the cycle-charging setpoint holds it on), and never before its start delay
+   has passed. Starts and stops fall inside an interval where the rules put them, so
+   the result does not depend on the step length: it starts when the battery reaches
+   its floor (running the rest of the interval), runs out its minimum run time into
+   the next intervals, and a running genset stops as soon as the battery could carry
+   the net load for an hour again (its minimum-load surplus recharging the battery);
 5. PV-first, grid-tied, below the reserve: the grid recharges the battery to the reserve;
 6. what is still short comes out of the islanding reserve, then is unserved:
    non-critical load is shed first.
@@ -128,6 +131,7 @@ def run_rules(
         gen_bat = 0.0
         dump = 0.0
         r = 0.0  # genset run fraction of the interval
+        stop_in_start = False  # started and stopped again within the interval
         locked = gen_on and run_h < gen_min_run_h - _EPS
         cc_hold = gen_on and code == CYCLE_CHARGING and soc < cc_setpoint_kwh - _EPS and net > imp_cap
         short = net > dis_cap + imp_cap + _EPS
@@ -135,21 +139,47 @@ def run_rules(
         # (or the interval, if longer): the same decision at every step length
         hold_h = max(dt_h, 1.0)
         keep = gen_on and (net - imp_cap) / dt_h * hold_h > min(p_dis * hold_h, max(soc - floor, 0.0) * eta_d) + _EPS
-        short = short or keep
-        if gen_rated > 0.0 and (short or locked or cc_hold):
+        if gen_rated > 0.0 and (short or keep or locked or cc_hold):
             # what the battery and genset must supply once the grid gives what it can [kW]
             need_rate = max(net - imp_cap, 0.0) / dt_h
-            if gen_on:
+            # the rest of its minimum run time, as a fraction of the interval
+            r_lock = min(max((gen_min_run_h - run_h) / dt_h, 0.0), 1.0) if gen_on else 0.0
+            if gen_on and cc_hold:
                 r = 1.0
+            elif gen_on and (short or keep):
+                r = 1.0
+                # its minimum-load surplus charges the battery: it stops as soon as the battery
+                # could carry the net load for an hour, within the interval (resolution-free)
+                target_kwh = floor + need_rate * hold_h / eta_d
+                charge_kw = min(max(need_rate, gen_min), gen_rated) - need_rate
+                charge_kw = min(charge_kw, max(p_ch - pv_to_bat / dt_h, 0.0))
+                if code != CYCLE_CHARGING and need_rate <= p_dis and charge_kw > _EPS and target_kwh <= e_max:
+                    tau_h = max(target_kwh - soc, 0.0) / (eta_c * charge_kw)
+                    r = min(max(tau_h / dt_h, r_lock), 1.0)
+            elif gen_on:
+                # only its minimum run time holds it on: it runs out the rest of that time
+                r = r_lock
             elif need_rate > p_dis + _EPS or need_rate > gen_rated:
                 # the battery cannot carry the load alone even briefly, or must help the genset
                 # all interval: start at once
                 r = 1.0 - gen_delay_h / dt_h
             else:
                 # the battery carries the start of the interval, the genset the rest
+                # (its minimum run time carries over into the next intervals: ``locked``)
                 r = 1.0 - dis_cap / (need_rate * dt_h) if need_rate > _EPS else 0.0
-                r = max(r, min(gen_min_run_h / dt_h, 1.0))
-                r = min(r, 1.0 - gen_delay_h / dt_h)
+                r = min(max(r, 0.0), 1.0 - gen_delay_h / dt_h)
+                # load following: its minimum-load surplus recharges the battery, and it stops
+                # within the interval once it has run its minimum time and the battery could
+                # carry the net load for an hour again (the rule a finer step would apply)
+                target_kwh = floor + need_rate * hold_h / eta_d
+                charge_kw = min(max(need_rate, gen_min), gen_rated) - need_rate
+                charge_kw = min(charge_kw, max(p_ch - pv_to_bat / dt_h, 0.0))
+                if code != CYCLE_CHARGING and r > 0.0 and charge_kw > _EPS and target_kwh <= e_max:
+                    soc_at_start = soc - min(need_rate * (1.0 - r) * dt_h, dis_cap) / eta_d
+                    run_need_h = max((target_kwh - soc_at_start) / (eta_c * charge_kw), gen_min_run_h)
+                    if run_need_h < r * dt_h:
+                        r = run_need_h / dt_h
+                        stop_in_start = True
             r = min(max(r, 0.0), 1.0)
             # cycle charging: full output; load following: the net load, at least the minimum
             p_gen = gen_rated if code == CYCLE_CHARGING else min(max(need_rate, gen_min), gen_rated)
@@ -181,6 +211,12 @@ def run_rules(
             excess -= swap
             dump = excess
             diesel = gen_energy
+            # a start runs to the end of the interval, unless it stops within it; a running genset
+            # stops within the interval if r < 1
+            end_on = (r > 0.0 and not stop_in_start) if not gen_on else r >= 1.0 - _EPS
+            if r > 0.0 and not end_on:
+                # it stopped within the interval: the battery may give back what it just took in
+                dis_cap = min(dis_cap + gen_bat * eta_c * eta_d, p_dis * dt_h)
             # the grid runs all interval; the battery covers what is left
             g_in = min(net, imp_cap)
             net -= g_in
@@ -189,7 +225,7 @@ def run_rules(
             if not gen_on:
                 run_h = 0.0
             run_h += r * dt_h
-            gen_on = r > 0.0
+            gen_on = end_on
         else:
             b_out = min(net, dis_cap)
             net -= b_out
