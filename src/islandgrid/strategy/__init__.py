@@ -22,6 +22,15 @@ def _mpc(forecaster: str, label: str | None = None) -> Callable[[], Strategy]:
     return make
 
 
+def _optimal(mode: str) -> Callable[[], Strategy]:
+    def make() -> Strategy:
+        from islandgrid.optimize.strategy import OptimalStrategy  # lazy: highspy only when used
+
+        return OptimalStrategy(mode=mode)
+
+    return make
+
+
 def strategy_factories() -> dict[str, Callable[[], Strategy]]:
     """Every strategy name and how to build it.
 
@@ -37,6 +46,8 @@ def strategy_factories() -> dict[str, Callable[[], Strategy]]:
         "mpc_persistence": _mpc("persistence"),
         "mpc_clearsky": _mpc("clearsky"),
         "mpc_noisy": _mpc("noisy"),
+        "optimal": _optimal("milp"),
+        "optimal_lp": _optimal("lp"),
     }
     return factories
 

@@ -1,0 +1,331 @@
+"""Solve the perfect-foresight model with HiGHS and turn the solution into engine flows.
+
+LP: one HiGHS simplex solve of the assembled model (passed as arrays with ``passModel``; no
+modelling layer). MILP: the LP first (its optimum is the lower bound reported as ``lp_bound``),
+then the MILP with genset binaries where they can matter (see
+:func:`islandgrid.optimize.model.live_blocks`), warm-started by nothing but HiGHS's own
+heuristics. If the MILP finds no solution within its time limit, the LP's genset use is rounded
+up to whole running blocks (extended to the minimum run time), the binaries are fixed there and
+the rest is re-solved as an LP: always feasible, and the gap to the LP bound says how far from
+optimal it can be.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from islandgrid.errors import SolverError
+from islandgrid.optimize.model import Model, Penalties, build_model
+from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """What the optimiser did.
+
+    Attributes
+    ----------
+    mode : str
+        'lp' or 'milp'.
+    objective : float
+        Objective of the returned dispatch [currency] (costs + penalties).
+    lp_bound : float
+        Optimum of the LP (no commitment) [currency]: no dispatch of this hardware can cost less.
+    optimality_gap : float
+        (objective - lp_bound) / |objective| [-]; 0 for the LP (solved to optimality).
+    mip_gap : float
+        HiGHS's own MIP gap of the restricted MILP (NaN after the relax-and-round fallback, 0 for LP).
+    status : str
+        HiGHS model status, or 'relax-and-round' for the fallback.
+    n_cols, n_rows, n_binaries : int
+        Model size.
+    build_s, solve_s : float
+        Wall times [s].
+    """
+
+    mode: str
+    objective: float
+    lp_bound: float
+    optimality_gap: float
+    mip_gap: float
+    status: str
+    n_cols: int
+    n_rows: int
+    n_binaries: int
+    build_s: float
+    solve_s: float
+
+    def as_kpis(self) -> dict[str, Any]:
+        """The solve figures as KPI entries (prefixed ``optimal_`` where ambiguous)."""
+        return {
+            "optimization_mode": self.mode,
+            "optimal_objective": self.objective,
+            "lp_bound": self.lp_bound,
+            "optimality_gap": self.optimality_gap,
+            "mip_gap": self.mip_gap,
+            "solver_status": self.status,
+            "solve_seconds": self.build_s + self.solve_s,
+        }
+
+
+def highs_for(model: Model, *, time_limit_s: float, mip_rel_gap: float = 1e-3, threads: int = 1) -> Any:
+    """A Highs instance holding ``model`` with the options chosen by measurement (see the benchmark)."""
+    import highspy
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_cols
+    lp.num_row_ = model.n_rows
+    lp.col_cost_ = model.cost
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = model.start
+    lp.a_matrix_.index_ = model.index
+    lp.a_matrix_.value_ = model.value
+    if model.integrality is not None:
+        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in model.integrality]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("threads", int(threads))
+    if model.integrality is None:
+        h.setOptionValue("solver", "simplex")
+        h.setOptionValue("simplex_strategy", 1)  # dual simplex: measured fastest on this LP
+    else:
+        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    h.passModel(lp)
+    return h
+
+
+def _status(h: Any) -> str:
+    return str(h.modelStatusToString(h.getModelStatus()))
+
+
+def run_lp(model: Model, time_limit_s: float) -> tuple[np.ndarray, float, float]:
+    """Solve an LP model; return (x, objective, seconds). Raises SolverError unless optimal."""
+    import highspy
+
+    h = highs_for(model, time_limit_s=time_limit_s)
+    t0 = time.perf_counter()
+    h.run()
+    dt = time.perf_counter() - t0
+    st = h.getModelStatus()
+    if st != highspy.HighsModelStatus.kOptimal:
+        raise _failure(model, _status(h), time_limit_s)
+    return np.asarray(h.getSolution().col_value), float(h.getInfo().objective_function_value), dt
+
+
+def _failure(model: Model, status: str, time_limit_s: float) -> SolverError:
+    if "time limit" in status.lower():
+        return SolverError(
+            f"HiGHS hit the time limit ({time_limit_s:g} s) on the {model.mode.upper()} of {model.problem.n} "
+            f"intervals ({model.n_cols} columns) before finding a solution. Fix: raise --time-limit, use a "
+            "coarser --resolution (1h), or --mode lp"
+        )
+    if "infeasible" in status.lower():
+        return SolverError(
+            f"HiGHS reports the {model.mode.upper()} infeasible ({status}). Every bus row has an unserved-energy "
+            "slack, so only the end-of-period SoC rule can cause this (the battery cannot get back to its "
+            "start). Fix: use end_soc='free' (--end-soc free), or report the case"
+        )
+    return SolverError(
+        f"HiGHS failed on the {model.mode.upper()} ({status}). Fix: raise --time-limit or try --mode lp; "
+        "if it persists, report the case with the site file"
+    )
+
+
+def solve_problem(
+    problem: DispatchProblem,
+    mode: str = "lp",
+    *,
+    end_soc: str = "free",
+    penalties: Penalties | None = None,
+    time_limit_s: float = 300.0,
+    mip_rel_gap: float = 1e-3,
+    progress: Progress | None = None,
+) -> tuple[dict[str, np.ndarray], SolveInfo]:
+    """Optimise ``problem`` with perfect foresight.
+
+    Parameters
+    ----------
+    problem : DispatchProblem
+        The whole period, known in advance.
+    mode : {'lp', 'milp'}
+        See :mod:`islandgrid.optimize.model`.
+    end_soc : {'free', 'initial'}
+        End-of-period SoC rule.
+    penalties : Penalties, optional
+        Slack prices.
+    time_limit_s : float
+        Wall-time limit of each HiGHS run [s]; the solver never hangs.
+    mip_rel_gap : float
+        Relative MIP gap at which HiGHS stops [-].
+    progress : callable, optional
+        Called with a short description of each stage.
+
+    Returns
+    -------
+    flows : dict
+        Every key of :data:`~islandgrid.strategy.base.FLOW_COLUMNS`.
+    info : SolveInfo
+
+    Raises
+    ------
+    InputError
+        Unknown mode or end-SoC rule, or data the model cannot take.
+    SolverError
+        HiGHS failed or ran out of time without a solution.
+    """
+    import highspy
+
+    say = progress or (lambda _s: None)
+    t0 = time.perf_counter()
+    say("building the LP")
+    lp = build_model(problem, "lp", end_soc, penalties)
+    build_s = time.perf_counter() - t0
+    say(f"solving the LP ({lp.n_cols:,} columns, HiGHS dual simplex)")
+    x_lp, obj_lp, solve_s = run_lp(lp, time_limit_s)
+    if mode == "lp":
+        info = SolveInfo("lp", obj_lp, obj_lp, 0.0, 0.0, "Optimal", lp.n_cols, lp.n_rows, 0, build_s, solve_s)
+        return flows_from_solution(lp, x_lp), info
+    t1 = time.perf_counter()
+    mi = build_model(problem, "milp", end_soc, penalties)
+    build_s += time.perf_counter() - t1
+    n_bin = int(mi.integrality.sum()) if mi.integrality is not None else 0
+    live = int(mi.col_upper[mi.cols["on"][0] : mi.cols["on"][0] + len(mi.cols["on"][1])].sum()) if n_bin else 0
+    if live == 0:
+        # no block where commitment can matter: the MILP is an LP (the genset stays off)
+        say("no genset block to commit: solving the MILP as an LP")
+        x, obj, s = run_lp(replace(mi, integrality=None), time_limit_s)
+        info = SolveInfo(
+            "milp", obj, obj_lp, _gap(obj, obj_lp), 0.0, "Optimal", mi.n_cols, mi.n_rows, 0, build_s, solve_s + s
+        )
+        return flows_from_solution(mi, x), info
+    say(f"solving the MILP ({live} live genset blocks, HiGHS branch and bound)")
+    h = highs_for(mi, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+    t2 = time.perf_counter()
+    h.run()
+    solve_s += time.perf_counter() - t2
+    hinfo = h.getInfo()
+    if hinfo.primal_solution_status == 2:
+        x = np.asarray(h.getSolution().col_value)
+        x = _round_binaries(mi, x)
+        obj = float(hinfo.objective_function_value)
+        info = SolveInfo(
+            "milp",
+            obj,
+            obj_lp,
+            _gap(obj, obj_lp),
+            float(hinfo.mip_gap),
+            _status(h),
+            mi.n_cols,
+            mi.n_rows,
+            live,
+            build_s,
+            solve_s,
+        )
+        return flows_from_solution(mi, x), info
+    if h.getModelStatus() not in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
+        raise _failure(mi, _status(h), time_limit_s)
+    say("MILP found no solution in time: relax and round")
+    x, obj, s = _relax_and_round(mi, lp, x_lp, time_limit_s)
+    info = SolveInfo(
+        "milp", obj, obj_lp, _gap(obj, obj_lp), float("nan"), "relax-and-round", mi.n_cols, mi.n_rows, live, build_s,
+        solve_s + s,
+    )  # fmt: skip
+    return flows_from_solution(mi, x), info
+
+
+def _gap(obj: float, bound: float) -> float:
+    return max(obj - bound, 0.0) / max(abs(obj), 1e-9)
+
+
+def _round_binaries(mi: Model, x: np.ndarray) -> np.ndarray:
+    on0, blocks = mi.cols["on"]
+    x = x.copy()
+    x[on0 : on0 + len(blocks)] = np.round(x[on0 : on0 + len(blocks)])
+    return x
+
+
+def _relax_and_round(mi: Model, lp: Model, x_lp: np.ndarray, time_limit_s: float) -> tuple[np.ndarray, float, float]:
+    """Fix the genset on in every block the LP uses it (runs extended to the minimum run time)."""
+    p, g = mi.problem, mi.problem.genset
+    on0, blocks = mi.cols["on"]
+    nb = len(blocks)
+    used = lp.values(x_lp, "dsl") > 1e-6
+    on = np.bincount(np.arange(p.n) // mi.spb, weights=used.astype(float), minlength=nb) > 0
+    m = max(1, int(np.ceil(g.min_run_h / (mi.spb * p.dt_h) - 1e-9)))
+    starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
+    for s in starts:
+        on[s : s + m] = True
+    on &= mi.col_upper[on0 : on0 + nb] > 0
+    lo, hi = mi.col_lower.copy(), mi.col_upper.copy()
+    lo[on0 : on0 + nb] = hi[on0 : on0 + nb] = on.astype(float)
+    return run_lp(replace(mi, integrality=None, col_lower=lo, col_upper=hi), time_limit_s)
+
+
+def flows_from_solution(model: Model, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Engine flows (every key of FLOW_COLUMNS) from a solution of ``model``.
+
+    Tiny solver tolerances are clipped into the column bounds; self-discharge is the residual of
+    the battery row, so the engine's state check holds exactly.
+    """
+    p, b, g = model.problem, model.problem.battery, model.problem.genset
+    x = np.clip(x, model.col_lower, model.col_upper)
+    dt = p.dt_h
+    v = model.values
+    load = np.asarray(p.load_kw, dtype=float) * dt
+    crit = np.minimum(np.asarray(p.critical_kw, dtype=float) * dt, load)
+    pv_av = np.asarray(p.pv_kw, dtype=float) * dt
+    pv = v(x, "pv")
+    shed, shedc = v(x, "shed"), v(x, "shedc")
+    bin_, bout, dsl = v(x, "bin"), v(x, "bout"), v(x, "dsl")
+    if "e" in model.cols:
+        soc = v(x, "e") + b.soc_min_kwh
+        prev = np.concatenate(([model.e_init_kwh + b.soc_min_kwh], soc[:-1]))
+        selfdis = np.maximum(prev - soc + b.eta_charge * bin_ - bout / b.eta_discharge, 0.0)
+    else:
+        soc = np.full(p.n, b.soc_init_kwh)
+        selfdis = np.zeros(p.n)
+    if "on" in model.cols:
+        on0, blocks = model.cols["on"]
+        on = np.round(x[on0 : on0 + len(blocks)])[np.arange(p.n) // model.spb]
+        on = np.where(g.rated_kw > 0, on, 0.0)
+        fuel = (g.f0_l_per_h_per_kw * g.nameplate_kw * dt * on + g.f1_l_per_kwh * dsl) * (on > 0)
+    else:
+        # LP: the genset runs at rated power for the fraction dsl / (rated dt) of the interval
+        on = np.minimum(dsl / (g.rated_kw * dt), 1.0) if g.rated_kw > 0 else np.zeros(p.n)
+        on = np.where(dsl > 1e-9, on, 0.0)
+        fuel = g.f0_l_per_h_per_kw * g.nameplate_kw * dt * on + g.f1_l_per_kwh * dsl
+    unserved = shed + shedc
+    out = {
+        "load_kwh": load,
+        "critical_load_kwh": crit,
+        "load_served_kwh": load - unserved,
+        "unserved_kwh": unserved,
+        "unserved_critical_kwh": shedc,
+        "pv_available_kwh": pv_av,
+        "pv_used_kwh": pv,
+        "pv_curtailed_kwh": np.maximum(pv_av - pv, 0.0),
+        "grid_in_kwh": v(x, "gin"),
+        "grid_out_kwh": v(x, "gout"),
+        "diesel_kwh": dsl,
+        "bat_in_kwh": bin_,
+        "bat_out_kwh": bout,
+        "bat_selfdis_kwh": selfdis,
+        "dump_kwh": v(x, "dump"),
+        "fuel_l": fuel,
+        "soc_kwh": soc,
+        "genset_on": on,
+        "grid_available": np.asarray(p.grid_available, dtype=float),
+    }
+    return {c: np.ascontiguousarray(out[c], dtype=float) for c in FLOW_COLUMNS}
