@@ -1,0 +1,455 @@
+// islandgrid live dashboard: polls the API (status and events every second, history every
+// two seconds, KPIs every five) and draws the power flow, the state machine, the tiles, a
+// history chart (plotly, served locally) and the event log. No framework, no CDN.
+"use strict";
+
+(function () {
+  const COLOURS = { pv: "#f2b705", battery: "#2e86de", grid: "#7f8c8d", genset: "#c0392b", load: "#2c3e50" };
+  const STATES = [
+    { id: "grid_tied", label: "Grid-tied" },
+    { id: "islanded", label: "Islanded" },
+    { id: "resynchronising", label: "Resynchronising" },
+    { id: "black_start", label: "Black start" },
+  ];
+  const HISTORY_KEEP = 720;
+  const TOKEN_KEY = "islandgrid-token";
+  const SVGNS = "http://www.w3.org/2000/svg";
+
+  const state = { history: [], lastHistoryTs: null, status: null, kpis: null, eventsSeen: 0, failures: 0,
+    protected: false, polls: 0 };
+  window.__islandgrid = state; // for debugging in the browser console
+
+  const $ = (id) => document.getElementById(id);
+
+  // --- helpers ------------------------------------------------------------------------------
+  function num(v) { return typeof v === "number" && Number.isFinite(v) ? v : null; }
+  function first(...vals) { for (const v of vals) { if (num(v) !== null) return v; } return null; }
+  function fmtKw(v) {
+    if (num(v) === null) return "—";
+    const a = Math.abs(v);
+    return (a >= 100 ? a.toFixed(0) : a.toFixed(1)) + " kW";
+  }
+  function fmtPct(frac, digits) { return num(frac) === null ? "—" : (100 * frac).toFixed(digits ?? 0) + " %"; }
+  function hhmmss(ts) {
+    if (!ts) return "";
+    const m = /T(\d\d:\d\d:\d\d)/.exec(ts);
+    return m ? m[1] : ts;
+  }
+  function normMode(m) {
+    if (!m) return "";
+    let s = String(m).toLowerCase().replace(/[\s-]+/g, "_");
+    s = s.replace("resynchronizing", "resynchronising").replace("blackstart", "black_start");
+    if (s === "grid" || s === "grid_connected" || s === "on_grid") s = "grid_tied";
+    if (s === "island" || s === "off_grid") s = "islanded";
+    if (s === "resync") s = "resynchronising";
+    return s;
+  }
+  function modeLabel(m) {
+    const st = STATES.find((x) => x.id === m);
+    return st ? st.label : (m || "—").replace(/_/g, " ");
+  }
+  function svg(tag, attrs, parent) {
+    const el = document.createElementNS(SVGNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
+    if (parent) parent.appendChild(el);
+    return el;
+  }
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+  function headers() {
+    const t = token();
+    return t ? { Authorization: "Bearer " + t } : {};
+  }
+  async function getJson(path) {
+    const r = await fetch(path, { headers: headers(), cache: "no-store" });
+    if (r.status === 401 || r.status === 403) {
+      const err = new Error("auth");
+      err.auth = true;
+      throw err;
+    }
+    if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+    return r.json();
+  }
+  function banner(text, kind) {
+    const b = $("banner");
+    if (!text) { b.hidden = true; return; }
+    b.textContent = text;
+    b.className = "banner" + (kind ? " " + kind : "");
+    b.hidden = false;
+  }
+
+  // --- power flow ---------------------------------------------------------------------------
+  // Nodes left of the bus feed it (path drawn node -> bus); nodes right of it are drawn bus -> node.
+  const NODES = {
+    pv: { title: "PV", x: 40, y: 20, side: "left" },
+    grid: { title: "Grid", x: 40, y: 127, side: "left" },
+    genset: { title: "Genset", x: 40, y: 234, side: "left" },
+    battery: { title: "Battery", x: 430, y: 40, side: "right" },
+    load: { title: "Load", x: 430, y: 214, side: "right" },
+  };
+  const NODE_W = 190, NODE_H = 76, BUS_L = 322, BUS_R = 338;
+  const flowEls = {};
+
+  function buildFlow() {
+    const links = $("links"), nodes = $("nodes");
+    for (const [key, n] of Object.entries(NODES)) {
+      const cy = n.y + NODE_H / 2;
+      const x1 = n.side === "left" ? n.x + NODE_W : BUS_R;
+      const x2 = n.side === "left" ? BUS_L : n.x;
+      const d = `M${x1} ${cy} L${x2} ${cy}`;
+      const base = svg("path", { d, class: "link base", "stroke-width": 12 }, links);
+      const line = svg("path", { d, class: "link", stroke: COLOURS[key], "stroke-width": 3 }, links);
+      const chev = svg("path", { class: "chev", fill: COLOURS[key] }, links);
+      const g = svg("g", { class: "node", "data-node": key, transform: `translate(${n.x},${n.y})` }, nodes);
+      svg("rect", { width: NODE_W, height: NODE_H, rx: 10, stroke: COLOURS[key] }, g);
+      svg("rect", { width: 6, height: NODE_H - 20, x: 0, y: 10, rx: 3, fill: COLOURS[key], stroke: "none" }, g);
+      const title = svg("text", { x: 18, y: 22, class: "title" }, g);
+      title.textContent = n.title;
+      const value = svg("text", { x: 18, y: 51, class: "value", "data-testid": "flow-" + key }, g);
+      value.id = "flow-" + key;
+      value.textContent = "—";
+      const sub = svg("text", { x: 18, y: 68, class: "sub" }, g);
+      flowEls[key] = { base, line, chev, g, value, sub, x1, x2, cy };
+    }
+    // the PCC breaker sits on the grid link
+    const gl = flowEls.grid;
+    const bx = (gl.x1 + gl.x2) / 2 + 14;
+    flowEls.breaker = {
+      box: svg("rect", { x: bx - 9, y: gl.cy - 9, width: 18, height: 18, rx: 3, class: "breaker-closed" }, links),
+      label: svg("text", { x: bx, y: gl.cy - 16, class: "breaker-label" }, links),
+    };
+  }
+
+  function drawLink(key, kw, towardsBus, active) {
+    const el = flowEls[key];
+    const a = num(kw) === null ? 0 : Math.abs(kw);
+    const flowing = active && a >= 0.5;
+    const width = flowing ? 3 + 9 * Math.min(1, a / 250) : 2;
+    el.line.setAttribute("stroke-width", width.toFixed(1));
+    el.line.setAttribute("stroke", flowing ? COLOURS[key] : "#c5ced8");
+    // path direction is left -> right; flow "forward" when it moves that way
+    const forward = NODES[key].side === "left" ? towardsBus : !towardsBus;
+    el.line.classList.toggle("flowing", flowing);
+    el.line.classList.toggle("reverse", flowing && !forward);
+    el.g.classList.toggle("idle", !flowing);
+    if (flowing) {
+      const mx = key === "grid" ? el.x1 + (el.x2 - el.x1) * 0.28 : (el.x1 + el.x2) / 2;
+      const s = 6 + width / 2, dir = forward ? 1 : -1;
+      el.chev.setAttribute("d", `M${mx - dir * s} ${el.cy - s} L${mx + dir * s} ${el.cy} L${mx - dir * s} ${el.cy + s}z`);
+      el.chev.setAttribute("fill", COLOURS[key]);
+    } else {
+      el.chev.setAttribute("d", "");
+    }
+  }
+
+  function renderFlow(s) {
+    const pv = first(s.pv_kw), bat = first(s.battery_kw), gen = first(s.genset_kw);
+    const grid = first(s.grid_kw), load = first(s.load_kw, s.load_served_kw);
+    const breakerOpen = String(s.breaker || "").toLowerCase() === "open";
+    drawLink("pv", pv, true, true);
+    drawLink("grid", grid, (grid ?? 0) >= 0, !breakerOpen);
+    drawLink("genset", gen, true, true);
+    drawLink("battery", bat, (bat ?? 0) >= 0, true);
+    drawLink("load", load, false, true);
+
+    flowEls.pv.value.textContent = fmtKw(pv);
+    flowEls.pv.sub.textContent = (pv ?? 0) > 0.5 ? "generating" : "no sun";
+    flowEls.grid.value.textContent = breakerOpen ? "0 kW" : fmtKw(grid);
+    flowEls.grid.sub.textContent = breakerOpen ? "disconnected" : (grid ?? 0) > 0.5 ? "importing" : (grid ?? 0) < -0.5 ? "exporting" : "connected, idle";
+    flowEls.genset.value.textContent = fmtKw(gen);
+    flowEls.genset.sub.textContent = s.genset_state ? String(s.genset_state).replace(/_/g, " ") : ((gen ?? 0) > 0.5 ? "running" : "off");
+    flowEls.battery.value.textContent = fmtKw(bat);
+    const soc = num(s.soc_frac) !== null ? " · SoC " + fmtPct(s.soc_frac) : "";
+    flowEls.battery.sub.textContent = ((bat ?? 0) > 0.5 ? "discharging" : (bat ?? 0) < -0.5 ? "charging" : "standby") + soc;
+    flowEls.load.value.textContent = fmtKw(load);
+    const shed = first(s.shed_kw, s.shed_load_kw);
+    flowEls.load.sub.textContent = (shed ?? 0) > 0.05 ? "shed " + fmtKw(shed) : "AI compute room";
+
+    const br = flowEls.breaker;
+    br.box.setAttribute("class", breakerOpen ? "breaker-open" : "breaker-closed");
+    br.label.textContent = breakerOpen ? "OPEN" : "PCC";
+    br.label.setAttribute("fill", breakerOpen ? "#c0392b" : "#6b7785");
+  }
+
+  // --- state machine ------------------------------------------------------------------------
+  const SM_POS = {
+    grid_tied: [10, 36], islanded: [220, 36], resynchronising: [10, 136], black_start: [220, 136],
+  };
+  const SM_W = 120, SM_H = 40;
+  const smNodes = {};
+
+  function buildStates() {
+    const edges = $("sm-edges"), nodes = $("sm-nodes");
+    const edge = (d, label, lx, ly, anchor) => {
+      svg("path", { d, class: "sm-edge", "marker-end": "url(#sm-arrow)" }, edges);
+      const t = svg("text", { x: lx, y: ly, class: "sm-edge-label" }, edges);
+      if (anchor) t.setAttribute("text-anchor", anchor);
+      t.textContent = label;
+    };
+    edge("M132 56 L216 56", "grid loss / island", 174, 48);
+    edge("M236 78 L120 134", "grid back", 168, 100, "end");
+    edge("M50 134 L50 80", "synced", 58, 111, "start");
+    edge("M250 78 L250 132", "blackout", 244, 109, "end");
+    edge("M310 134 L310 80", "bus formed", 316, 109, "start");
+    for (const st of STATES) {
+      const [x, y] = SM_POS[st.id];
+      const g = svg("g", { class: "sm-node s-" + st.id, "data-state": st.id, transform: `translate(${x},${y})` }, nodes);
+      svg("rect", { width: SM_W, height: SM_H, rx: 8 }, g);
+      const t = svg("text", { x: SM_W / 2, y: 25 }, g);
+      t.textContent = st.label;
+      smNodes[st.id] = g;
+    }
+  }
+
+  function renderMode(s) {
+    const m = normMode(s.mode);
+    const el = $("mode-value");
+    el.textContent = modeLabel(m);
+    el.className = "mode-label m-" + m;
+    el.dataset.state = m;
+    for (const [id, g] of Object.entries(smNodes)) g.classList.toggle("active", id === m);
+    const breaker = s.breaker ? String(s.breaker) : "—";
+    $("breaker-value").textContent = breaker;
+    $("breaker-value").className = breaker.toLowerCase() === "open" ? "bad" : breaker.toLowerCase() === "closed" ? "ok" : "";
+    $("genset-state").textContent = s.genset_state ? String(s.genset_state).replace(/_/g, " ") : "—";
+    $("strategy-value").textContent = s.strategy ? String(s.strategy).replace(/_/g, " ") : "—";
+    const age = num(s.telemetry_age_s);
+    $("age-value").textContent = age === null ? "—" : age.toFixed(1) + " s";
+    $("age-value").className = age !== null && age > 10 ? "bad" : "";
+  }
+
+  // --- tiles --------------------------------------------------------------------------------
+  function renderTiles(s, k) {
+    const today = (k && (k.today || k)) || {};
+    const soc = num(s.soc_frac);
+    $("soc-value").textContent = fmtPct(soc, 1);
+    const socKwh = num(s.soc_kwh);
+    $("soc-kwh").textContent = socKwh === null ? "" : socKwh.toFixed(0) + " kWh stored";
+    const circ = 2 * Math.PI * 48;
+    const arc = $("soc-arc");
+    arc.setAttribute("stroke-dasharray", circ.toFixed(1));
+    arc.setAttribute("stroke-dashoffset", (circ * (1 - (soc ?? 0))).toFixed(1));
+    arc.style.stroke = soc !== null && soc < 0.2 ? "#c0392b" : "";
+    const reserve = first(s.reserve_frac, s.setpoints && s.setpoints.reserve_frac);
+    const mark = $("reserve-mark");
+    if (reserve !== null) {
+      mark.setAttribute("transform", `rotate(${(360 * reserve).toFixed(1)} 60 60)`);
+      mark.style.display = "";
+      $("soc-reserve").textContent = "reserve " + fmtPct(reserve);
+    } else {
+      mark.style.display = "none";
+      $("soc-reserve").textContent = "";
+    }
+
+    const ci = first(s.carbon_kg_per_kwh, s.carbon_intensity_kg_per_kwh, s.bus_carbon_kg_per_kwh);
+    $("carbon-value").textContent = ci === null ? "—" : (1000 * ci).toFixed(0);
+    $("carbon-mark").style.left = ci === null ? "0" : `calc(${Math.min(100, (100 * ci) / 1.0).toFixed(1)}% - 2px)`;
+
+    const share = first(s.pv_share_today_frac, s.pv_share_today, today.pv_share_frac, today.pv_share);
+    $("pv-share-value").textContent = fmtPct(share, 1);
+    $("pv-share-bar").style.width = share === null ? "0" : (100 * Math.min(1, share)).toFixed(1) + "%";
+
+    const dmin = first(s.diesel_min_today, s.diesel_minutes_today, today.diesel_min, today.diesel_minutes);
+    $("diesel-value").textContent = dmin === null ? "—" : dmin.toFixed(0) + " min";
+    const starts = first(today.diesel_starts, s.diesel_starts_today);
+    $("diesel-sub").textContent = starts === null ? "genset run time" : `genset run time · ${starts} start${starts === 1 ? "" : "s"}`;
+
+    $("load-value").textContent = fmtKw(first(s.load_kw, s.load_served_kw));
+    const co2 = first(today.co2_kg);
+    $("load-sub").textContent = co2 === null ? "served now" : `served now · ${co2.toFixed(0)} kg CO₂ today`;
+  }
+
+  // --- chart --------------------------------------------------------------------------------
+  let chartReady = false;
+  function renderChart() {
+    const el = $("chart");
+    if (typeof Plotly === "undefined") {
+      el.innerHTML = '<div class="msg">Chart unavailable: plotly.min.js did not load.</div>';
+      return;
+    }
+    const h = state.history;
+    const x = h.map((r) => r.ts);
+    const col = (name) => h.map((r) => (num(r[name]) === null ? null : r[name]));
+    const traces = [
+      { name: "PV", y: col("pv_kw"), color: COLOURS.pv },
+      { name: "Battery (+ out)", y: col("battery_kw"), color: COLOURS.battery },
+      { name: "Grid (+ in)", y: col("grid_kw"), color: COLOURS.grid },
+      { name: "Genset", y: col("genset_kw"), color: COLOURS.genset },
+      { name: "Load", y: col("load_kw"), color: COLOURS.load, dash: "dot" },
+    ].map((t) => ({ x, y: t.y, name: t.name, type: "scatter", mode: "lines",
+      line: { color: t.color, width: 2, dash: t.dash || "solid" }, hovertemplate: "%{y:.1f} kW" }));
+    traces.push({ x, y: h.map((r) => (num(r.soc_frac) === null ? null : 100 * r.soc_frac)), name: "SoC", yaxis: "y2",
+      type: "scatter", mode: "lines", line: { color: "#8e44ad", width: 1.5 }, hovertemplate: "%{y:.1f} %" });
+    const layout = {
+      margin: { l: 48, r: 48, t: 8, b: 56 }, height: 300, uirevision: "keep",
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      font: { family: "DejaVu Sans, Arial, sans-serif", size: 11, color: "#4a5562" },
+      xaxis: { gridcolor: "#eef1f4", type: "date" },
+      yaxis: { title: { text: "kW" }, gridcolor: "#eef1f4", zerolinecolor: "#c9d1da" },
+      yaxis2: { title: { text: "SoC %" }, overlaying: "y", side: "right", range: [0, 100], tickmode: "linear",
+        tick0: 0, dtick: 25, showgrid: false, zeroline: false },
+      legend: { orientation: "h", y: -0.18, x: 0 }, hovermode: "x unified",
+    };
+    Plotly.react(el, traces, layout, { displayModeBar: false, responsive: true });
+    chartReady = true;
+    $("history-hint").textContent = h.length ? `${h.length} intervals, last ${hhmmss(h[h.length - 1].ts)} UTC` : "";
+  }
+
+  // --- events -------------------------------------------------------------------------------
+  function eventClass(kind) {
+    const k = String(kind || "").toLowerCase();
+    if (/(loss|fault|fail|trip|alarm|error|timeout|stale|shed|blackout)/.test(k)) return "alarm";
+    if (/(restore|synced|reconnect|closed)/.test(k)) return "good";
+    if (/(mode|genset|resync|island|command|start)/.test(k)) return "warn";
+    return "";
+  }
+  function renderEvents(events) {
+    const ol = $("event-log");
+    const fresh = events.length - state.eventsSeen;
+    ol.textContent = "";
+    if (!events.length) {
+      const li = document.createElement("li");
+      li.innerHTML = '<span class="empty">No events yet.</span>';
+      ol.appendChild(li);
+    }
+    events.slice().reverse().forEach((e, i) => {
+      const li = document.createElement("li");
+      li.dataset.kind = e.kind;
+      if (state.eventsSeen && i < fresh) li.classList.add("fresh");
+      const t = document.createElement("span");
+      t.className = "t";
+      t.textContent = hhmmss(e.ts);
+      t.title = e.ts;
+      const k = document.createElement("span");
+      k.className = "k " + eventClass(e.kind);
+      k.textContent = String(e.kind || "").replace(/_/g, " ");
+      k.title = e.kind;
+      const m = document.createElement("span");
+      m.className = "m";
+      m.textContent = e.message;
+      li.append(t, k, m);
+      ol.appendChild(li);
+    });
+    state.eventsSeen = events.length;
+    $("events-count").textContent = events.length ? `${events.length} shown, newest first` : "";
+  }
+
+  // --- polling ------------------------------------------------------------------------------
+  function setConn(kind, text) {
+    $("conn").className = "conn " + kind;
+    $("conn-text").textContent = text;
+  }
+  function authNeeded() {
+    state.protected = true;
+    setConn("down", "token needed");
+    banner("Reads are protected on this server: enter the API token under Operator (bottom of the page).");
+    $("ops").open = true;
+  }
+
+  async function pollStatus() {
+    try {
+      const s = await getJson("/api/status");
+      state.status = s;
+      state.failures = 0;
+      state.polls += 1;
+      if (state.protected) { state.protected = false; banner(""); }
+      renderMode(s);
+      renderFlow(s);
+      renderTiles(s, state.kpis);
+      $("clock").textContent = s.ts ? s.ts.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, " UTC") : "—";
+      $("twin-pill").hidden = !s.twin;
+      document.querySelectorAll(".twin-only").forEach((b) => { b.hidden = s.twin === false; });
+      const age = num(s.telemetry_age_s);
+      if (age !== null && age > 10) setConn("stale", `telemetry ${age.toFixed(0)} s old`);
+      else setConn("live", "live");
+      if (normMode(s.mode) === "islanded") banner("Islanded: the site runs on PV, battery and genset; the grid is disconnected.", "");
+      else if (normMode(s.mode) === "black_start") banner("Black start in progress.", "");
+      else if (!state.protected) banner("");
+    } catch (err) {
+      if (err.auth) return authNeeded();
+      state.failures += 1;
+      if (state.failures >= 3) {
+        setConn("down", "API unreachable");
+        banner("Cannot reach the API: retrying every second.");
+      }
+    }
+  }
+
+  async function pollEvents() {
+    try { renderEvents(await getJson("/api/events?limit=200")); } catch (err) { if (err.auth) authNeeded(); }
+  }
+
+  async function pollHistory() {
+    try {
+      const q = state.lastHistoryTs ? "?since=" + encodeURIComponent(state.lastHistoryTs) + "&limit=" + HISTORY_KEEP : "?limit=" + HISTORY_KEEP;
+      const rows = await getJson("/api/history" + q);
+      const fresh = rows.filter((r) => !state.lastHistoryTs || r.ts > state.lastHistoryTs);
+      if (fresh.length || !chartReady) {
+        state.history = state.history.concat(fresh).slice(-HISTORY_KEEP);
+        if (state.history.length) state.lastHistoryTs = state.history[state.history.length - 1].ts;
+        renderChart();
+      }
+    } catch (err) { if (err.auth) authNeeded(); }
+  }
+
+  async function pollKpis() {
+    try {
+      state.kpis = await getJson("/api/kpis");
+      if (state.status) renderTiles(state.status, state.kpis);
+    } catch (err) { if (err.auth) authNeeded(); }
+  }
+
+  function every(ms, fn) {
+    let busy = false;
+    const tick = async () => {
+      if (busy) return;
+      busy = true;
+      try { await fn(); } finally { busy = false; }
+    };
+    tick();
+    return setInterval(tick, ms);
+  }
+
+  // --- operator -----------------------------------------------------------------------------
+  function buildOps() {
+    const input = $("token");
+    input.value = token();
+    input.addEventListener("change", () => {
+      sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      pollStatus();
+    });
+    document.querySelectorAll("button[data-post]").forEach((b) => {
+      b.addEventListener("click", async () => {
+        const out = $("ops-result");
+        out.textContent = "…";
+        try {
+          const r = await fetch(b.dataset.post, {
+            method: "POST", headers: { "Content-Type": "application/json", ...headers() }, body: b.dataset.body,
+          });
+          const body = await r.json().catch(() => ({}));
+          out.textContent = r.ok ? "accepted" : `refused (${r.status}): ${body.detail || ""}`;
+        } catch (err) {
+          out.textContent = "failed: " + err;
+        }
+        pollStatus();
+        pollEvents();
+      });
+    });
+  }
+
+  async function init() {
+    buildFlow();
+    buildStates();
+    buildOps();
+    try {
+      const h = await getJson("/api/health");
+      if (!h.writes_enabled) $("token").placeholder = "writes are disabled on this server (no token configured)";
+    } catch (err) { /* status polling reports it */ }
+    every(1000, pollStatus);
+    every(1000, pollEvents);
+    every(2000, pollHistory);
+    every(5000, pollKpis);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
