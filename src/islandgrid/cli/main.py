@@ -7,6 +7,7 @@ import typer
 from islandgrid.cli.common import main_guard
 from islandgrid.cli.economics import register as register_economics
 from islandgrid.cli.forecast import register as register_forecast
+from islandgrid.cli.optimize import register as register_optimize
 from islandgrid.cli.regret import register as register_regret
 from islandgrid.cli.resilience import register as register_resilience
 from islandgrid.cli.simulate import register as register_simulate
@@ -32,6 +33,7 @@ register_resilience(app)
 register_economics(app)
 register_forecast(app)
 register_regret(app)
+register_optimize(app)
 # Further command groups register here, one line each:
 # (ledger / report / factors: carbon; optimize / size / resilience / forecast: planning; serve: controller)
 

@@ -12,6 +12,8 @@ optimal it can be.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -69,10 +71,32 @@ class SolveInfo:
             "optimal_objective": self.objective,
             "lp_bound": self.lp_bound,
             "optimality_gap": self.optimality_gap,
-            "mip_gap": self.mip_gap,
+            "mip_gap": None if np.isnan(self.mip_gap) else self.mip_gap,
             "solver_status": self.status,
             "solve_seconds": self.build_s + self.solve_s,
         }
+
+
+def new_highs() -> Any:
+    """A silent Highs instance.
+
+    highspy prints its banner to file descriptor 1 when the first instance of a process is
+    created, before any option can be set; that would corrupt ``--json`` output, so stdout is
+    pointed at /dev/null for the constructor.
+    """
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def highs_for(model: Model, *, time_limit_s: float, mip_rel_gap: float = 1e-3, threads: int = 1) -> Any:
@@ -93,8 +117,7 @@ def highs_for(model: Model, *, time_limit_s: float, mip_rel_gap: float = 1e-3, t
     lp.a_matrix_.value_ = model.value
     if model.integrality is not None:
         lp.integrality_ = [highspy.HighsVarType(int(v)) for v in model.integrality]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("threads", int(threads))
     if model.integrality is None:
