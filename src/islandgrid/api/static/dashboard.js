@@ -1,6 +1,6 @@
 // islandgrid live dashboard: polls the API (status and events every second, history every
 // two seconds, KPIs every five) and draws the power flow, the state machine, the tiles, a
-// history chart (plotly, served locally) and the event log. No framework, no CDN.
+// history chart (plotly, served by this app) and the event log. No framework; nothing from other hosts.
 "use strict";
 
 (function () {
