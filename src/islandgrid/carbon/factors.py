@@ -1,7 +1,10 @@
-"""Registry of emission factors, each with its provenance.
+"""Versioned registry of emission factors, each with its provenance.
 
-Values are from the official MEE/NBS announcements and IPCC 2006 as listed in
-GUIDE §3/§4 and shared/data/SOURCES.md.
+Values are from the official MEE/NBS announcements, IPCC 2006 and IPCC AR5 as listed in
+GUIDE §3/§4. Every factor carries a ``version``: a correction to a published value is a new
+version of the same name (the old one stays, so old ledgers keep resolving), and
+``name@version`` is what ledgers and reports cite. :data:`REGISTRY_VERSION` changes whenever
+an entry is added or revised.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class EmissionFactor:
     kind : str
         'location' (grid average), 'residual' (market-based residual proxy),
         'fossil', 'fuel' or 'lifecycle'.
+    version : int
+        Revision of this name; a corrected value is a new version.
     """
 
     name: str
@@ -44,7 +49,30 @@ class EmissionFactor:
     publisher: str
     source_document: str
     kind: str
+    version: int = 1
 
+    @property
+    def ref(self) -> str:
+        """``name@version``, the citation ledgers and reports store."""
+        return f"{self.name}@{self.version}"
+
+    def as_dict(self) -> dict[str, object]:
+        """All fields, for reports and the ledger's factor sets."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "value": self.value,
+            "unit": self.unit,
+            "year": self.year,
+            "region": self.region,
+            "publisher": self.publisher,
+            "source_document": self.source_document,
+            "kind": self.kind,
+        }
+
+
+#: Changes whenever an entry is added or revised.
+REGISTRY_VERSION = "2026.1"
 
 _MEE_2022 = "MEE & NBS announcement on 2022 electricity CO2 emission factors (2024-12-20)"
 _MEE_2023 = "MEE & NBS announcement on 2023 electricity CO2 emission factors (2025)"
@@ -112,6 +140,17 @@ FACTORS: tuple[EmissionFactor, ...] = (
         "fuel",
     ),
     EmissionFactor(
+        "ipcc-diesel-2006-co2e",
+        2.685,
+        "kg CO2e/L",
+        2006,
+        "global",
+        "IPCC",
+        "2006 IPCC Guidelines Vol. 2 Ch. 2 Table 2.2 (energy industries): CO2 74100 + CH4 3 x 28 + N2O 0.6 x 265"
+        " (AR5 GWP100) = 74343 kg CO2e/TJ, at 0.84 kg/L and 43 MJ/kg",
+        "fuel",
+    ),
+    EmissionFactor(
         "pv-lifecycle-48g",
         0.048,
         "kg CO2/kWh",
@@ -121,23 +160,51 @@ FACTORS: tuple[EmissionFactor, ...] = (
         "IPCC AR5 WG3 Annex III, utility PV median life-cycle 48 g/kWh",
         "lifecycle",
     ),
+    EmissionFactor(
+        "wind-lifecycle-11g",
+        0.011,
+        "kg CO2/kWh",
+        2014,
+        "global",
+        "IPCC AR5 WG3",
+        "IPCC AR5 WG3 Annex III, onshore wind median life-cycle 11 g/kWh",
+        "lifecycle",
+    ),
+    EmissionFactor(
+        "coal-lifecycle-820g",
+        0.820,
+        "kg CO2/kWh",
+        2014,
+        "global",
+        "IPCC AR5 WG3",
+        "IPCC AR5 WG3 Annex III, pulverised coal median life-cycle 820 g/kWh",
+        "lifecycle",
+    ),
 )
 
 
-def get_factor(name: str) -> EmissionFactor:
-    """Look up a factor by name.
+def get_factor(name: str, field: str = "grid.carbon_factor") -> EmissionFactor:
+    """Look up a factor by ``name`` or ``name@version`` (the newest version when none is given).
+
+    Parameters
+    ----------
+    name : str
+        Registry name, optionally with ``@version``.
+    field : str
+        The site-file field the name came from, for the error message.
 
     Raises
     ------
     SiteFileError
         When the name is unknown; the message lists the known names.
     """
-    for f in FACTORS:
-        if f.name == name:
-            return f
+    base, _, ver = name.partition("@")
+    found = [f for f in FACTORS if f.name == base and (not ver or str(f.version) == ver)]
+    if found:
+        return max(found, key=lambda f: f.version)
     raise SiteFileError(
         "unknown emission factor",
-        field="grid.carbon_factor",
+        field=field,
         value=name,
         allowed=", ".join(f.name for f in FACTORS),
         fix="pick a name from that list or give a number in kg CO2/kWh",

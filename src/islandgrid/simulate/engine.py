@@ -57,6 +57,7 @@ def run_problem(site: Site, inputs: InputSeries, problem: DispatchProblem, strat
         problem.battery.soc_init_kwh,
         problem.battery.eta_charge,
         problem.battery.eta_discharge,
+        rule=site.carbon.battery_rule,
     )
     kpis = compute_kpis(flows, carbon, problem, inputs.outages)
     return Result(

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.flow import pv_share
 from islandgrid.strategy.base import DispatchProblem
 
 
@@ -50,7 +51,7 @@ def compute_kpis(
         "pv_used_kwh": tot("pv_used_kwh"),
         "pv_curtailed_kwh": tot("pv_curtailed_kwh"),
         "pv_to_load_kwh": pv_to_load,
-        "pv_share": pv_to_load / served if served > 0 else 0.0,
+        "pv_share": pv_share(flows["load_served_kwh"], carbon["load_pv_frac"]),
         "renewable_fraction": _clean(1.0 - (grid_in + diesel) / (served + grid_out)) if served + grid_out > 0 else 0.0,
         "grid_import_kwh": grid_in,
         "grid_export_kwh": grid_out,

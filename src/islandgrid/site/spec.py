@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from islandgrid.carbon.spec import CarbonSpec
 from islandgrid.site.sizing import SizingSpec
 
 
@@ -335,5 +336,6 @@ class Site(_Spec):
     load: LoadSpec
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
+    carbon: CarbonSpec = Field(default_factory=CarbonSpec)
     sizing: SizingSpec | None = None
     source: Path | None = Field(default=None, exclude=True)

@@ -1,0 +1,18 @@
+"""The tamper-evident carbon ledger: one SHA-256-chained record per site per interval.
+
+::
+
+    open_ledger(path) -> LedgerStore          # SQLite (WAL, synchronous=FULL); ':memory:' for tests
+    store.append_flows(site, flows, quality="measured", site_id=None) -> int
+    store.tip(site_id) -> LedgerRecord | None
+    verify_chain(store, site_id) -> VerifyReport   # raises ChainBrokenError on the first bad record
+    read_records(store, site_id) -> DataFrame
+
+The canonical encoding is documented in ``docs/ledger.md``.
+"""
+
+from islandgrid.ledger.backend import LedgerBackend, SqliteBackend
+from islandgrid.ledger.record import LedgerRecord
+from islandgrid.ledger.store import LedgerStore, open_ledger
+
+__all__ = ["LedgerBackend", "LedgerRecord", "LedgerStore", "SqliteBackend", "open_ledger"]

@@ -1,0 +1,168 @@
+"""The canonical record: a fixed little-endian byte layout, and the SHA-256 chain over it.
+
+One record per site per interval. Its payload is the packed structure :data:`RECORD_DTYPE`
+(no padding, little-endian, IEEE-754 binary64 floats), and
+
+    hash_0 = SHA-256(GENESIS_PREFIX || site_id as UTF-8)         (the chain's anchor, not stored)
+    hash_i = SHA-256(hash_{i-1} || payload_i)                     (32 raw bytes each)
+
+``docs/ledger.md`` spells the layout out field by field so that a verifier can re-implement
+it without islandgrid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from islandgrid.carbon.flow import CARBON_COLUMNS
+
+#: Format version written into every payload.
+FORMAT_VERSION = 1
+#: Prefix of the genesis hash.
+GENESIS_PREFIX = b"islandgrid-ledger/1\n"
+
+#: Data-quality codes (payload byte ``quality``).
+QUALITY_CODES: dict[str, int] = {"measured": 0, "estimated": 1, "default": 2}
+QUALITY_NAMES: tuple[str, ...] = ("measured", "estimated", "default")
+
+#: Flag bits (payload byte ``flags``).
+FLAG_GAP_FILLED = 1  # the interval was missing and has been filled conservatively
+FLAG_AFTER_GAP = 2  # intervals are missing between the previous record and this one (not filled)
+FLAG_SIMULATED = 4  # from a simulation (``ledger build``), not from meters
+FLAG_RECONCILED = 8  # meter imbalance within tolerance, reconciled (see docs/ledger.md)
+FLAG_NAMES: dict[int, str] = {
+    FLAG_GAP_FILLED: "gap_filled",
+    FLAG_AFTER_GAP: "after_gap",
+    FLAG_SIMULATED: "simulated",
+    FLAG_RECONCILED: "reconciled",
+}
+
+#: Metered/simulated energies of the interval [kWh; fuel in L], in payload order.
+ENERGY_FIELDS: tuple[str, ...] = (
+    "pv_used_kwh",
+    "pv_curtailed_kwh",
+    "grid_in_kwh",
+    "grid_out_kwh",
+    "diesel_kwh",
+    "fuel_l",
+    "bat_in_kwh",
+    "bat_out_kwh",
+    "bat_selfdis_kwh",
+    "load_kwh",
+    "load_served_kwh",
+    "unserved_kwh",
+    "dump_kwh",
+    "it_kwh",  # IT energy (for PUE in the per-job allocation); NaN when not metered
+    "soc_kwh",  # stored energy at the end of the interval as metered; NaN when not known
+)
+#: Factors applied in the interval.
+FACTOR_FIELDS: tuple[str, ...] = ("e_grid_kg_per_kwh", "diesel_kg_per_l")
+FLOAT_FIELDS: tuple[str, ...] = ENERGY_FIELDS + FACTOR_FIELDS + CARBON_COLUMNS
+
+RECORD_DTYPE = np.dtype(
+    [
+        ("version", "<u2"),
+        ("quality", "u1"),
+        ("flags", "u1"),
+        ("dt_s", "<u4"),
+        ("seq", "<i8"),
+        ("ts_s", "<i8"),  # interval start, Unix seconds, UTC
+        ("factor_set", "u1", (32,)),  # SHA-256 of the canonical JSON of the factors used
+    ]
+    + [(name, "<f8") for name in FLOAT_FIELDS]
+)
+RECORD_SIZE = RECORD_DTYPE.itemsize
+
+
+def genesis_hash(site_id: str) -> bytes:
+    """The anchor the first record chains to [32 bytes]."""
+    return hashlib.sha256(GENESIS_PREFIX + site_id.encode("utf-8")).digest()
+
+
+def split_payloads(packed: bytes) -> list[bytes]:
+    """Cut back-to-back payloads of :data:`RECORD_SIZE` bytes into one bytes object each."""
+    w = RECORD_SIZE
+    return [packed[i : i + w] for i in range(0, len(packed), w)]
+
+
+def chain_hashes(prev: bytes, payloads: list[bytes]) -> list[bytes]:
+    """The chain hashes of consecutive payloads: ``h_i = SHA-256(h_{i-1} || payload_i)``.
+
+    Parameters
+    ----------
+    prev : bytes
+        The hash of the record before the first one (or the genesis hash) [32 bytes].
+    payloads : list of bytes
+        Canonical payloads, in chain order.
+    """
+    sha = hashlib.sha256
+    out: list[bytes] = []
+    append = out.append
+    h = prev
+    for p in payloads:
+        h = sha(h + p).digest()
+        append(h)
+    return out
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    """One decoded record (what :meth:`LedgerStore.tip` returns).
+
+    Attributes
+    ----------
+    site_id : str
+        The chain it belongs to.
+    seq : int
+        Position in the chain, from 0.
+    ts : pandas.Timestamp
+        Interval start, UTC.
+    dt_s : int
+        Interval length [s].
+    quality : str
+        'measured', 'estimated' or 'default'.
+    flags : int
+        Bit set of ``FLAG_*``.
+    hash : str
+        The record's chain hash, hex.
+    values : dict
+        Every float field of the payload [units in the names].
+    """
+
+    site_id: str
+    seq: int
+    ts: pd.Timestamp
+    dt_s: int
+    quality: str
+    flags: int
+    hash: str
+    values: dict[str, float]
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """End of the interval, UTC."""
+        return self.ts + pd.Timedelta(seconds=self.dt_s)
+
+
+def decode(site_id: str, payload: bytes, digest: bytes) -> LedgerRecord:
+    """Decode one payload and its hash."""
+    r = np.frombuffer(payload, dtype=RECORD_DTYPE, count=1)[0]
+    return LedgerRecord(
+        site_id=site_id,
+        seq=int(r["seq"]),
+        ts=pd.Timestamp(int(r["ts_s"]), unit="s", tz="UTC"),
+        dt_s=int(r["dt_s"]),
+        quality=QUALITY_NAMES[int(r["quality"])] if int(r["quality"]) < len(QUALITY_NAMES) else "?",
+        flags=int(r["flags"]),
+        hash=digest.hex(),
+        values={name: float(r[name]) for name in FLOAT_FIELDS},
+    )
+
+
+def flag_names(flags: int) -> str:
+    """Comma-separated names of the set flag bits."""
+    return ",".join(name for bit, name in FLAG_NAMES.items() if flags & bit)
