@@ -87,6 +87,8 @@ class FakeView:
             genset = 100.0
         if islanded:
             battery = net - genset
+            if battery < 0 and self.soc_frac >= self.setpoints["soc_max_frac"]:
+                pv, battery = pv + battery, 0.0  # full battery: curtail PV
             grid = 0.0
         else:
             battery = -min(250.0, -net) if net < 0 else 0.0
@@ -177,7 +179,7 @@ class FakeView:
             elif mode == "grid":
                 if not self.grid_up:
                     raise ValueError("cannot reconnect: the grid is down")
-                self._set_mode("resynchronising", "operator asked to reconnect")
+                self._set_mode("resync", "operator asked to reconnect")
                 self.resync_left = 2
             else:
                 raise ValueError(f"unknown mode {mode!r}; allowed: island, grid")
@@ -222,6 +224,6 @@ class FakeView:
             elif kind == "grid_restore":
                 self.grid_up = True
                 self._event("grid_restore", "grid back: resynchronising")
-                self._set_mode("resynchronising", "grid restored")
+                self._set_mode("resync", "grid restored")
                 self.resync_left = 3
             return {"accepted": True, "kind": kind, "params": params}

@@ -86,8 +86,15 @@ def test_health_is_public_and_says_what_is_enabled(view: FakeView) -> None:
         "public_reads": False,
         "writes_enabled": False,
         "ledger": False,
-        "states": ["grid_tied", "islanded", "resynchronising", "black_start"],
+        "states": ["grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe"],
     }
+
+
+def test_states_are_the_controllers_modes() -> None:
+    core = pytest.importorskip("islandgrid.controller.core", reason="controller not in this checkout")
+    from islandgrid.api.models import STATES
+
+    assert set(STATES) == set(core.MODES)
 
 
 def test_protected_reads_need_the_token(view: FakeView) -> None:
@@ -146,7 +153,7 @@ def test_mode_island_then_grid(client: TestClient, view: FakeView) -> None:
     assert client.post("/api/mode", json={"mode": "island"}, headers=AUTH).status_code == 200
     assert client.get("/api/status").json()["breaker"] == "open"
     assert client.post("/api/mode", json={"mode": "grid"}, headers=AUTH).status_code == 200
-    assert client.get("/api/status").json()["mode"] == "resynchronising"
+    assert client.get("/api/status").json()["mode"] == "resync"
     view.step(3)
     assert client.get("/api/status").json()["mode"] == "grid_tied"
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: The states of the controller's state machine, in the order the dashboard draws them.
-STATES: tuple[str, ...] = ("grid_tied", "islanded", "resynchronising", "black_start")
+#: The states of the controller's state machine (``islandgrid.controller.core.MODES``; a test keeps them equal).
+STATES: tuple[str, ...] = ("grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe")
 
 #: Modes an operator may ask for: planned islanding, or reconnect to the grid.
 ModeName = Literal["island", "grid"]

@@ -9,10 +9,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from islandgrid import __version__
 from islandgrid.api.auth import ApiSettings, require_read
-from islandgrid.api.models import STATES, Event, Health, HistoryRecord, Kpis, Status
+from islandgrid.api.models import STATES, ErrorBody, Event, Health, HistoryRecord, Kpis, Status
 from islandgrid.controller.view import ControllerView
 
-router = APIRouter(prefix="/api", tags=["read"])
+router = APIRouter(
+    prefix="/api",
+    tags=["read"],
+    responses={
+        401: {"model": ErrorBody, "description": "Reads are protected and the token is missing or wrong"},
+        422: {"model": ErrorBody, "description": "Bad query; the message names the field and the value"},
+    },
+)
 
 Since = Annotated[
     str | None,

@@ -5,11 +5,15 @@
 
 (function () {
   const COLOURS = { pv: "#f2b705", battery: "#2e86de", grid: "#7f8c8d", genset: "#c0392b", load: "#2c3e50" };
+  // The controller's modes (islandgrid.controller.core.MODES), in drawing order.
   const STATES = [
     { id: "grid_tied", label: "Grid-tied" },
+    { id: "islanding", label: "Islanding" },
     { id: "islanded", label: "Islanded" },
-    { id: "resynchronising", label: "Resynchronising" },
+    { id: "resync", label: "Resynchronising" },
     { id: "black_start", label: "Black start" },
+    { id: "blackout", label: "Blackout" },
+    { id: "safe", label: "Safe (blind)" },
   ];
   const HISTORY_KEEP = 720;
   const TOKEN_KEY = "islandgrid-token";
@@ -38,11 +42,9 @@
   function normMode(m) {
     if (!m) return "";
     let s = String(m).toLowerCase().replace(/[\s-]+/g, "_");
-    s = s.replace("resynchronizing", "resynchronising").replace("blackstart", "black_start");
-    if (s === "grid" || s === "grid_connected" || s === "on_grid") s = "grid_tied";
-    if (s === "island" || s === "off_grid") s = "islanded";
-    if (s === "resync") s = "resynchronising";
-    return s;
+    const alias = { grid: "grid_tied", grid_connected: "grid_tied", on_grid: "grid_tied", island: "islanded",
+      off_grid: "islanded", resynchronising: "resync", resynchronizing: "resync", blackstart: "black_start" };
+    return alias[s] || s;
   }
   function modeLabel(m) {
     const st = STATES.find((x) => x.id === m);
@@ -171,10 +173,13 @@
   }
 
   // --- state machine ------------------------------------------------------------------------
-  const SM_POS = {
-    grid_tied: [10, 36], islanded: [220, 36], resynchronising: [10, 136], black_start: [220, 136],
+  // Two loops share "islanded": grid-tied -> (islanding) -> islanded -> resync -> grid-tied on the
+  // left, islanded -> blackout -> black start -> islanded on the right.
+  const SM_W = 104, SM_H = 34;
+  const SM_CENTRES = {
+    grid_tied: [56, 100], islanding: [170, 30], resync: [170, 170], islanded: [284, 100],
+    black_start: [410, 30], blackout: [410, 170], safe: [56, 188],
   };
-  const SM_W = 120, SM_H = 40;
   const smNodes = {};
 
   function buildStates() {
@@ -185,16 +190,20 @@
       if (anchor) t.setAttribute("text-anchor", anchor);
       t.textContent = label;
     };
-    edge("M132 56 L216 56", "grid loss / island", 174, 48);
-    edge("M236 78 L120 134", "grid back", 168, 100, "end");
-    edge("M50 134 L50 80", "synced", 58, 111, "start");
-    edge("M250 78 L250 132", "blackout", 244, 109, "end");
-    edge("M310 134 L310 80", "bus formed", 316, 109, "start");
+    edge("M92 83 L128 50", "planned", 100, 60, "end");
+    edge("M212 47 L246 80", "open", 240, 58, "start");
+    edge("M108 100 L228 100", "grid loss", 168, 93);
+    edge("M248 117 L212 150", "grid back", 240, 140, "start");
+    edge("M128 153 L92 120", "synced", 102, 146, "end");
+    edge("M322 117 L376 151", "bus dead", 360, 128, "start");
+    edge("M410 153 L410 51", "battery ok", 404, 104, "end");
+    edge("M376 47 L324 80", "bus formed", 346, 56, "end");
     for (const st of STATES) {
-      const [x, y] = SM_POS[st.id];
+      const [cx, cy] = SM_CENTRES[st.id];
+      const x = cx - SM_W / 2, y = cy - SM_H / 2;
       const g = svg("g", { class: "sm-node s-" + st.id, "data-state": st.id, transform: `translate(${x},${y})` }, nodes);
       svg("rect", { width: SM_W, height: SM_H, rx: 8 }, g);
-      const t = svg("text", { x: SM_W / 2, y: 25 }, g);
+      const t = svg("text", { x: SM_W / 2, y: 22 }, g);
       t.textContent = st.label;
       smNodes[st.id] = g;
     }
@@ -258,6 +267,41 @@
     $("load-sub").textContent = co2 === null ? "served now" : `served now · ${co2.toFixed(0)} kg CO₂ today`;
   }
 
+  // --- KPIs (whatever the controller reports, formatted by the unit in the name) -------------
+  const UNITS = [
+    [/_frac$/, (v) => (100 * v).toFixed(1) + " %"], [/_kwh$/, (v) => v.toFixed(1) + " kWh"],
+    [/_kw$/, (v) => v.toFixed(1) + " kW"], [/_kg$/, (v) => v.toFixed(1) + " kg"], [/_l$/, (v) => v.toFixed(1) + " L"],
+    [/_min$/, (v) => v.toFixed(0) + " min"], [/_h$/, (v) => v.toFixed(2) + " h"], [/_s$/, (v) => v.toFixed(0) + " s"],
+    [/_kg_per_kwh$/, (v) => (1000 * v).toFixed(0) + " g/kWh"],
+  ];
+  function fmtKpi(key, v) {
+    for (const [re, f] of UNITS) if (re.test(key)) return f(v);
+    return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  }
+  function kpiLabel(key) {
+    const words = key.replace(/_(frac|kwh|kw|kg|l|min|h|s|kg_per_kwh)$/, "").split("_");
+    const known = { pv: "PV", co2: "CO₂", soc: "SoC", cfe: "CFE", kpi: "KPI" };
+    const s = words.map((w) => known[w] || w).join(" ");
+    return s.charAt(0).toUpperCase() + s.slice(1);
+  }
+  function renderKpis(k) {
+    const dl = $("kpi-facts");
+    const today = (k && typeof k.today === "object" && k.today) || k || {};
+    const rows = Object.entries(today).filter(([, v]) => num(v) !== null).slice(0, 10);
+    dl.textContent = "";
+    for (const [key, v] of rows) {
+      const div = document.createElement("div");
+      const dt = document.createElement("dt");
+      dt.textContent = kpiLabel(key);
+      dt.title = key;
+      const dd = document.createElement("dd");
+      dd.textContent = fmtKpi(key, v);
+      div.append(dt, dd);
+      dl.appendChild(div);
+    }
+    $("kpi-title").hidden = rows.length === 0;
+  }
+
   // --- chart --------------------------------------------------------------------------------
   let chartReady = false;
   function renderChart() {
@@ -297,8 +341,8 @@
   // --- events -------------------------------------------------------------------------------
   function eventClass(kind) {
     const k = String(kind || "").toLowerCase();
-    if (/(loss|fault|fail|trip|alarm|error|timeout|stale|shed|blackout)/.test(k)) return "alarm";
-    if (/(restore|synced|reconnect|closed)/.test(k)) return "good";
+    if (/(loss|lost|fault|fail|trip|alarm|error|timeout|stale|shed|blackout|unplanned|abnormal|refused|abort)/.test(k)) return "alarm";
+    if (/(restore|synced|reconnect|closed|normal|fresh|_ok)/.test(k)) return "good";
     if (/(mode|genset|resync|island|command|start)/.test(k)) return "warn";
     return "";
   }
@@ -361,8 +405,11 @@
       const age = num(s.telemetry_age_s);
       if (age !== null && age > 10) setConn("stale", `telemetry ${age.toFixed(0)} s old`);
       else setConn("live", "live");
-      if (normMode(s.mode) === "islanded") banner("Islanded: the site runs on PV, battery and genset; the grid is disconnected.", "");
-      else if (normMode(s.mode) === "black_start") banner("Black start in progress.", "");
+      const m = normMode(s.mode);
+      if (m === "islanded") banner("Islanded: the site runs on PV, battery and genset; the grid is disconnected.");
+      else if (m === "blackout") banner("Blackout: nothing forms the bus. The controller is starting the genset.");
+      else if (m === "black_start") banner("Black start: the PCS energises the bus and restores load group by group.");
+      else if (m === "safe") banner("Safe state: the controller has no fresh PCC/PCS data and holds the battery at 0 kW.");
       else if (!state.protected) banner("");
     } catch (err) {
       if (err.auth) return authNeeded();
@@ -394,6 +441,7 @@
   async function pollKpis() {
     try {
       state.kpis = await getJson("/api/kpis");
+      renderKpis(state.kpis);
       if (state.status) renderTiles(state.status, state.kpis);
     } catch (err) { if (err.auth) authNeeded(); }
   }
