@@ -109,7 +109,9 @@ class Model:
         1 for the genset binaries (MILP), else None.
     cols : dict
         Kind -> (first column, times) of the per-interval kinds present; 'on' and 'start' -> (first
-        column, number of blocks) in the MILP.
+        column, blocks) in the MILP.
+    rows : dict
+        'bal', 'soc', 'res' -> (first row, times) of the bus, battery and reserve rows.
     """
 
     problem: DispatchProblem
@@ -126,6 +128,7 @@ class Model:
     value: np.ndarray
     integrality: np.ndarray | None
     cols: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+    rows: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     e_init_kwh: float = 0.0
     decay: float = 1.0
     spb: int = 1
@@ -240,6 +243,8 @@ def build_model(
     mode: str = "lp",
     end_soc: str = "free",
     penalties: Penalties | None = None,
+    *,
+    e_end_kwh: float | None = None,
 ) -> Model:
     """Assemble the perfect-foresight model of ``problem`` (no per-variable Python loops).
 
@@ -253,6 +258,9 @@ def build_model(
         End-of-period SoC rule.
     penalties : Penalties, optional
         Slack prices.
+    e_end_kwh : float, optional
+        Fix the stored energy above SoC min at the end of the last interval [kWh] (used by the
+        time decomposition; overrides ``end_soc``).
 
     Returns
     -------
@@ -330,7 +338,9 @@ def build_model(
     col_hi = np.concatenate(hi_parts)
     a = 1.0 - b.self_discharge_frac_per_h * dt
     e_init = min(max(b.soc_init_kwh - b.soc_min_kwh, 0.0), e_cap) if has_bat else 0.0
-    if has_bat and end_soc == "initial":
+    if has_bat and e_end_kwh is not None:
+        col_lo[cols["e"][0] + n - 1] = col_hi[cols["e"][0] + n - 1] = e_end_kwh
+    elif has_bat and end_soc == "initial":
         col_lo[cols["e"][0] + n - 1] = e_init
 
     # -- rows, as COO triplets per block --------------------------------------------------
@@ -370,6 +380,7 @@ def build_model(
         put(rows, kind, t_all, v)
     rlo.append(load)
     rhi.append(load)
+    row_map: dict[str, tuple[int, np.ndarray]] = {"bal": (0, t_all)}
     r0 += n
     r_soc = r0
     if has_bat:
@@ -382,8 +393,10 @@ def build_model(
         rhs[0] = a * e_init
         rlo.append(rhs)
         rhi.append(rhs.copy())
+        row_map["soc"] = (r0, t_all)
         r0 += n
         if "ures" in cols:
+            row_map["res"] = (r0, res_t)
             rows = r0 + np.arange(len(res_t))
             put(rows, "e", res_t, 1.0)
             put(rows, "ures", res_t, 1.0)
@@ -453,6 +466,7 @@ def build_model(
         value=value,
         integrality=integrality,
         cols=cols,
+        rows=row_map,
         e_init_kwh=e_init,
         decay=a,
         spb=spb,
