@@ -324,6 +324,117 @@ class EconomicsSpec(_Spec):
     eur_to_currency: float = Field(default=7.9, gt=0, json_schema_extra=_fix("site currency per EUR, ~7.9 CNY"))
 
 
+class DeviceAddress(_Spec):
+    """Where one Modbus TCP device answers."""
+
+    host: str = Field(default="127.0.0.1", json_schema_extra=_fix("an IP address or host name, e.g. '192.168.1.20'"))
+    port: int = Field(ge=0, le=65535, json_schema_extra=_fix("the Modbus TCP port, usually 502; 0 = any free port"))
+    unit_id: int = Field(default=1, ge=0, le=247, json_schema_extra=_fix("the Modbus unit (slave) id, 1 to 247"))
+
+
+class DevicesSpec(_Spec):
+    """The five Modbus TCP devices the controller talks to (the twin serves the same maps)."""
+
+    pv: DeviceAddress = Field(default_factory=lambda: DeviceAddress(port=5020))
+    pcs: DeviceAddress = Field(default_factory=lambda: DeviceAddress(port=5021))
+    genset: DeviceAddress = Field(default_factory=lambda: DeviceAddress(port=5022))
+    pcc: DeviceAddress = Field(default_factory=lambda: DeviceAddress(port=5023))
+    load: DeviceAddress = Field(default_factory=lambda: DeviceAddress(port=5024))
+    timeout_s: float = Field(
+        default=0.5, gt=0, le=30, json_schema_extra=_fix("seconds to wait for a Modbus answer, e.g. 0.5")
+    )
+
+
+class ControllerSpec(_Spec):
+    """The live controller: loop periods, transition limits, genset start and load shedding.
+
+    The synchronism limits default to IEEE 1547-2018 Table 39 for small DER
+    (<= 500 kVA): 0.3 Hz, 10 % voltage and 20 degrees.
+    """
+
+    fast_loop_s: float = Field(default=1.0, ge=0.05, le=60, json_schema_extra=_fix("fast-loop period in seconds, 1"))
+    planning_period_min: float = Field(
+        default=15.0, ge=1, le=1440, json_schema_extra=_fix("how often the strategy re-plans, in minutes, 15")
+    )
+    planning_horizon_h: float = Field(default=24.0, ge=1, le=168, json_schema_extra=_fix("plan length in hours"))
+    nominal_hz: float = Field(
+        default=50.0, ge=45, le=65, json_schema_extra=_fix("50 in China and Europe, 60 in the US")
+    )
+    grid_v_min_pu: float = Field(default=0.88, ge=0.5, le=1, json_schema_extra=_fix("IEEE 1547 normal band 0.88"))
+    grid_v_max_pu: float = Field(default=1.10, ge=1, le=1.5, json_schema_extra=_fix("IEEE 1547 normal band 1.10"))
+    grid_df_max_hz: float = Field(
+        default=0.5, gt=0, le=5, json_schema_extra=_fix("largest grid frequency deviation still 'normal', 0.5 Hz")
+    )
+    sync_df_hz: float = Field(default=0.3, gt=0, le=2, json_schema_extra=_fix("IEEE 1547 small DER: 0.3 Hz"))
+    sync_dv_frac: float = Field(default=0.10, gt=0, le=0.5, json_schema_extra=_fix("IEEE 1547 small DER: 0.10"))
+    sync_dphi_deg: float = Field(default=20.0, gt=0, le=180, json_schema_extra=_fix("IEEE 1547 small DER: 20 degrees"))
+    stable_grid_s: float = Field(
+        default=300.0, ge=0, le=86400, json_schema_extra=_fix("seconds the grid must be normal before reconnecting")
+    )
+    resync_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, json_schema_extra=_fix("seconds to find synchronism before giving up")
+    )
+    planned_island_pcc_kw: float = Field(
+        default=2.0, ge=0, le=10000, json_schema_extra=_fix("PCC flow treated as zero before opening, kW")
+    )
+    planned_island_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    genset_start_soc_frac: float = Field(
+        default=0.30, ge=0, le=1, json_schema_extra=_fix("islanded: start the genset at or below this SoC")
+    )
+    genset_stop_soc_frac: float = Field(
+        default=0.80, ge=0, le=1, json_schema_extra=_fix("islanded: stop the genset at or above this SoC")
+    )
+    genset_start_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, json_schema_extra=_fix("seconds after a start command before the attempt fails")
+    )
+    genset_start_retries: int = Field(default=2, ge=0, le=10, json_schema_extra=_fix("retries after a failed start"))
+    genset_retry_wait_s: float = Field(default=10.0, ge=0, le=600)
+    shed_groups: list[str] = Field(
+        default_factory=lambda: ["batch", "dev", "comfort"],
+        json_schema_extra=_fix("names of the non-critical load groups, the first shed first"),
+    )
+    shed_shares_frac: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: [0.5, 0.3, 0.2],
+        json_schema_extra=_fix("each group's share of the non-critical load; they sum to 1"),
+    )
+    shed_autonomy_h: float = Field(
+        default=2.0, ge=0, le=100, json_schema_extra=_fix("shed while the battery cannot carry the load this long")
+    )
+    shed_hold_s: float = Field(default=10.0, ge=0, le=3600, json_schema_extra=_fix("seconds between shed steps"))
+    stale_after_s: float = Field(
+        default=5.0, gt=0, le=600, json_schema_extra=_fix("telemetry older than this is stale, seconds")
+    )
+    blind_after_s: float = Field(
+        default=10.0, gt=0, le=3600, json_schema_extra=_fix("stale this long on the PCS or PCC: safe state")
+    )
+    meter_interval_s: float = Field(
+        default=60.0, ge=1, le=3600, json_schema_extra=_fix("ledger interval in seconds, 60")
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ControllerSpec:
+        if len(self.shed_groups) != len(self.shed_shares_frac):
+            raise ValueError(
+                f"shed_groups has {len(self.shed_groups)} names but shed_shares_frac has "
+                f"{len(self.shed_shares_frac)} shares. Fix: give one share per group"
+            )
+        if len(set(self.shed_groups)) != len(self.shed_groups):
+            raise ValueError("shed_groups names must be unique. Fix: rename the duplicate")
+        if self.shed_groups and abs(sum(self.shed_shares_frac) - 1.0) > 1e-6:
+            raise ValueError(
+                f"shed_shares_frac sums to {sum(self.shed_shares_frac):g}. Allowed: a sum of 1. "
+                "Fix: give fractions of the non-critical load that add up to 1"
+            )
+        if len(self.shed_groups) > 16:
+            raise ValueError("at most 16 shed groups (one bit each in the load meter's shed register)")
+        if self.genset_start_soc_frac >= self.genset_stop_soc_frac:
+            raise ValueError(
+                f"genset_start_soc_frac ({self.genset_start_soc_frac}) must be below genset_stop_soc_frac "
+                f"({self.genset_stop_soc_frac}). Fix: lower the start or raise the stop threshold"
+            )
+        return self
+
+
 class Site(_Spec):
     """A whole site: one validated, frozen object built from one TOML file."""
 
@@ -338,4 +449,6 @@ class Site(_Spec):
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
     carbon: CarbonSpec = Field(default_factory=CarbonSpec)
     sizing: SizingSpec | None = None
+    controller: ControllerSpec = Field(default_factory=ControllerSpec)
+    devices: DevicesSpec = Field(default_factory=DevicesSpec)
     source: Path | None = Field(default=None, exclude=True)

@@ -1,0 +1,278 @@
+"""``islandgrid serve SITE.toml [--twin]``: device twin + controller + API in one event loop.
+
+With ``--twin`` the five simulated devices are served over Modbus TCP on loopback (free
+ports) and run ``--speed`` times faster than real time; without it the controller
+connects to the ``[devices]`` addresses of the site file (real hardware, real time).
+SIGINT/SIGTERM stop everything cleanly: API, controller, links, Modbus servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from islandgrid.cli.common import err_console, friendly_errors
+from islandgrid.errors import InputError
+
+TOKEN_ENV = "ISLANDGRID_API_TOKEN"
+
+
+def read_token(token_file: Path | None) -> str | None:
+    """The API token from ``--token-file`` or ``$ISLANDGRID_API_TOKEN``; None when neither is set."""
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the token file: {exc.strerror}",
+                field="--token-file",
+                value=str(token_file),
+                fix="give a readable file holding one line, the API token",
+            ) from None
+        if len(text) < 16:
+            raise InputError(
+                "the token is too short",
+                field="--token-file",
+                value=f"{len(text)} characters",
+                allowed="at least 16 characters",
+                fix="generate one, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))' > token.txt`",
+            )
+        return text
+    env = os.environ.get(TOKEN_ENV, "").strip()
+    return env or None
+
+
+def _check_options(speed: float, port: int) -> None:
+    if not (0 < speed <= 3600):
+        raise InputError(
+            "speed out of range", field="--speed", value=speed, allowed="0 < speed <= 3600", fix="e.g. --speed 60"
+        )
+    if not (0 <= port <= 65535):
+        raise InputError("not a TCP port", field="--port", value=port, allowed="0 to 65535", fix="e.g. --port 8080")
+
+
+def _make_server(app: Any, host: str, port: int) -> Any:
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        """uvicorn without its own signal capture: serve owns SIGINT/SIGTERM for every part."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False))
+
+
+async def run_serve(
+    site_file: Path,
+    *,
+    twin_mode: bool,
+    speed: float,
+    host: str,
+    port: int,
+    token: str | None,
+    db: Path | None,
+    start: str | None,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Everything ``serve`` runs, in the current event loop, until ``stop`` or a signal."""
+    import islandgrid
+    from islandgrid.controller.metering import FlowSink, LedgerSink, MemorySink
+    from islandgrid.controller.service import ControllerService
+    from islandgrid.inputs.series import build_inputs
+    from islandgrid.links.modbus import Endpoint, ModbusLink
+    from islandgrid.twin.clock import Clock, SimClock, WallClock
+    from islandgrid.twin.plant import Profile
+    from islandgrid.twin.server import TwinServers
+    from islandgrid.twin.twin import Twin
+
+    console = err_console()
+    site = islandgrid.load_site(site_file)
+    inputs = build_inputs(site)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
+            pass
+
+    servers: TwinServers | None = None
+    twin: Twin | None = None
+    clock: Clock
+    sink: FlowSink = MemorySink()
+    tasks: list[asyncio.Task[None]] = []
+    link: ModbusLink | None = None
+    web: Any = None
+    try:
+        if db is not None:
+            try:
+                sink = LedgerSink(str(db))
+            except ImportError:
+                console.print("[yellow]warning:[/] islandgrid.ledger is not installed; metered flows stay in memory")
+        if twin_mode:
+            f = inputs.frame
+            import pandas as pd
+
+            profile = Profile(
+                index=pd.DatetimeIndex(f.index),
+                pv_kw=f["pv_kw"].to_numpy(dtype=float),
+                load_kw=f["load_kw"].to_numpy(dtype=float),
+                critical_kw=f["critical_kw"].to_numpy(dtype=float),
+            )
+            twin = Twin(site, start=start, profile=profile)
+            servers = TwinServers(twin, host="127.0.0.1")
+            ports = await servers.start()
+            endpoints = {name: Endpoint("127.0.0.1", p, twin.devices[name].unit_id) for name, p in ports.items()}
+            clock = SimClock(twin.start_epoch_s, speed)
+            tasks.append(asyncio.create_task(twin.run(clock, stop), name="islandgrid-twin"))
+            for name, p in ports.items():
+                console.print(f"twin {name:<6} Modbus TCP 127.0.0.1:{p} unit {endpoints[name].unit_id}")
+        else:
+            d = site.devices
+            endpoints = {
+                n: Endpoint(getattr(d, n).host, getattr(d, n).port, getattr(d, n).unit_id) for n in ports_of(d)
+            }
+            clock = WallClock()
+        link = ModbusLink(endpoints, timeout_s=site.devices.timeout_s)
+        await link.connect()
+        service = ControllerService(site, link, clock, inputs, twin=twin, sink=sink)
+        tasks.append(asyncio.create_task(service.run(stop), name="islandgrid-controller"))
+        try:
+            from islandgrid.api import create_app as make_app
+        except ImportError:
+            console.print("[yellow]warning:[/] islandgrid.api is not installed; running without the API")
+            make_app = None  # type: ignore[assignment]
+        if make_app is not None:
+            kwargs: dict[str, Any] = {"token": token, "public_reads": True}
+            if db is not None:
+                kwargs["ledger_path"] = db
+            try:
+                app = make_app(service, **kwargs)
+            except TypeError:
+                kwargs.pop("ledger_path", None)
+                app = make_app(service, **kwargs)
+            sock = _bind(host, port)
+            bound = int(sock.getsockname()[1])
+            web = _make_server(app, host, bound)
+            tasks.append(asyncio.create_task(_serve_web(web, sock), name="islandgrid-api"))
+            while not web.started and not stop.is_set() and not tasks[-1].done():
+                await asyncio.sleep(0.02)
+            if tasks[-1].done() and tasks[-1].exception() is not None:
+                raise InputError(
+                    f"the API could not start: {tasks[-1].exception()}",
+                    field="--port",
+                    value=port,
+                    fix="pick a free port, e.g. --port 8081",
+                )
+            mode = f"twin at {speed:g}x" if twin_mode else "real devices"
+            auth = "token set" if token else "no token: writes refused"
+            console.print(f"islandgrid serving {site.location.name} ({mode}; {auth})")
+            typer.echo(f"http://{host}:{bound}/", err=False)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        stop.set()
+        if web is not None:
+            web.should_exit = True
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, timeout=5.0)
+        if link is not None:
+            await link.close()
+        if servers is not None:
+            await servers.close()
+        sink.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        console.print("islandgrid stopped")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the API socket here, so that a busy port is a clear error (exit 2), not a uvicorn exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InputError(
+            f"cannot listen there: {exc.strerror}",
+            field="--port",
+            value=f"{host}:{port}",
+            fix="pick a free port (e.g. --port 8081) or stop the process holding it",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve_web(web: Any, sock: socket.socket) -> None:
+    try:
+        await web.serve(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits on startup failure
+        raise RuntimeError(f"uvicorn stopped with code {exc.code}") from None
+    finally:
+        sock.close()
+
+
+def ports_of(devices: Any) -> list[str]:
+    """The device names of a [devices] section."""
+    from islandgrid.twin.registers import DEVICE_NAMES
+
+    return list(DEVICE_NAMES)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to ``app``."""
+
+    @app.command()
+    @friendly_errors
+    def serve(
+        site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
+        twin: Annotated[
+            bool, typer.Option("--twin", help="Serve simulated devices on loopback and control them.")
+        ] = False,
+        speed: Annotated[float, typer.Option(help="Twin time per real time, e.g. 60 (--twin only).")] = 1.0,
+        host: Annotated[str, typer.Option(help="API bind address.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="API port.")] = 8080,
+        token_file: Annotated[
+            Path | None, typer.Option(help=f"File with the API token (else ${TOKEN_ENV}); no token: read-only.")
+        ] = None,
+        db: Annotated[Path | None, typer.Option(help="Carbon ledger SQLite file for the metered flows.")] = None,
+        start: Annotated[
+            str | None, typer.Option(help="Twin start time, e.g. '2025-06-21T06:00' (site time zone); default now.")
+        ] = None,
+    ) -> None:
+        """Run the controller (and with --twin the device twin) with the API and dashboard."""
+        _check_options(speed, port)
+        if not twin and speed != 1.0:
+            raise InputError(
+                "--speed only applies to the twin", field="--speed", value=speed, fix="add --twin, or drop --speed"
+            )
+        if start is not None:
+            import pandas as pd
+
+            try:
+                pd.Timestamp(start)
+            except (ValueError, TypeError):
+                raise InputError(
+                    "not a date-time", field="--start", value=start, fix="e.g. --start 2025-06-21T06:00"
+                ) from None
+        token = read_token(token_file)
+        asyncio.run(
+            run_serve(site_file, twin_mode=twin, speed=speed, host=host, port=port, token=token, db=db, start=start)
+        )

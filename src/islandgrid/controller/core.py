@@ -1,0 +1,506 @@
+"""The fast loop and the state machine: read every device, decide, write the commands.
+
+Modes (``Controller.mode``):
+
+- ``grid_tied``: follow the plan's battery power, never below the islanding reserve.
+- ``islanding``: planned islanding; drive the PCC flow to zero, then open the breaker.
+- ``islanded``: the PCS forms the grid; genset and load shedding as needed; watch the
+  grid and move to ``resync`` once it has been normal for ``stable_grid_s``.
+- ``resync``: steer the PCS's frequency and voltage to the grid's and close the breaker
+  only when Δf, ΔV and Δφ are all within limits; give up after ``resync_timeout_s``.
+- ``blackout``: nothing forms the bus (battery tripped or empty and no genset). Start the
+  genset; close onto a normal grid at once (dead-bus closing needs no synchronism).
+- ``black_start``: the battery is usable again: shed every group, have the PCS form the
+  bus, then restore groups one at a time.
+- ``safe``: the controller is blind (no fresh PCC or PCS data for ``blind_after_s``).
+  Documented safe state: battery setpoint 0 (the PCS still islands on its own), no
+  breaker operations, load shedding frozen, the genset started as standby if the PCS
+  is blind or the site was not grid-tied. It leaves ``safe`` once PCC and PCS data are
+  fresh again, in the mode the breaker and bus imply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from islandgrid.components.battery import battery_params
+from islandgrid.components.genset import genset_params
+from islandgrid.controller.events import EventLog
+from islandgrid.controller.genset import GensetManager
+from islandgrid.controller.shedding import LoadShedder
+from islandgrid.controller.telemetry import Telemetry
+from islandgrid.errors import DeviceError, DeviceTimeoutError
+from islandgrid.links.base import DeviceLink
+from islandgrid.site.spec import Site
+from islandgrid.twin.clock import Clock
+from islandgrid.twin.plant import GENSET_RUNNING, PCS_FOLLOW, PCS_FORM
+from islandgrid.twin.registers import DEVICE_NAMES
+
+MODES: tuple[str, ...] = ("grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe")
+#: PCS frequency offset used to slip its phase past the grid's while resynchronising [Hz].
+RESYNC_SLIP_HZ = 0.05
+
+
+@dataclass
+class TickTiming:
+    """Timing of one fast-loop tick, in real seconds (perf_counter)."""
+
+    start: float = 0.0
+    read_done: float = 0.0
+    decided: float = 0.0
+    written: float = 0.0
+    detected_outage: bool = False
+
+
+@dataclass
+class Operator:
+    """Operator requests and setpoints (changed through the view)."""
+
+    want_island: bool = False
+    reserve_frac: float = 0.4
+    strategy: str = "pv_first"
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Controller:
+    """One site's controller: state machine, genset manager, load shedder.
+
+    Parameters
+    ----------
+    site : Site
+        The site (battery, genset, grid and [controller] sections).
+    link : DeviceLink
+        How to reach the devices.
+    clock : Clock
+        Time source (the twin's clock, or wall time on hardware).
+    events : EventLog
+        Where every event goes.
+    """
+
+    def __init__(self, site: Site, link: DeviceLink, clock: Clock, events: EventLog) -> None:
+        self.site = site
+        self.cfg = site.controller
+        self.link = link
+        self.clock = clock
+        self.events = events
+        self.battery = battery_params(site.battery)
+        self.genset = genset_params(site.genset, site.location.elevation_m)
+        self.tel = Telemetry()
+        self.op = Operator(reserve_frac=site.battery.reserve_frac, strategy=site.simulation.strategy)
+        self.mode = "grid_tied"
+        self.mode_since_s = 0.0
+        self.prev_mode = "grid_tied"
+        self.plan_bat_kw: Callable[[float], float] = lambda epoch_s: 0.0
+        self.gm = GensetManager(
+            start_delay_s=site.genset.start_delay_s,
+            start_timeout_s=self.cfg.genset_start_timeout_s,
+            retries=self.cfg.genset_start_retries,
+            retry_wait_s=self.cfg.genset_retry_wait_s,
+            min_run_s=site.genset.min_run_min * 60.0,
+            emit=self._emit,
+        )
+        self.shedder = LoadShedder(
+            self.cfg.shed_groups, self.cfg.shed_shares_frac, self.cfg.shed_autonomy_h, self.cfg.shed_hold_s, self._emit
+        )
+        self.grid_stable_since_s: float | None = None
+        self.resync_since_s = 0.0
+        self.island_since_s = 0.0
+        self.last_written: dict[tuple[str, str], float] = {}
+        self.last_rewrite_s = -math.inf
+        self.comm_state: dict[str, str | None] = {d: None for d in DEVICE_NAMES}
+        self.stale_flag: dict[str, bool] = {d: False for d in DEVICE_NAMES}
+        self.timing = TickTiming()
+        self.outage_detect_times_s: list[tuple[float, float]] = []  # (detected, commanded) perf_counter
+        self.last_bms_reset_s = -math.inf
+        self.started = False
+        self.ticks = 0
+        self.last_tick_s = -math.inf
+
+    # ------------------------------------------------------------------ events
+    def _emit(self, kind: str, message: str, **data: Any) -> None:
+        self.events.add(self.clock.epoch_s(), self.clock.now_s(), kind, message, **data)
+
+    def _set_mode(self, mode: str, message: str, **data: Any) -> None:
+        if mode == self.mode:
+            return
+        self.prev_mode = self.mode
+        self.mode = mode
+        self.mode_since_s = self.clock.now_s()
+        self._emit("mode", f"{self.prev_mode} -> {mode}: {message}", mode=mode, previous=self.prev_mode, **data)
+
+    # ------------------------------------------------------------------ helpers
+    def grid_normal(self) -> bool:
+        """The PCC meter's grid side is inside the normal V/f band."""
+        c = self.cfg
+        v = self.tel.get("pcc", "grid_v_pu")
+        hz = self.tel.get("pcc", "grid_hz")
+        return c.grid_v_min_pu <= v <= c.grid_v_max_pu and abs(hz - c.nominal_hz) <= c.grid_df_max_hz
+
+    def fresh(self, device: str, now_s: float) -> bool:
+        """Data of ``device`` is younger than ``stale_after_s``."""
+        return self.tel.age_s(device, now_s) <= self.cfg.stale_after_s
+
+    def battery_usable_kwh(self) -> float:
+        """Energy above the minimum SoC [kWh]; 0 when the BMS is tripped."""
+        if self.tel.get("pcs", "bms_tripped") >= 1:
+            return 0.0
+        return max(self.tel.get("pcs", "soc_kwh") - self.battery.soc_min_kwh, 0.0)
+
+    def sync_values(self) -> tuple[float, float, float]:
+        """(Δf [Hz], ΔV [frac], Δφ [deg]) between the bus and the grid at the PCC."""
+        t = self.tel
+        df = abs(t.get("pcc", "bus_hz") - t.get("pcc", "grid_hz"))
+        dv = abs(t.get("pcc", "bus_v_pu") - t.get("pcc", "grid_v_pu"))
+        return df, dv, abs(t.get("pcc", "dphi_deg"))
+
+    # ------------------------------------------------------------------ the loop
+    async def read_all(self, now_s: float) -> None:
+        """Read the five devices concurrently; record failures and freshness changes."""
+        results = await asyncio.gather(*(self.link.read(d) for d in DEVICE_NAMES), return_exceptions=True)
+        for name, res in zip(DEVICE_NAMES, results, strict=True):
+            if isinstance(res, dict):
+                self.tel.update(name, res, now_s)
+                if self.comm_state[name] is not None:
+                    self._emit("device_ok", f"{name}: answering again", device=name)
+                    self.comm_state[name] = None
+            elif isinstance(res, DeviceError):
+                kind = "timeout" if isinstance(res, DeviceTimeoutError) else "exception"
+                self.tel.fail(name, kind, str(res))
+                if self.comm_state[name] != kind:
+                    self._emit(f"device_{kind}", str(res), device=name)
+                    self.comm_state[name] = kind
+            elif isinstance(res, BaseException):
+                raise res
+            stale = self.tel.known(name) and not self.fresh(name, now_s)
+            if stale and not self.stale_flag[name] and self.comm_state[name] is None:
+                self._emit(
+                    "telemetry_stale", f"{name}: data unchanged for {self.tel.age_s(name, now_s):.0f} s", device=name
+                )
+            elif not stale and self.stale_flag[name]:
+                self._emit("telemetry_fresh", f"{name}: data fresh again", device=name)
+            self.stale_flag[name] = stale
+
+    async def tick(self) -> dict[str, dict[str, float]]:
+        """One fast-loop iteration: read → decide → write. Returns the commands written."""
+        tm = TickTiming(start=time.perf_counter())
+        now_s = self.clock.now_s()
+        self.last_tick_s = now_s
+        await self.read_all(now_s)
+        tm.read_done = time.perf_counter()
+        mode_before = self.mode
+        cmds = self.decide(now_s)
+        tm.decided = time.perf_counter()
+        await self.write(cmds, now_s)
+        tm.written = time.perf_counter()
+        if mode_before == "grid_tied" and self.mode == "islanded":
+            tm.detected_outage = True
+            self.outage_detect_times_s.append((tm.read_done, tm.written))
+        self.timing = tm
+        self.ticks += 1
+        return cmds
+
+    async def write(self, cmds: dict[str, dict[str, float]], now_s: float) -> None:
+        """Write what changed (everything again every 10 s, in case a device restarted)."""
+        rewrite = now_s - self.last_rewrite_s >= 10.0
+        if rewrite:
+            self.last_rewrite_s = now_s
+        jobs = []
+        for dev, vals in cmds.items():
+            edge = {k: v for k, v in vals.items() if k in ("breaker_req", "bms_reset", "alarm_reset")}
+            level = {
+                k: v for k, v in vals.items() if k not in edge and (rewrite or self.last_written.get((dev, k)) != v)
+            }
+            todo = {**level, **edge}
+            if todo:
+                jobs.append((dev, todo))
+        results = await asyncio.gather(*(self.link.write(d, v) for d, v in jobs), return_exceptions=True)
+        for (dev, vals), res in zip(jobs, results, strict=True):
+            if isinstance(res, DeviceError):
+                for k in vals:
+                    self.last_written.pop((dev, k), None)
+                if self.comm_state[dev] is None:
+                    self._emit("write_failed", f"{dev}: {res}", device=dev, points=sorted(vals))
+            elif isinstance(res, BaseException):
+                raise res
+            else:
+                for k, v in vals.items():
+                    self.last_written[(dev, k)] = v
+
+    # ------------------------------------------------------------------ decide
+    def _start_mode(self) -> None:
+        """First tick: take the mode the devices imply (a restart resumes, it does not reset)."""
+        t = self.tel
+        self.started = True
+        if t.get("pcc", "breaker_closed") >= 1 and self.grid_normal():
+            mode = "grid_tied"
+        elif t.get("pcc", "bus_hz") > 0:
+            mode = "islanded"
+        else:
+            mode = "blackout"
+        self.mode = mode
+        self.mode_since_s = self.clock.now_s()
+        self.island_since_s = self.mode_since_s
+        if t.get("genset", "state") == GENSET_RUNNING:
+            self.gm.state = "running"
+            self.gm.t_running_s = self.clock.now_s() - t.get("genset", "run_s")
+        self.shedder.mask = int(t.get("load", "shed_mask"))
+        self._emit("controller_start", f"controller started in {mode}", mode=mode)
+
+    def decide(self, now_s: float) -> dict[str, dict[str, float]]:
+        """The state machine step: returns commands per device (point -> value)."""
+        t = self.tel
+        if not (t.known("pcc") and t.known("pcs")):
+            return {}
+        if not self.started:
+            self._start_mode()
+        cmds: dict[str, dict[str, float]] = {d: {} for d in DEVICE_NAMES}
+        blind = not (self.fresh("pcc", now_s) and self.fresh("pcs", now_s))
+        blind_long = max(t.age_s("pcc", now_s), t.age_s("pcs", now_s)) > self.cfg.blind_after_s
+        if self.mode != "safe" and blind_long:
+            self._set_mode("safe", "controller blind: no fresh PCC/PCS data", from_mode=self.mode)
+        if self.mode == "safe":
+            if not blind:
+                self._leave_safe(now_s)
+            if self.mode == "safe":
+                return self._safe(now_s, cmds)
+        m = self.mode
+        if m == "grid_tied":
+            self._grid_tied(now_s, cmds)
+        elif m == "islanding":
+            self._islanding(now_s, cmds)
+        elif m == "resync":
+            self._resync(now_s, cmds)
+        elif m in ("blackout", "black_start"):
+            self._blackout(now_s, cmds)
+        if self.mode == "islanded":
+            self._islanded(now_s, cmds)
+        return {d: v for d, v in cmds.items() if v}
+
+    def _leave_safe(self, now_s: float) -> None:
+        t = self.tel
+        if t.get("pcc", "breaker_closed") >= 1 and self.grid_normal():
+            self._set_mode("grid_tied", "telemetry fresh again")
+        elif t.get("pcc", "bus_hz") > 0:
+            self.island_since_s = now_s
+            self._set_mode("islanded", "telemetry fresh again")
+        else:
+            self._set_mode("blackout", "telemetry fresh again")
+
+    def _safe(self, now_s: float, cmds: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        pcs_blind = not self.fresh("pcs", now_s)
+        standby = pcs_blind or self.prev_mode != "grid_tied"
+        g = self.gm.tick(now_s, self.tel.get("genset", "state"), standby, self.fresh("genset", now_s))
+        cmds["pcs"]["p_set_kw"] = 0.0
+        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
+        return {d: v for d, v in cmds.items() if v}
+
+    def _genset_cmd(self, run: bool, alarm_reset: bool) -> dict[str, float]:
+        out = {"run_req": 1.0 if run else 0.0, "p_set_kw": self.genset.rated_kw if run else 0.0}
+        if alarm_reset:
+            out["alarm_reset"] = 1.0
+        return out
+
+    def _detect_outage(self) -> str | None:
+        t = self.tel
+        if t.get("pcc", "breaker_closed") < 1:
+            return "breaker opened"
+        if not self.grid_normal():
+            return f"grid out of bounds: {t.get('pcc', 'grid_v_pu'):.3f} pu, {t.get('pcc', 'grid_hz'):.3f} Hz"
+        return None
+
+    def _grid_tied(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        t = self.tel
+        cause = self._detect_outage()
+        if cause is not None:
+            self.island_since_s = now_s
+            self.grid_stable_since_s = None
+            self._set_mode("islanded", f"unplanned islanding ({cause})", cause=cause, planned=False)
+            self._emit("unplanned_island", f"grid lost: {cause}; PCS forms the grid", cause=cause)
+            return
+        if self.op.want_island:
+            if self.battery_usable_kwh() <= 0 or t.get("pcs", "bms_tripped") >= 1:
+                self.op.want_island = False
+                self._emit("island_refused", "planned islanding refused: battery unavailable")
+            else:
+                self._set_mode("islanding", "planned islanding requested")
+                self._islanding(now_s, cmds)
+                return
+        soc = t.get("pcs", "soc_kwh")
+        reserve_kwh = self.op.reserve_frac * self.battery.energy_kwh
+        p = self.plan_bat_kw(self.clock.epoch_s())
+        if p > 0 and soc <= reserve_kwh:
+            p = 0.0  # hold the islanding reserve
+        if soc < reserve_kwh - 0.005 * self.battery.energy_kwh:
+            p = min(p, -0.2 * self.battery.charge_kw)  # rebuild the reserve
+        p = min(max(p, -self.battery.charge_kw), self.battery.discharge_kw)
+        cmds["pcs"].update({"p_set_kw": p, "mode_req": PCS_FOLLOW, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
+        cmds["pv"]["limit_frac"] = 1.0
+        if t.get("pcs", "bms_tripped") >= 1 and now_s - self.last_bms_reset_s >= 30.0:
+            cmds["pcs"]["bms_reset"] = 1.0
+            self.last_bms_reset_s = now_s
+        g = self.gm.tick(now_s, t.get("genset", "state"), False, self.fresh("genset", now_s))
+        if self.gm.state == "failed":
+            self.gm.reset()
+        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
+        cmds["load"]["shed_req"] = float(self.shedder.tick_grid_tied(now_s))
+
+    def _islanding(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        t = self.tel
+        cause = self._detect_outage()
+        if cause is not None:
+            self.island_since_s = now_s
+            self._set_mode("islanded", f"grid lost while islanding ({cause})", cause=cause, planned=False)
+            return
+        pcc_kw = t.get("pcc", "p_kw")
+        if abs(pcc_kw) <= self.cfg.planned_island_pcc_kw and now_s > self.mode_since_s:
+            cmds["pcc"]["breaker_req"] = 1.0
+            cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0})
+            self.island_since_s = now_s
+            self._set_mode("islanded", f"planned islanding: breaker opened at {pcc_kw:.2f} kW", pcc_kw=pcc_kw)
+            self._emit("planned_island", f"breaker opened at PCC flow {pcc_kw:.2f} kW", pcc_kw=pcc_kw, planned=True)
+            return
+        if now_s - self.mode_since_s > self.cfg.planned_island_timeout_s:
+            self.op.want_island = False
+            self._set_mode("grid_tied", "planned islanding aborted: PCC flow did not reach zero")
+            self._emit("planned_island_aborted", f"PCC flow still {pcc_kw:.2f} kW", pcc_kw=pcc_kw)
+            return
+        p = t.get("pcs", "p_kw") + pcc_kw
+        p = min(max(p, -t.get("pcs", "p_chg_max_kw")), t.get("pcs", "p_dis_max_kw"))
+        cmds["pcs"].update({"p_set_kw": p, "mode_req": PCS_FOLLOW})
+
+    def _islanded(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        t = self.tel
+        if (
+            t.get("pcc", "bus_hz") <= 0
+            and t.get("pcs", "mode") < PCS_FORM
+            and t.get("genset", "state") != GENSET_RUNNING
+        ):
+            self._set_mode("blackout", "bus dead: battery cannot form it and no genset runs")
+            self._emit("blackout", "bus dead", soc_frac=t.get("pcs", "soc_frac"))
+            self._blackout(now_s, cmds)
+            return
+        tripped = t.get("pcs", "bms_tripped") >= 1
+        cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
+        if tripped and now_s - self.last_bms_reset_s >= 30.0:
+            cmds["pcs"]["bms_reset"] = 1.0
+            self.last_bms_reset_s = now_s
+        self._island_sources(now_s, cmds)
+        # reconnection: grid normal for stable_grid_s, and the operator has not asked to stay islanded
+        if self.grid_normal() and not self.op.want_island:
+            if self.grid_stable_since_s is None:
+                self.grid_stable_since_s = now_s
+                self._emit("grid_normal", "grid back inside the normal band; waiting for it to stay stable")
+            if now_s - self.grid_stable_since_s >= self.cfg.stable_grid_s:
+                self.resync_since_s = now_s
+                self._set_mode("resync", f"grid stable for {now_s - self.grid_stable_since_s:.0f} s")
+        elif not self.grid_normal():
+            if self.grid_stable_since_s is not None:
+                self._emit("grid_abnormal", "grid left the normal band again")
+            self.grid_stable_since_s = None
+
+    def _island_sources(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        """Genset and load shedding while islanded (or black-starting)."""
+        t = self.tel
+        soc_frac = t.get("pcs", "soc_frac")
+        usable = self.battery_usable_kwh()
+        gen_running = t.get("genset", "state") == GENSET_RUNNING and self.fresh("genset", now_s)
+        want = (
+            soc_frac <= self.cfg.genset_start_soc_frac
+            or usable <= 0
+            or not self.fresh("pcs", now_s)
+            or (self.gm.state in ("running", "starting", "retry_wait") and soc_frac < self.cfg.genset_stop_soc_frac)
+        )
+        g = self.gm.tick(now_s, t.get("genset", "state"), want, self.fresh("genset", now_s))
+        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
+        demand = t.get("load", "p_demand_kw")
+        crit = t.get("load", "p_critical_demand_kw")
+        pv_kw = t.get("pv", "p_avail_kw") if self.fresh("pv", now_s) else 0.0
+        mask = self.shedder.tick_islanded(
+            now_s,
+            critical_kw=crit,
+            noncritical_kw=max(demand - crit, 0.0),
+            pv_kw=pv_kw,
+            battery_kwh=usable,
+            battery_kw=t.get("pcs", "p_dis_max_kw") if usable > 0 else 0.0,
+            genset_kw=self.genset.rated_kw if gen_running else 0.0,
+        )
+        cmds["load"]["shed_req"] = float(mask)
+
+    def _resync(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        t = self.tel
+        if not self.grid_normal():
+            self.grid_stable_since_s = None
+            self._set_mode("islanded", "grid left the normal band during resynchronisation")
+            self._islanded(now_s, cmds)
+            return
+        c = self.cfg
+        self._island_sources(now_s, cmds)
+        grid_hz, grid_v = t.get("pcc", "grid_hz"), t.get("pcc", "grid_v_pu")
+        df, dv, dphi = self.sync_values()
+        bus_live = t.get("pcc", "bus_hz") > 0
+        if bus_live and df <= c.sync_df_hz and dv <= c.sync_dv_frac and dphi <= c.sync_dphi_deg:
+            cmds["pcc"]["breaker_req"] = 2.0
+            cmds["pcs"].update({"mode_req": PCS_FOLLOW, "p_set_kw": 0.0, "hz_set": c.nominal_hz, "v_set_pu": 1.0})
+            self._set_mode("grid_tied", "synchronism check passed; breaker closed", df_hz=df, dv_frac=dv, dphi_deg=dphi)
+            self._emit(
+                "reconnected",
+                f"breaker closed at Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°",
+                df_hz=round(df, 4),
+                dv_frac=round(dv, 4),
+                dphi_deg=round(dphi, 2),
+            )
+            self.grid_stable_since_s = None
+            return
+        if now_s - self.resync_since_s > c.resync_timeout_s:
+            self._emit(
+                "sync_refused",
+                f"reconnection refused: Δf {df:.3f} Hz (≤ {c.sync_df_hz}), ΔV {dv * 100:.1f} % "
+                f"(≤ {c.sync_dv_frac * 100:g}), Δφ {dphi:.1f}° (≤ {c.sync_dphi_deg:g})",
+                df_hz=round(df, 4),
+                dv_frac=round(dv, 4),
+                dphi_deg=round(dphi, 2),
+            )
+            self.grid_stable_since_s = now_s  # wait another stable period before trying again
+            self._set_mode("islanded", "synchronism not reached in time")
+            return
+        # steer the island: a small slip above the grid's frequency so the phase sweeps through zero
+        cmds["pcs"].update(
+            {
+                "mode_req": PCS_FORM,
+                "p_set_kw": 0.0,
+                "hz_set": grid_hz + RESYNC_SLIP_HZ,
+                "v_set_pu": min(max(grid_v, 0.95), 1.05),
+            }
+        )
+
+    def _blackout(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        t = self.tel
+        bus_live = t.get("pcc", "bus_hz") > 0
+        if self.grid_normal() and t.get("pcc", "breaker_closed") < 1 and not bus_live:
+            cmds["pcc"]["breaker_req"] = 2.0  # dead-bus closing: no synchronism needed
+            cmds["pcs"].update({"mode_req": PCS_FOLLOW, "p_set_kw": 0.0})
+            self._set_mode("grid_tied", "dead bus closed onto a normal grid")
+            self._emit("reconnected", "dead-bus closing onto a normal grid", dead_bus=True)
+            return
+        if bus_live:
+            self.island_since_s = now_s
+            self._set_mode("islanded", "bus live again")
+            return
+        usable = self.battery_usable_kwh()
+        if usable > 0 and t.get("pcs", "bms_tripped") < 1:
+            if self.mode != "black_start":
+                self.shedder.shed_all(now_s, "black start")
+                self._set_mode("black_start", "black start from the battery")
+                self._emit("black_start", "PCS energises the dead bus; non-critical groups shed first")
+            cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
+        elif t.get("pcs", "bms_tripped") >= 1 and now_s - self.last_bms_reset_s >= 30.0:
+            cmds["pcs"]["bms_reset"] = 1.0
+            self.last_bms_reset_s = now_s
+        g = self.gm.tick(now_s, t.get("genset", "state"), True, self.fresh("genset", now_s))
+        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
+        cmds["load"]["shed_req"] = float(self.shedder.mask)

@@ -1,0 +1,425 @@
+"""The controller service: fast loop + planning loop + metering, behind the ControllerView.
+
+Two ways to run it:
+
+- **real time** (``islandgrid serve``): ``await service.run(stop)`` runs the fast loop
+  every ``fast_loop_s`` of clock time and the planning loop every ``planning_period_min``
+  (the strategy runs in a worker thread, so a slow MPC never stalls the fast loop);
+- **stepped** (tests, benchmarks): ``await service.tick()`` runs one fast-loop
+  iteration, planning synchronously when it is due.
+
+The view methods are safe to call from any thread: requests are queued and applied at
+the start of the next tick; reads return snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+from collections import deque
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from islandgrid.controller.core import Controller
+from islandgrid.controller.events import EventLog
+from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
+from islandgrid.controller.planning import Plan, Planner
+from islandgrid.errors import DeviceError, IslandgridError
+from islandgrid.inputs.series import InputSeries
+from islandgrid.links.base import DeviceLink
+from islandgrid.site.spec import Site
+from islandgrid.strategy import strategy_factories
+from islandgrid.strategy.base import FLOW_COLUMNS
+from islandgrid.twin.clock import Clock, iso_utc
+from islandgrid.twin.plant import GENSET_FAILED, GENSET_RUNNING, GENSET_STARTING
+from islandgrid.twin.twin import FAULT_KINDS, Twin
+
+#: Operator setpoints ``set_setpoints`` accepts.
+SETPOINTS: tuple[str, ...] = ("reserve_frac", "genset_start_soc_frac", "shed_autonomy_h")
+_KPI_SUMS: tuple[str, ...] = (
+    "load_served_kwh",
+    "pv_used_kwh",
+    "grid_in_kwh",
+    "diesel_kwh",
+    "fuel_l",
+    "unserved_kwh",
+    "unserved_critical_kwh",
+    "genset_on",
+    "intervals",
+    "co2_kg",
+    "islanded_intervals",
+)
+_GENSET_STATES = {0: "off", GENSET_STARTING: "starting", GENSET_RUNNING: "running", GENSET_FAILED: "fail_to_start"}
+
+
+class ControllerService:
+    """A running controller for one site; implements :class:`~islandgrid.controller.view.ControllerView`.
+
+    Parameters
+    ----------
+    site : Site
+        The site.
+    link : DeviceLink
+        Modbus link or in-process link.
+    clock : Clock
+        The twin's clock, or wall time.
+    inputs : InputSeries
+        The site's yearly inputs (for planning and the grid carbon factor).
+    twin : Twin, optional
+        The twin, when there is one (fault injection needs it).
+    sink : FlowSink, optional
+        Where metered intervals go; in memory by default.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        link: DeviceLink,
+        clock: Clock,
+        inputs: InputSeries,
+        *,
+        twin: Twin | None = None,
+        sink: FlowSink | None = None,
+    ) -> None:
+        self.site = site
+        self.link = link
+        self.clock = clock
+        self.twin = twin
+        self.sink: FlowSink = sink if sink is not None else MemorySink()
+        self.event_log = EventLog()
+        self.planner = Planner(site, inputs, site.controller.planning_horizon_h)
+        self.controller = Controller(site, link, clock, self.event_log)
+        self.meter = self._new_meter()
+        self.plan: Plan | None = None
+        self.next_plan_s = 0.0
+        self._plan_lock = threading.Lock()
+        self._requests: deque[tuple[str, Any]] = deque()
+        self._history: deque[dict[str, Any]] = deque(maxlen=50000)
+        self._status: dict[str, Any] = {"mode": "starting", "ts": iso_utc(clock.epoch_s())}
+        self._tz = ZoneInfo(site.location.tz)
+        self.ledger_rows = 0
+        self.ledger_errors = 0
+        self._kpi_sums: dict[str, dict[str, float]] = {}
+
+    # ------------------------------------------------------------------ internals
+    def _new_meter(self) -> Meter:
+        return Meter(self.site.controller.meter_interval_s, self.site.location.tz, self._write_flows)
+
+    def _write_flows(self, df: pd.DataFrame) -> None:
+        try:
+            self.ledger_rows += self.sink.append_flows(self.site, df, quality="measured")
+        except IslandgridError as exc:
+            self.ledger_errors += 1
+            self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "ledger_error", str(exc))
+
+    def _plan_now(self) -> None:
+        c = self.controller
+        epoch = self.clock.epoch_s()
+        soc = c.tel.get("pcs", "soc_kwh", c.battery.soc_init_kwh)
+        try:
+            plan = self.planner.plan(c.op.strategy, epoch, soc)
+        except Exception as exc:  # a strategy failure must never stop the controller
+            self.event_log.add(epoch, self.clock.now_s(), "plan_failed", f"{c.op.strategy}: {exc}")
+            return
+        with self._plan_lock:
+            self.plan = plan
+        c.plan_bat_kw = plan.at_kw
+        self.event_log.add(
+            epoch,
+            self.clock.now_s(),
+            "plan",
+            f"{plan.strategy}: {len(plan.bat_kw)} intervals, battery now {plan.at(epoch)[0]:.1f} kW",
+            strategy=plan.strategy,
+        )
+
+    def _apply_requests(self) -> None:
+        c = self.controller
+        while self._requests:
+            kind, arg = self._requests.popleft()
+            now_e, now_s = self.clock.epoch_s(), self.clock.now_s()
+            if kind == "mode":
+                c.op.want_island = arg == "island"
+                self.event_log.add(now_e, now_s, "operator", f"operator requests {arg}", request=arg)
+            elif kind == "setpoints":
+                for k, v in arg.items():
+                    if k == "reserve_frac":
+                        c.op.reserve_frac = v
+                    elif k == "genset_start_soc_frac":
+                        c.cfg = c.cfg.model_copy(update={"genset_start_soc_frac": v})
+                    elif k == "shed_autonomy_h":
+                        c.shedder.autonomy_h = v
+                self.event_log.add(now_e, now_s, "operator", f"setpoints {arg}", **arg)
+            elif kind == "strategy":
+                c.op.strategy = arg
+                self.next_plan_s = now_s
+                self.event_log.add(now_e, now_s, "operator", f"strategy -> {arg}", strategy=arg)
+            elif kind == "restart":
+                self._restart()
+
+    def _restart(self) -> None:
+        """Controller restart: all in-memory state is lost; it resumes from what the devices say."""
+        old = self.controller
+        self.controller = Controller(self.site, self.link, self.clock, self.event_log)
+        self.controller.op = old.op
+        self.meter = self._new_meter()
+        self.plan = None
+        self.next_plan_s = self.clock.now_s()
+        self.event_log.add(
+            self.clock.epoch_s(), self.clock.now_s(), "controller_restart", "controller restarted (state dropped)"
+        )
+
+    def _counters(self) -> dict[str, float] | None:
+        tel, now_s = self.controller.tel, self.controller.last_tick_s
+        out = {}
+        for col, (dev, point) in COUNTERS.items():
+            h = tel.devices[dev]
+            if not h.values or h.last_ok_s < now_s - 1e-9 or h.error is not None:
+                return None
+            out[col] = h.values[point]
+        return out
+
+    # ------------------------------------------------------------------ the loops
+    async def tick(self, plan_sync: bool = True) -> None:
+        """One fast-loop iteration (+ planning when due and ``plan_sync``), then metering."""
+        self._apply_requests()
+        c = self.controller
+        await c.tick()
+        now_s = self.clock.now_s()
+        if plan_sync and now_s >= self.next_plan_s and c.started:
+            self.next_plan_s = now_s + self.site.controller.planning_period_min * 60.0
+            self._plan_now()
+        tel = c.tel
+        row = self.meter.tick(
+            self.clock.epoch_s(),
+            self._counters(),
+            tel.get("pcs", "soc_kwh"),
+            c.grid_normal() and tel.get("pcc", "breaker_closed") >= 1,
+            tel.get("genset", "state") == GENSET_RUNNING,
+        )
+        if row is not None:
+            ep = float(row.pop("ts_epoch_s"))
+            rec: dict[str, Any] = {"ts": iso_utc(ep), "mode": c.mode}
+            rec.update({k: float(row[k]) for k in FLOW_COLUMNS})
+            self._history.append(rec)
+            self._account(rec, ep)
+        self._status = self._build_status()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Real-time mode: fast loop and planning loop until ``stop`` is set."""
+        period_real_s = self.site.controller.fast_loop_s / max(self.clock.speed, 1e-9)
+        plan_task = asyncio.create_task(self._planning_loop(stop), name="islandgrid-planning")
+        loop = asyncio.get_running_loop()
+        next_t = loop.time()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick(plan_sync=False)
+                except IslandgridError as exc:
+                    self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "tick_error", str(exc))
+                next_t += period_real_s
+                delay = next_t - loop.time()
+                if delay < -period_real_s:  # overran by more than a period: skip, do not burst
+                    next_t = loop.time()
+                    delay = 0.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=max(delay, 0.0))
+        finally:
+            plan_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await plan_task
+
+    async def _planning_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now_s = self.clock.now_s()
+            if now_s >= self.next_plan_s and self.controller.started:
+                self.next_plan_s = now_s + self.site.controller.planning_period_min * 60.0
+                await asyncio.to_thread(self._plan_now)
+            await asyncio.sleep(max(min(self.site.controller.fast_loop_s / max(self.clock.speed, 1e-9), 1.0), 0.01))
+
+    # ------------------------------------------------------------------ status
+    def _build_status(self) -> dict[str, Any]:
+        c = self.controller
+        t = c.tel
+        now_s = self.clock.now_s()
+        pv_kw, bat_kw, gen_kw = t.get("pv", "p_kw"), t.get("pcs", "p_kw"), t.get("genset", "p_kw")
+        grid_kw, load_kw = t.get("pcc", "p_kw"), t.get("load", "p_kw")
+        demand_kw = t.get("load", "p_demand_kw")
+        epoch = self.clock.epoch_s()
+        grid_f = self.planner.grid_co2_kg_per_kwh(epoch)
+        gp = c.genset
+        diesel_kg_h = float(gp.fuel_l_per_h(gen_kw)) * gp.co2_kg_per_l if gen_kw > 0 else 0.0
+        supply = max(pv_kw, 0) + max(bat_kw, 0) + max(gen_kw, 0) + max(grid_kw, 0)
+        intensity = (max(grid_kw, 0) * grid_f + diesel_kg_h) / supply if supply > 1e-9 else 0.0
+        k = self.kpis()["today"]
+        ages = {d: (round(t.age_s(d, now_s), 3) if math.isfinite(t.age_s(d, now_s)) else None) for d in t.devices}
+        known_ages = [a for a in ages.values() if a is not None]
+        return {
+            "ts": iso_utc(epoch),
+            "mode": c.mode,
+            "soc_frac": t.get("pcs", "soc_frac"),
+            "soc_kwh": t.get("pcs", "soc_kwh"),
+            "pv_kw": pv_kw,
+            "battery_kw": bat_kw,
+            "genset_kw": gen_kw,
+            "grid_kw": grid_kw,
+            "load_kw": load_kw,
+            "load_demand_kw": demand_kw,
+            "critical_kw": t.get("load", "p_critical_demand_kw"),
+            "unserved_kw": max(demand_kw - load_kw, 0.0),
+            "breaker": "closed" if t.get("pcc", "breaker_closed") >= 1 else "open",
+            "grid_ok": c.grid_normal(),
+            "genset_state": _GENSET_STATES.get(int(t.get("genset", "state")), "unknown"),
+            "genset_manager": c.gm.state,
+            "bms_tripped": t.get("pcs", "bms_tripped") >= 1,
+            "carbon_intensity_kg_per_kwh": intensity,
+            "carbon_kg_per_kwh": intensity,  # alias used by the API models
+            "grid_carbon_kg_per_kwh": grid_f,
+            "pv_share_today": k["pv_share"],
+            "pv_share_today_frac": k["pv_share"],  # alias used by the API models
+            "diesel_minutes_today": k["diesel_minutes"],
+            "diesel_min_today": k["diesel_minutes"],  # alias used by the API models
+            "shed_groups": c.shedder.shed_names(),
+            "shed_kw": max(demand_kw - load_kw, 0.0) if c.shedder.mask else 0.0,
+            "telemetry_age_s": max(known_ages) if known_ages else None,
+            "telemetry_age_by_device_s": ages,
+            "device_errors": {d: h.error for d, h in t.devices.items() if h.error},
+            "reserve_frac": c.op.reserve_frac,
+            "strategy": c.op.strategy,
+            "want_island": c.op.want_island,
+            "twin": self.twin is not None,
+            "speed": self.clock.speed if math.isfinite(self.clock.speed) else None,
+            "ledger_rows": self.ledger_rows,
+        }
+
+    # ------------------------------------------------------------------ ControllerView
+    def status(self) -> dict[str, Any]:
+        """Now: see :meth:`ControllerView.status` (field names in docs/controller.md)."""
+        return dict(self._status)
+
+    def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Metered intervals (FLOW_COLUMNS + ts + mode), oldest first."""
+        rows = list(self._history)
+        if since:
+            rows = [r for r in rows if r["ts"] > since]
+        return rows[-limit:] if limit > 0 else []
+
+    def events(self, since: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """The event log, oldest first."""
+        return self.event_log.since(since, limit)
+
+    def _account(self, rec: dict[str, Any], epoch_s: float) -> None:
+        """Add one metered interval to the running KPI sums (per local day and in total)."""
+        day = datetime.fromtimestamp(epoch_s, tz=self._tz).date().isoformat()
+        co2 = rec["grid_in_kwh"] * self.planner.grid_co2_kg_per_kwh(epoch_s) + rec["fuel_l"] * (
+            self.controller.genset.co2_kg_per_l
+        )
+        for key in (day, "total"):
+            acc = self._kpi_sums.setdefault(key, dict.fromkeys(_KPI_SUMS, 0.0))
+            for k in _KPI_SUMS[:-3]:
+                acc[k] += rec[k]
+            acc["intervals"] += 1
+            acc["co2_kg"] += co2
+            acc["islanded_intervals"] += 1.0 - rec["grid_available"]
+        if len(self._kpi_sums) > 400:  # keep about a year of days
+            for k in sorted(self._kpi_sums)[:-400]:
+                self._kpi_sums.pop(k, None)
+
+    def kpis(self) -> dict[str, Any]:
+        """KPIs from the metered intervals: 'today' (site-local date) and 'total'."""
+        today = datetime.fromtimestamp(self.clock.epoch_s(), tz=self._tz).date().isoformat()
+        step_min = self.site.controller.meter_interval_s / 60.0
+
+        def view(acc: dict[str, float] | None) -> dict[str, Any]:
+            a = acc or dict.fromkeys(_KPI_SUMS, 0.0)
+            served = a["load_served_kwh"]
+            return {
+                "intervals": int(a["intervals"]),
+                "load_served_kwh": served,
+                "pv_used_kwh": a["pv_used_kwh"],
+                "grid_in_kwh": a["grid_in_kwh"],
+                "diesel_kwh": a["diesel_kwh"],
+                "fuel_l": a["fuel_l"],
+                "unserved_kwh": a["unserved_kwh"],
+                "unserved_critical_kwh": a["unserved_critical_kwh"],
+                "pv_share": a["pv_used_kwh"] / served if served > 0 else 0.0,
+                "diesel_minutes": a["genset_on"] * step_min,
+                "islanded_minutes": a["islanded_intervals"] * step_min,
+                "co2_kg": a["co2_kg"],
+                "co2_kg_per_kwh": a["co2_kg"] / served if served > 0 else 0.0,
+            }
+
+        total = view(self._kpi_sums.get("total"))
+        total["unplanned_islandings"] = len(self.event_log.of_kind("unplanned_island"))
+        return {"today": view(self._kpi_sums.get(today)), "total": total}
+
+    def request_mode(self, mode: str) -> dict[str, Any]:
+        """'island' (planned islanding) or 'grid' (reconnect when the grid is stable)."""
+        if mode not in ("island", "grid"):
+            raise ValueError(f"unknown mode {mode!r}; allowed: island, grid")
+        self._requests.append(("mode", mode))
+        return {"accepted": mode, "mode": self.controller.mode}
+
+    def set_setpoints(self, values: dict[str, float]) -> dict[str, Any]:
+        """Operator setpoints; unknown names or out-of-range values raise ValueError."""
+        b = self.site.battery
+        clean: dict[str, float] = {}
+        for k, v in values.items():
+            if k not in SETPOINTS:
+                raise ValueError(f"unknown setpoint {k!r}; allowed: {', '.join(SETPOINTS)}")
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"{k} must be a number, got {v!r}") from None
+            lo, hi = {"reserve_frac": (b.soc_min_frac, b.soc_max_frac), "shed_autonomy_h": (0.0, 100.0)}.get(
+                k, (0.0, self.site.controller.genset_stop_soc_frac)
+            )
+            if not (lo <= x <= hi) or not math.isfinite(x):
+                raise ValueError(f"{k} = {x!r} is out of range; allowed: {lo} to {hi}")
+            clean[k] = x
+        self._requests.append(("setpoints", clean))
+        return {"accepted": clean}
+
+    def set_strategy(self, name: str) -> dict[str, Any]:
+        """Switch the planning strategy; unknown names raise ValueError."""
+        names = list(strategy_factories())
+        if name not in names:
+            raise ValueError(f"unknown strategy {name!r}; allowed: {', '.join(names)}")
+        self._requests.append(("strategy", name))
+        return {"accepted": name}
+
+    def inject_fault(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Inject a twin fault (see :data:`~islandgrid.twin.twin.FAULT_KINDS`) or 'controller_restart'.
+
+        Raises
+        ------
+        ValueError
+            Unknown kind or bad parameters.
+        DeviceError
+            No twin (real hardware) for a device fault.
+        """
+        params = dict(params or {})
+        if kind == "controller_restart":
+            self._requests.append(("restart", None))
+            rec: dict[str, Any] = {"kind": kind, "params": {}}
+        else:
+            if kind not in FAULT_KINDS:
+                raise ValueError(
+                    f"unknown fault kind {kind!r}; allowed: {', '.join([*FAULT_KINDS, 'controller_restart'])}"
+                )
+            if self.twin is None:
+                raise DeviceError("fault injection needs the twin (islandgrid serve --twin)")
+            rec = self.twin.inject_fault(kind, params)
+        self.event_log.add(
+            self.clock.epoch_s(),
+            self.clock.now_s(),
+            "fault_injected",
+            f"fault injected: {kind}",
+            fault=kind,
+            params=rec.get("params", {}),
+        )
+        return {"accepted": kind, "params": rec.get("params", {})}

@@ -1,0 +1,107 @@
+"""The Modbus TCP link (pymodbus asyncio client), one connection per device."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from islandgrid.errors import DeviceProtocolError, DeviceTimeoutError
+from islandgrid.links.base import write_plan
+from islandgrid.twin.registers import SUNSPEC_BASE, register_map
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One device's address: host, TCP port, Modbus unit id."""
+
+    host: str
+    port: int
+    unit_id: int = 1
+
+
+class ModbusLink:
+    """Reads each device's whole SunSpec block in one request; writes coalesced runs.
+
+    Parameters
+    ----------
+    endpoints : dict of str to Endpoint
+        Address of each device.
+    timeout_s : float
+        Seconds to wait for an answer; no retries (the fast loop retries next period).
+    """
+
+    def __init__(self, endpoints: dict[str, Endpoint], timeout_s: float = 0.5) -> None:
+        self.endpoints = dict(endpoints)
+        self.timeout_s = timeout_s
+        self._clients: dict[str, AsyncModbusTcpClient] = {}
+
+    async def connect(self) -> None:
+        """Open a connection to every device; one that is down is retried on its next read."""
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+        for name, ep in self.endpoints.items():
+            self._clients[name] = AsyncModbusTcpClient(
+                ep.host, port=ep.port, timeout=self.timeout_s, retries=0, reconnect_delay=0.1, reconnect_delay_max=2.0
+            )
+        await asyncio.gather(*(self._connect(name) for name in self.endpoints))
+
+    async def _connect(self, name: str) -> bool:
+        client = self._clients[name]
+        if client.connected:
+            return True
+        try:
+            return bool(await asyncio.wait_for(client.connect(), timeout=self.timeout_s))
+        except (TimeoutError, OSError, ModbusException):
+            return False
+
+    async def close(self) -> None:
+        """Close every connection."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        await asyncio.sleep(0)
+
+    def _client(self, device: str) -> AsyncModbusTcpClient:
+        if device not in self._clients:
+            raise DeviceTimeoutError(f"{device}: link not connected (call connect first)")
+        return self._clients[device]
+
+    async def read(self, device: str) -> dict[str, float]:
+        """All points of ``device`` in one read-holding-registers request."""
+        rmap = register_map(device)
+        client = self._client(device)
+        ep = self.endpoints[device]
+        if not client.connected and not await self._connect(device):
+            raise DeviceTimeoutError(f"{device}: cannot connect to {ep.host}:{ep.port}")
+        try:
+            rr = await client.read_holding_registers(SUNSPEC_BASE, count=rmap.total_registers, device_id=ep.unit_id)
+        except (ModbusIOException, ConnectionException, TimeoutError) as exc:
+            raise DeviceTimeoutError(f"{device}: no answer from {ep.host}:{ep.port} ({exc})") from None
+        except ModbusException as exc:
+            raise DeviceProtocolError(f"{device}: {exc}") from None
+        if rr.isError():
+            raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')}")
+        try:
+            return rmap.decode(list(rr.registers))
+        except ValueError as exc:
+            raise DeviceProtocolError(str(exc)) from None
+
+    async def write(self, device: str, values: dict[str, float]) -> None:
+        """Write the given points (function code 16), one request per contiguous run."""
+        rmap = register_map(device)
+        client = self._client(device)
+        ep = self.endpoints[device]
+        if not client.connected and not await self._connect(device):
+            raise DeviceTimeoutError(f"{device}: cannot connect to {ep.host}:{ep.port}")
+        for addr, regs in write_plan(rmap, values):
+            try:
+                rr = await client.write_registers(addr, regs, device_id=ep.unit_id)
+            except (ModbusIOException, ConnectionException, TimeoutError) as exc:
+                raise DeviceTimeoutError(f"{device}: no answer to a write ({exc})") from None
+            except ModbusException as exc:
+                raise DeviceProtocolError(f"{device}: {exc}") from None
+            if rr.isError():
+                raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')} on write")

@@ -1,0 +1,451 @@
+"""The twin's physics: one AC bus with PV, a grid-forming PCS + battery, a genset, the
+grid behind a PCC breaker, and the compute room's load in critical + sheddable groups.
+
+The plant is stepped on a simulated clock (:meth:`Plant.step`). What happens in
+hardware happens here within the same step, without the controller:
+
+- The PCC protection relay opens the breaker when the grid's voltage or frequency
+  leaves the normal band (or the grid is lost).
+- The PCS then forms the grid at once, so the battery carries the load in the same
+  step while it has energy and power (GUIDE §2: the PCS islands in milliseconds).
+- A running genset forms the grid when the battery cannot (BMS tripped, PCS off).
+- On overload the under-frequency relays drop the shed groups first, then the
+  critical feeders; nothing forms the bus when neither battery nor genset can: the
+  load then loses power (a blackout).
+
+Battery and genset physics come from the core models
+(:class:`~islandgrid.components.battery.BatteryParams`,
+:class:`~islandgrid.components.genset.GensetParams`). Every step records its energy
+flows, which balance exactly (GUIDE §2):
+``pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from islandgrid.components.battery import BatteryParams
+from islandgrid.components.genset import GensetParams
+
+#: Columns of :attr:`Plant.trace` (energies [kWh] over the step, then state).
+TRACE_COLUMNS: tuple[str, ...] = (
+    "t_s",
+    "dt_s",
+    "load_kwh",
+    "critical_load_kwh",
+    "load_served_kwh",
+    "unserved_kwh",
+    "unserved_critical_kwh",
+    "pv_available_kwh",
+    "pv_used_kwh",
+    "grid_in_kwh",
+    "grid_out_kwh",
+    "diesel_kwh",
+    "bat_in_kwh",
+    "bat_out_kwh",
+    "bat_selfdis_kwh",
+    "dump_kwh",
+    "soc_kwh",
+    "grid_up",
+    "breaker_closed",
+    "genset_running",
+    "battery_available",  # not tripped and above soc_min (could deliver energy)
+    "former",  # 0 dead bus, 1 grid, 2 PCS, 3 genset
+)
+
+GENSET_OFF, GENSET_STARTING, GENSET_RUNNING, GENSET_FAILED = 0, 1, 2, 3
+PCS_OFF, PCS_FOLLOW, PCS_FORM = 0, 1, 2
+FORMER_DEAD, FORMER_GRID, FORMER_PCS, FORMER_GENSET = 0, 1, 2, 3
+
+
+@dataclass
+class Profile:
+    """PV and load as a repeating yearly series, looked up by time of year.
+
+    Attributes
+    ----------
+    index : pandas.DatetimeIndex
+        Interval starts of the site's input series (tz-aware).
+    pv_kw, load_kw, critical_kw : ndarray
+        Available PV, demand and its critical part [kW].
+    """
+
+    index: pd.DatetimeIndex
+    pv_kw: np.ndarray
+    load_kw: np.ndarray
+    critical_kw: np.ndarray
+    _t0_s: float = field(init=False, default=0.0)
+    _dt_s: float = field(init=False, default=3600.0)
+
+    def __post_init__(self) -> None:
+        self._t0_s = self.index[0].timestamp()
+        self._dt_s = (self.index[1] - self.index[0]).total_seconds() if len(self.index) > 1 else 3600.0
+
+    def at(self, epoch_s: float) -> tuple[float, float, float]:
+        """(pv_kw, load_kw, critical_kw) at a UNIX time, wrapped onto the series' year, linear in between."""
+        n = len(self.index)
+        pos = ((epoch_s - self._t0_s) / self._dt_s) % n
+        i = int(pos)
+        w = pos - i
+        j = (i + 1) % n
+        return (
+            float(self.pv_kw[i] * (1 - w) + self.pv_kw[j] * w),
+            float(self.load_kw[i] * (1 - w) + self.load_kw[j] * w),
+            float(self.critical_kw[i] * (1 - w) + self.critical_kw[j] * w),
+        )
+
+
+@dataclass
+class PlantConfig:
+    """Fixed plant parameters [kW, kWh, Hz, pu]."""
+
+    battery: BatteryParams
+    genset: GensetParams
+    import_kw: float
+    export_kw: float
+    nominal_hz: float
+    grid_v_min_pu: float
+    grid_v_max_pu: float
+    grid_df_max_hz: float
+    shed_shares_frac: tuple[float, ...]
+    pv_rated_kw: float
+    pcs_df_max_hz: float = 0.2  # the PCS's grid-forming frequency range, nominal ± this
+    pcs_v_min_pu: float = 0.95
+    pcs_v_max_pu: float = 1.05
+
+
+@dataclass
+class Plant:
+    """State of the plant, stepped by :meth:`step`. Commands are plain attributes the
+    twin's devices write; measurements are the ``m_*`` attributes they read."""
+
+    cfg: PlantConfig
+    profile: Profile
+    start_epoch_s: float
+    t_s: float = 0.0
+    trace_enabled: bool = False
+    # grid
+    grid_up: bool = True
+    grid_hz: float = 50.0
+    grid_v_pu: float = 1.0
+    grid_hz_offset: float = 0.0  # fault: off-nominal grid
+    breaker_closed: bool = True
+    trip_cause: int = 0
+    dphi_deg: float = 0.0
+    # battery / PCS
+    soc_kwh: float = 0.0
+    bms_tripped: bool = False
+    bms_fault_active: bool = False
+    pcs_mode: int = PCS_FOLLOW
+    pcs_mode_req: int = PCS_FOLLOW
+    pcs_p_set_kw: float = 0.0
+    pcs_hz_set: float = 50.0
+    pcs_v_set_pu: float = 1.0
+    # genset
+    genset_state: int = GENSET_OFF
+    genset_run_req: bool = False
+    genset_p_set_kw: float = 0.0
+    genset_fail_to_start: bool = False
+    genset_cmd_t_s: float = 0.0
+    genset_run_s: float = 0.0
+    genset_start_attempts: int = 0
+    # PV, load
+    pv_limit_frac: float = 1.0
+    shed_req_mask: int = 0
+    shed_mask: int = 0
+    # counters and last-step measurements
+    counters: dict[str, float] = field(default_factory=dict)
+    m: dict[str, float] = field(default_factory=dict)
+    trace: list[tuple[float, ...]] = field(default_factory=list)
+    out_of_sync_closures: int = 0
+    closures: list[dict[str, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.soc_kwh = self.cfg.battery.soc_init_kwh
+        self.grid_hz = self.cfg.nominal_hz
+        self.pcs_hz_set = self.cfg.nominal_hz
+        for k in (
+            "pv_e",
+            "pv_avail_e",
+            "bat_out_e",
+            "bat_in_e",
+            "bat_selfdis_e",
+            "gen_e",
+            "fuel_l",
+            "imp_e",
+            "exp_e",
+            "load_e",
+            "crit_e",
+            "demand_e",
+            "crit_demand_e",
+        ):
+            self.counters[k] = 0.0
+        self.step(0.0)
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def epoch_s(self) -> float:
+        """UNIX time of the plant clock [s]."""
+        return self.start_epoch_s + self.t_s
+
+    def grid_normal(self) -> bool:
+        """True while the grid is up and inside the normal V/f band (the PCC relay's view)."""
+        c = self.cfg
+        return (
+            self.grid_up
+            and c.grid_v_min_pu <= self.grid_v_pu <= c.grid_v_max_pu
+            and abs(self.grid_hz - c.nominal_hz) <= c.grid_df_max_hz
+        )
+
+    def battery_limits_kw(self, dt_h: float) -> tuple[float, float]:
+        """(discharge, charge) power the battery can deliver/absorb over ``dt_h`` [kW]."""
+        b = self.cfg.battery
+        if self.bms_tripped or b.energy_kwh <= 0:
+            return 0.0, 0.0
+        h = max(dt_h, 1e-9)
+        dis = min(b.discharge_kw, max(self.soc_kwh - b.soc_min_kwh, 0.0) * b.eta_discharge / h)
+        chg = min(b.charge_kw, max(b.soc_max_kwh - self.soc_kwh, 0.0) / b.eta_charge / h)
+        return dis, chg
+
+    def battery_available(self) -> bool:
+        """True when the battery could deliver energy now."""
+        b = self.cfg.battery
+        return (not self.bms_tripped) and b.energy_kwh > 0 and self.soc_kwh > b.soc_min_kwh + 1e-9
+
+    # ----------------------------------------------------------------- commands
+    def command_breaker(self, close: bool) -> bool:
+        """Open or close the PCC breaker; a close onto a dead or abnormal grid is refused."""
+        if not close:
+            if self.breaker_closed:
+                self.breaker_closed = False
+                self.trip_cause = 2
+            return True
+        if self.breaker_closed:
+            return True
+        if not self.grid_normal():
+            return False
+        bus_hz, bus_v = self._bus_hz_v()
+        rec = {
+            "t_s": self.t_s,
+            "df_hz": abs(bus_hz - self.grid_hz) if bus_hz > 0 else 0.0,
+            "dv_pu": abs(bus_v - self.grid_v_pu) if bus_hz > 0 else 0.0,
+            "dphi_deg": abs(self.dphi_deg) if bus_hz > 0 else 0.0,
+        }
+        self.closures.append(rec)
+        # what a sync-check relay would reject: IEEE 1547 limits for the largest class
+        if rec["df_hz"] > 0.3 or rec["dv_pu"] > 0.10 or rec["dphi_deg"] > 20.0:
+            self.out_of_sync_closures += 1
+        self.breaker_closed = True
+        self.trip_cause = 0
+        self.dphi_deg = 0.0
+        return True
+
+    # ----------------------------------------------------------------- physics
+    def _former(self) -> int:
+        if self.breaker_closed and self.grid_normal():
+            return FORMER_GRID
+        if self.pcs_mode == PCS_FORM and not self.bms_tripped:
+            return FORMER_PCS
+        if self.genset_state == GENSET_RUNNING:
+            return FORMER_GENSET
+        return FORMER_DEAD
+
+    def _bus_hz_v(self) -> tuple[float, float]:
+        former = self._former()
+        if former == FORMER_GRID:
+            return self.grid_hz, self.grid_v_pu
+        if former == FORMER_PCS:
+            return self.pcs_hz_set, self.pcs_v_set_pu
+        if former == FORMER_GENSET:
+            return self.cfg.nominal_hz, 1.0
+        return 0.0, 0.0
+
+    def _step_genset(self, dt_s: float) -> None:
+        g = self.cfg.genset
+        if g.rated_kw <= 0:
+            self.genset_state = GENSET_OFF
+            return
+        if self.genset_state == GENSET_FAILED:
+            return
+        if not self.genset_run_req:
+            self.genset_state = GENSET_OFF
+            self.genset_run_s = 0.0
+            return
+        if self.genset_state == GENSET_OFF:
+            self.genset_state = GENSET_STARTING
+            self.genset_cmd_t_s = self.t_s
+            self.genset_start_attempts += 1
+        if self.genset_state == GENSET_STARTING and self.t_s - self.genset_cmd_t_s >= g.start_delay_h * 3600.0:
+            self.genset_state = GENSET_FAILED if self.genset_fail_to_start else GENSET_RUNNING
+            self.genset_run_s = 0.0
+        elif self.genset_state == GENSET_RUNNING:
+            self.genset_run_s += dt_s
+
+    def step(self, dt_s: float) -> None:
+        """Advance the plant by ``dt_s`` seconds of twin time (0 refreshes the measurements)."""
+        c, b, g = self.cfg, self.cfg.battery, self.cfg.genset
+        self.t_s += dt_s
+        dt_h = dt_s / 3600.0
+        # grid frequency wanders a little around nominal (so phases slip), plus any fault offset
+        self.grid_hz = c.nominal_hz + self.grid_hz_offset + 0.02 * math.sin(2 * math.pi * self.t_s / 600.0)
+        # hardware protection: the PCC relay opens on an abnormal grid; the PCS forms at once
+        if self.breaker_closed and not self.grid_normal():
+            self.breaker_closed = False
+            self.trip_cause = 1
+        if self.bms_tripped:
+            self.pcs_mode = PCS_OFF
+        elif not (self.breaker_closed and self.grid_normal()):
+            # islanded: the PCS forms the grid by itself (hardware), or on request (black start)
+            if self.pcs_mode == PCS_FOLLOW or self.pcs_mode_req == PCS_FORM:
+                self.pcs_mode = PCS_FORM
+        else:
+            self.pcs_mode = PCS_FORM if self.pcs_mode_req == PCS_FORM else PCS_FOLLOW
+        self._step_genset(dt_s)
+        former = self._former()
+
+        pv_avail, demand_kw, crit_kw = self.profile.at(self.epoch_s)
+        pv_avail = min(max(pv_avail, 0.0), c.pv_rated_kw)
+        noncrit_kw = max(demand_kw - crit_kw, 0.0)
+        self.shed_mask = self.shed_req_mask
+        groups_kw = [noncrit_kw * s for s in c.shed_shares_frac]
+        on_groups = [(i, kw) for i, kw in enumerate(groups_kw) if not (self.shed_mask >> i) & 1]
+        connected_kw = crit_kw + sum(kw for _, kw in on_groups)
+        pv_lim = pv_avail * 1.0 if self.pv_limit_frac >= 1 else min(pv_avail, self.pv_limit_frac * c.pv_rated_kw)
+        dis_max, chg_max = self.battery_limits_kw(dt_h)
+        gen_running = self.genset_state == GENSET_RUNNING
+        gen_max = g.rated_kw if gen_running else 0.0
+
+        pv = grid = gen = bat = dump = 0.0  # bat + discharge; grid + import
+        served_kw = 0.0
+        if former == FORMER_DEAD:
+            served_kw = 0.0
+        else:
+            pv = pv_lim
+            if former in (FORMER_GRID, FORMER_PCS):
+                gen = min(max(self.genset_p_set_kw, min(g.min_load_kw, gen_max)), gen_max) if gen_running else 0.0
+            if former in (FORMER_GRID, FORMER_GENSET) and self.pcs_mode != PCS_OFF:
+                bat = min(max(self.pcs_p_set_kw, -chg_max), dis_max)
+            served_kw = connected_kw
+            if former == FORMER_GRID:
+                grid = served_kw - pv - gen - bat
+                if grid < -c.export_kw:  # export limit: curtail PV, then the battery charges less/discharges less
+                    excess = -c.export_kw - grid
+                    cut = min(excess, pv)
+                    pv -= cut
+                    excess -= cut
+                    if excess > 0 and bat > 0:
+                        cut = min(excess, bat)
+                        bat -= cut
+                        excess -= cut
+                    dump = excess  # genset minimum-load surplus nothing could absorb
+                    grid = served_kw + dump - pv - gen - bat
+            else:
+                # the former balances: the PCS (battery) or the genset
+                lo, hi = (-chg_max, dis_max) if former == FORMER_PCS else (0.0, gen_max)
+                others = pv + (gen if former == FORMER_PCS else bat)
+                need = served_kw - others
+                if need > hi:  # overload: relays drop shed groups, then critical feeders
+                    short = need - hi
+                    for _i, kw in reversed(on_groups):
+                        if short <= 0:
+                            break
+                        drop = min(kw, short)
+                        served_kw -= drop
+                        short -= drop
+                    if short > 0:
+                        served_kw -= min(short, crit_kw)
+                    need = hi
+                    # a dead source cannot hold anything above what it can deliver
+                    served_kw = max(served_kw, 0.0)
+                    need = served_kw - others
+                if need < lo:  # surplus: curtail PV, then the genset dumps (minimum load)
+                    surplus = lo - need
+                    cut = min(surplus, pv)
+                    pv -= cut
+                    surplus -= cut
+                    dump = surplus
+                    need = lo
+                if former == FORMER_PCS:
+                    bat = need
+                else:
+                    gen = need
+        # energies over the step [kWh]
+        bat_out = max(bat, 0.0) * dt_h
+        bat_in = max(-bat, 0.0) * dt_h
+        selfdis = self.soc_kwh * b.self_discharge_frac_per_h * dt_h
+        self.soc_kwh += bat_in * b.eta_charge - (bat_out / b.eta_discharge if b.eta_discharge > 0 else 0.0) - selfdis
+        self.soc_kwh = min(max(self.soc_kwh, 0.0), b.soc_max_kwh)
+        crit_served = min(crit_kw, served_kw)
+        fuel_l = float(g.fuel_l_per_h(gen)) * dt_h if gen_running else 0.0
+        grid_in, grid_out = max(grid, 0.0) * dt_h, max(-grid, 0.0) * dt_h
+        cn = self.counters
+        cn["pv_e"] += pv * dt_h
+        cn["pv_avail_e"] += pv_avail * dt_h
+        cn["bat_out_e"] += bat_out
+        cn["bat_in_e"] += bat_in
+        cn["bat_selfdis_e"] += selfdis
+        cn["gen_e"] += gen * dt_h
+        cn["fuel_l"] += fuel_l
+        cn["imp_e"] += grid_in
+        cn["exp_e"] += grid_out
+        cn["load_e"] += served_kw * dt_h
+        cn["crit_e"] += crit_served * dt_h
+        cn["demand_e"] += demand_kw * dt_h
+        cn["crit_demand_e"] += crit_kw * dt_h
+        # phase slip between an island and the grid
+        bus_hz, bus_v = self._bus_hz_v()
+        if former == FORMER_GRID or not self.grid_up or bus_hz <= 0:
+            self.dphi_deg = 0.0 if former == FORMER_GRID else self.dphi_deg
+        else:
+            self.dphi_deg = (self.dphi_deg + 360.0 * (bus_hz - self.grid_hz) * dt_s + 180.0) % 360.0 - 180.0
+        self.m = {
+            "pv_kw": pv,
+            "pv_avail_kw": pv_avail,
+            "bat_kw": bat,
+            "gen_kw": gen,
+            "grid_kw": grid,
+            "served_kw": served_kw,
+            "crit_served_kw": crit_served,
+            "demand_kw": demand_kw,
+            "crit_kw": crit_kw,
+            "bus_hz": bus_hz,
+            "bus_v_pu": bus_v,
+            "former": float(former),
+            "dis_max_kw": dis_max,
+            "chg_max_kw": chg_max,
+        }
+        if self.trace_enabled and dt_s > 0:
+            self.trace.append(
+                (
+                    self.t_s,
+                    dt_s,
+                    demand_kw * dt_h,
+                    crit_kw * dt_h,
+                    served_kw * dt_h,
+                    (demand_kw - served_kw) * dt_h,
+                    (crit_kw - crit_served) * dt_h,
+                    pv_avail * dt_h,
+                    pv * dt_h,
+                    grid_in,
+                    grid_out,
+                    gen * dt_h,
+                    bat_in,
+                    bat_out,
+                    selfdis,
+                    dump * dt_h,
+                    self.soc_kwh,
+                    float(self.grid_normal()),
+                    float(self.breaker_closed),
+                    float(gen_running),
+                    float(self.battery_available()),
+                    float(former),
+                )
+            )
+
+    def trace_frame(self) -> pd.DataFrame:
+        """The recorded steps as a frame with :data:`TRACE_COLUMNS`."""
+        return pd.DataFrame(self.trace, columns=list(TRACE_COLUMNS))

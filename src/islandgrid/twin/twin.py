@@ -1,0 +1,235 @@
+"""The device twin: the plant, its five devices, fault injection, and its clock.
+
+Stepped mode (tests, benchmarks): call :meth:`Twin.step` yourself; nothing runs in the
+background. Real-time mode (``islandgrid serve --twin``): :meth:`Twin.run` advances the
+plant in fixed steps to keep up with a :class:`~islandgrid.twin.clock.SimClock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from islandgrid.components.battery import battery_params
+from islandgrid.components.genset import genset_params
+from islandgrid.errors import DeviceError
+from islandgrid.site.spec import Site
+from islandgrid.twin.clock import Clock
+from islandgrid.twin.devices import TwinDevice
+from islandgrid.twin.plant import GENSET_FAILED, GENSET_OFF, Plant, PlantConfig, Profile
+from islandgrid.twin.registers import DEVICE_NAMES
+
+#: Fault kinds :meth:`Twin.inject_fault` accepts, with their parameters.
+FAULT_KINDS: dict[str, str] = {
+    "grid_loss": "the grid goes dead; the PCC relay opens and the PCS islands in the same step",
+    "grid_restore": "the grid comes back at nominal voltage and frequency",
+    "grid_off_nominal": "the grid runs off nominal: params hz (offset from nominal, default 0.45), v_pu (default 1.0)",
+    "bms_trip": "the BMS opens its contactor: params duration_s (twin s; default: until bms_reset)",
+    "bms_reset": "the cause of a BMS trip clears (the controller must still reset the BMS)",
+    "genset_fail_to_start": "every genset start fails: params on (default true)",
+    "telemetry_stale": "a device keeps answering with frozen values: params device (default pcs), duration_s",
+    "modbus_timeout": "a device stops answering: params device (default pcs), duration_s",
+    "modbus_exception": "a device answers every request with exception 4: params device (default pcs), duration_s",
+    "clear_faults": "clear every communication fault (params device: only that one)",
+}
+
+
+def profile_from_site(site: Site) -> Profile:
+    """The PV/load profile of the site's input series (one year at the site's resolution)."""
+    from islandgrid.inputs.series import build_inputs
+
+    f = build_inputs(site).frame
+    return Profile(
+        index=pd.DatetimeIndex(f.index),
+        pv_kw=f["pv_kw"].to_numpy(dtype=float),
+        load_kw=f["load_kw"].to_numpy(dtype=float),
+        critical_kw=f["critical_kw"].to_numpy(dtype=float),
+    )
+
+
+def plant_config(site: Site) -> PlantConfig:
+    """Plant parameters from the site (core battery and genset models)."""
+    c = site.controller
+    return PlantConfig(
+        battery=battery_params(site.battery),
+        genset=genset_params(site.genset, site.location.elevation_m),
+        import_kw=site.grid.import_kw,
+        export_kw=site.grid.export_kw,
+        nominal_hz=c.nominal_hz,
+        grid_v_min_pu=c.grid_v_min_pu,
+        grid_v_max_pu=c.grid_v_max_pu,
+        grid_df_max_hz=c.grid_df_max_hz,
+        shed_shares_frac=tuple(c.shed_shares_frac),
+        pv_rated_kw=site.pv.kwp / site.pv.dc_ac_ratio if site.pv.kwp > 0 else 0.0,
+    )
+
+
+class Twin:
+    """The simulated site behind five Modbus devices.
+
+    Parameters
+    ----------
+    site : Site
+        The site; its battery, genset, grid and controller sections set the physics.
+    start : datetime or str, optional
+        Twin start time (tz-aware); default: now.
+    profile : Profile, optional
+        PV/load series; default: built from the site's inputs (about a second).
+    step_s : float
+        Physics step [s] of twin time, 1 s by default.
+    trace : bool
+        Keep every step's energy flows (:meth:`Plant.trace_frame`), for tests.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        *,
+        start: datetime | str | None = None,
+        profile: Profile | None = None,
+        step_s: float = 1.0,
+        trace: bool = False,
+    ) -> None:
+        self.site = site
+        ts = pd.Timestamp.now(tz="UTC").floor("s") if start is None else pd.Timestamp(start)
+        if ts.tzinfo is None:
+            ts = ts.tz_localize(site.location.tz)
+        self.start_epoch_s = ts.timestamp()
+        self.step_s = step_s
+        self.plant = Plant(
+            cfg=plant_config(site),
+            profile=profile if profile is not None else profile_from_site(site),
+            start_epoch_s=self.start_epoch_s,
+            trace_enabled=trace,
+        )
+        d = site.devices
+        self.devices: dict[str, TwinDevice] = {
+            name: TwinDevice(name, unit_id=getattr(d, name).unit_id) for name in DEVICE_NAMES
+        }
+        self.lock = threading.RLock()
+        self.faults_log: list[dict[str, Any]] = []
+        self._bms_until_s: float | None = None
+        for dev in self.devices.values():
+            dev.refresh(self.plant)
+
+    # ------------------------------------------------------------------ time
+    @property
+    def t_s(self) -> float:
+        """Twin seconds since start [s]."""
+        return self.plant.t_s
+
+    def step(self, dt_s: float | None = None) -> None:
+        """Advance the physics by one step (default ``step_s``) and refresh every device."""
+        dt = self.step_s if dt_s is None else dt_s
+        with self.lock:
+            self.plant.step(dt)
+            for dev in self.devices.values():
+                if dev.fault_until_s is not None and self.plant.t_s >= dev.fault_until_s - 1e-9:
+                    dev.fault, dev.fault_until_s = None, None
+                dev.refresh(self.plant)
+            if self.plant.bms_fault_active and self._bms_until_s is not None and self.plant.t_s >= self._bms_until_s:
+                self.plant.bms_fault_active = False
+                self._bms_until_s = None
+
+    def advance_to(self, t_s: float) -> int:
+        """Step until the plant reaches ``t_s`` [s]; returns the number of steps."""
+        n = 0
+        while self.plant.t_s + self.step_s <= t_s + 1e-9:
+            self.step()
+            n += 1
+        return n
+
+    async def run(self, clock: Clock, stop: asyncio.Event) -> None:
+        """Keep the plant in step with ``clock`` until ``stop`` is set (real-time mode)."""
+        tick_real_s = max(min(self.step_s / max(clock.speed, 1e-9), 0.05), 0.002)
+        while not stop.is_set():
+            # bounded catch-up, so a stalled loop cannot spiral
+            target = clock.now_s()
+            if target - self.plant.t_s > 3600:
+                self.plant.t_s = target - self.step_s
+            self.advance_to(target)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=tick_real_s)
+
+    # ------------------------------------------------------------------ registers
+    def read(self, device: str, address: int, count: int) -> list[int]:
+        """Read holding registers of a device (raises DeviceError subclasses on faults)."""
+        with self.lock:
+            return list(self.devices[device].read(address, count))
+
+    def write(self, device: str, address: int, regs: list[int]) -> None:
+        """Write holding registers of a device and refresh its image."""
+        with self.lock:
+            dev = self.devices[device]
+            dev.write(address, regs, self.plant)
+
+    # ------------------------------------------------------------------ faults
+    def inject_fault(self, kind: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Inject one of :data:`FAULT_KINDS`; returns the accepted fault.
+
+        Raises
+        ------
+        ValueError
+            Unknown kind, device or parameter value.
+        """
+        params = dict(params or {})
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(FAULT_KINDS)}")
+        p = self.plant
+        with self.lock:
+            t = p.t_s
+            dur = params.get("duration_s")
+            if dur is not None and (not isinstance(dur, int | float) or not np.isfinite(dur) or dur <= 0):
+                raise ValueError(f"duration_s must be a positive number of twin seconds, got {dur!r}")
+            until = t + float(dur) if dur is not None else None
+            if kind == "grid_loss":
+                p.grid_up = False
+            elif kind == "grid_restore":
+                p.grid_up, p.grid_hz_offset, p.grid_v_pu = True, 0.0, 1.0
+            elif kind == "grid_off_nominal":
+                hz, v = float(params.get("hz", 0.45)), float(params.get("v_pu", 1.0))
+                if not (-5 < hz < 5 and 0 < v < 1.5):
+                    raise ValueError("grid_off_nominal: hz is an offset in (-5, 5) Hz and v_pu in (0, 1.5)")
+                p.grid_up, p.grid_hz_offset, p.grid_v_pu = True, hz, v
+                params = {"hz": hz, "v_pu": v}
+            elif kind == "bms_trip":
+                p.bms_tripped, p.bms_fault_active = True, True
+                self._bms_until_s = until
+            elif kind == "bms_reset":
+                p.bms_fault_active = False
+                self._bms_until_s = None
+            elif kind == "genset_fail_to_start":
+                on = bool(params.get("on", True))
+                p.genset_fail_to_start = on
+                if not on and p.genset_state == GENSET_FAILED:
+                    p.genset_state = GENSET_OFF
+                params = {"on": on}
+            else:
+                device = str(params.get("device", "pcs"))
+                targets = list(self.devices) if (kind == "clear_faults" and "device" not in params) else [device]
+                for name in targets:
+                    if name not in self.devices:
+                        raise ValueError(f"unknown device {name!r}; allowed: {', '.join(self.devices)}")
+                for name in targets:
+                    dev = self.devices[name]
+                    if kind == "clear_faults":
+                        dev.fault, dev.fault_until_s = None, None
+                    else:
+                        dev.fault = {"telemetry_stale": "stale", "modbus_timeout": "timeout"}.get(kind, "exception")
+                        dev.fault_until_s = until
+                params["device"] = device
+            rec = {"kind": kind, "params": params, "t_s": t}
+            self.faults_log.append(rec)
+            return rec
+
+    def require_device(self, name: str) -> TwinDevice:
+        """The device called ``name``; DeviceError when unknown."""
+        if name not in self.devices:
+            raise DeviceError(f"no twin device {name!r}")
+        return self.devices[name]
