@@ -10,6 +10,7 @@ from islandgrid.cli.forecast import register as register_forecast
 from islandgrid.cli.optimize import register as register_optimize
 from islandgrid.cli.regret import register as register_regret
 from islandgrid.cli.resilience import register as register_resilience
+from islandgrid.cli.serve import register as register_serve
 from islandgrid.cli.simulate import register as register_simulate
 from islandgrid.cli.size import register as register_size
 
@@ -33,6 +34,7 @@ register_resilience(app)
 register_economics(app)
 register_forecast(app)
 register_regret(app)
+register_serve(app)
 register_optimize(app)
 # Further command groups register here, one line each:
 # (ledger / report / factors: carbon; optimize / size / resilience / forecast: planning; serve: controller)
