@@ -178,7 +178,8 @@ def main() -> int:
         f"  islandgrid, whole year in one HiGHS solve: best {t_dir:.3f} s, median {med_dir:.3f} s, "
         f"objective {obj_dir:,.6f}"
     )
-    print(f"  PyPSA + linopy + HiGHS:                    best {t_py:.3f} s, median {med_py:.3f} s, objective {obj_py:,.6f}")
+    print(f"  PyPSA + linopy + HiGHS:                    best {t_py:.3f} s, median {med_py:.3f} s, ", end="")
+    print(f"objective {obj_py:,.6f}")
     print(f"  same optimum: relative difference {rel:.2e} (one solve: {rel_dir:.2e}; required <= {REL_TOL:g})")
     print(f"  max |SoC difference| {np.max(np.abs(soc_ours - soc_py)):.3g} kWh (alternative optima may differ)")
     print(

@@ -25,7 +25,7 @@ So the returned optimum is exact to ``tol`` (relative), certified, never assumed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 

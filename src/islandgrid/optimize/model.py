@@ -356,10 +356,7 @@ def build_model(
         if kind not in cols:
             return
         k0, ktimes = cols[kind]
-        if len(ktimes) == n and ktimes is t_all:
-            cidx = k0 + times
-        else:
-            cidx = k0 + np.searchsorted(ktimes, times)
+        cidx = k0 + times if ktimes is t_all else k0 + np.searchsorted(ktimes, times)
         rr.append(rows)
         cc.append(cidx)
         vv.append(np.broadcast_to(np.asarray(v, dtype=float), rows.shape))

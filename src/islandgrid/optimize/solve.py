@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from islandgrid.errors import InputError, SolverError
-from islandgrid.optimize.model import Model, Penalties, build_model
+from islandgrid.optimize.model import Model, Penalties, build_model, validate_options
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 Progress = Callable[[str], None]
@@ -232,6 +232,7 @@ def solve_problem(
     from islandgrid.optimize.decompose import solve_decomposed
 
     say = progress or (lambda _s: None)
+    validate_options(mode, end_soc, time_limit_s, mip_rel_gap)
     if method not in METHODS:
         raise InputError(
             "unknown LP method", field="method", value=method, allowed=", ".join(METHODS), fix="use decompose or direct"

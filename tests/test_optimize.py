@@ -1,0 +1,351 @@
+"""Perfect-foresight optimiser: hand cases, an independent scipy formulation, bounds on the rules,
+engine invariants, the certified decomposition, MILP commitment and bad input."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core_helpers import battery, genset, problem
+from islandgrid.errors import InputError, SolverError
+from islandgrid.optimize import Penalties, solve_problem
+from islandgrid.optimize.model import fuel_cost_per_l
+from islandgrid.simulate.checks import check_flows
+from islandgrid.strategy.base import DispatchProblem
+from islandgrid.strategy.rules import RuleStrategy
+
+PEN = Penalties()
+
+
+def priced(p: DispatchProblem, import_price: list[float] | np.ndarray, carbon: float = 0.0) -> DispatchProblem:
+    return replace(p, import_price_per_kwh=np.asarray(import_price, dtype=float), carbon_price_per_kg=carbon)
+
+
+# -- hand cases -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("eta", [1.0, 0.9])
+def test_arbitrage_by_hand(eta: float) -> None:
+    """Two hours, load 10 kW, import 0.1 then 1.0 /kWh, empty battery (SoC min 0).
+
+    By hand: buy x in hour 1 so that eta_c * eta_d * x = 10 kWh covers hour 2; cost
+    = 0.1 * (10 + 10 / eta^2) + discharge tie-break 1e-4 * 10. Exact LP optimum (tolerance 1e-9).
+    """
+    p = priced(
+        problem([0, 0], [10, 10], [True, True], bat=battery(100, 50, eta=eta, soc_init=0.0), gen=genset(0.0)),
+        [0.1, 1.0],
+    )
+    flows, info = solve_problem(p, "lp", method="direct")
+    expected = 0.1 * (10 + 10 / eta**2) + PEN.discharge_per_kwh * 10
+    assert info.objective == pytest.approx(expected, rel=1e-9)
+    assert flows["bat_out_kwh"][1] == pytest.approx(10.0, rel=1e-9)
+    check_flows(flows, p.battery, p.dt_h)
+
+
+def test_self_discharge_decays_the_energy_above_soc_min() -> None:
+    """No load, no PV, nothing to do: the stored energy above SoC min decays geometrically,
+    soc_t - soc_min = (1 - s dt)^(t+1) (soc_init - soc_min), as the rule engine's BMS idealisation."""
+    s = 0.01
+    bat = battery(100, 50, soc_min=0.1, soc_init=0.6, selfdis_per_h=s)
+    p = problem([0] * 6, [0] * 6, [True] * 6, bat=bat, gen=genset(0.0))
+    flows, _ = solve_problem(p, "lp", method="direct")
+    expect = 10 + 50 * (1 - s) ** np.arange(1, 7)
+    np.testing.assert_allclose(flows["soc_kwh"], expect, rtol=1e-9)
+    check_flows(flows, p.battery, p.dt_h)
+
+
+def test_outage_is_bridged_by_charging_beforehand() -> None:
+    """A 3-hour outage of a 20 kW load with no genset and a battery at SoC min: perfect foresight
+    charges 60 kWh (eta 1) before it, so nothing is unserved; the grid carries nothing while down."""
+    up = [True, True, True, False, False, False]
+    bat = battery(100, 60, soc_min=0.0, soc_init=0.0)
+    p = problem([0] * 6, [20] * 6, up, bat=bat, gen=genset(0.0))
+    flows, _ = solve_problem(p, "lp", method="direct")
+    assert flows["unserved_kwh"].sum() == pytest.approx(0.0, abs=1e-9)
+    assert flows["grid_in_kwh"][3:].max() == 0.0
+    assert flows["soc_kwh"][2] == pytest.approx(60.0, rel=1e-9)
+
+
+# -- independent formulation --------------------------------------------------------------
+
+
+def linprog_objective(p: DispatchProblem) -> float:
+    """The same LP written out independently, densely, for scipy.optimize.linprog (HiGHS)."""
+    from scipy.optimize import linprog
+
+    b, g, n, dt = p.battery, p.genset, p.n, p.dt_h
+    up = np.asarray(p.grid_available, dtype=bool)
+    load = p.load_kw * dt
+    crit = np.minimum(p.critical_kw * dt, load)
+    a = 1 - b.self_discharge_frac_per_h * dt
+    R = [t for t in range(n) if up[t]] if b.reserve_kwh > b.soc_min_kwh else []
+    nv = 9 * n + len(R)  # per t: pv gin gout bin bout dsl soc shed shedc ; then ures
+    PV, GIN, GOUT, BIN, BOUT, DSL, SOC, SHED, SHEDC = range(9)
+
+    def v(k: int, t: int) -> int:
+        return 9 * t + k
+
+    c = np.zeros(nv)
+    lb, ub = np.zeros(nv), np.zeros(nv)
+    fuel = fuel_cost_per_l(p)
+    for t in range(n):
+        c[v(GIN, t)] = p.import_price_per_kwh[t] + p.carbon_price_per_kg * p.grid_co2_kg_per_kwh[t]
+        c[v(GOUT, t)] = -p.export_price_per_kwh[t]
+        c[v(BOUT, t)] = PEN.discharge_per_kwh
+        c[v(DSL, t)] = (g.f1_l_per_kwh + g.f0_l_per_h_per_kw * g.nameplate_kw / g.rated_kw) * fuel if g.rated_kw else 0
+        c[v(SHED, t)] = PEN.shed_per_kwh
+        c[v(SHEDC, t)] = PEN.shed_critical_per_kwh
+        ub[v(PV, t)] = p.pv_kw[t] * dt
+        ub[v(GIN, t)] = p.grid.import_kw * dt * up[t]
+        ub[v(GOUT, t)] = p.grid.export_kw * dt * up[t]
+        ub[v(BIN, t)] = b.charge_kw * dt
+        ub[v(BOUT, t)] = b.discharge_kw * dt
+        ub[v(DSL, t)] = g.rated_kw * dt
+        lb[v(SOC, t)], ub[v(SOC, t)] = b.soc_min_kwh, b.soc_max_kwh
+        ub[v(SHED, t)] = load[t] - crit[t]
+        ub[v(SHEDC, t)] = crit[t]
+    for i, _t in enumerate(R):
+        c[9 * n + i] = PEN.reserve_per_kwh_h * dt
+        ub[9 * n + i] = b.reserve_kwh - b.soc_min_kwh
+    a_eq = np.zeros((2 * n, nv))
+    b_eq = np.zeros(2 * n)
+    for t in range(n):
+        for k, s in ((PV, 1), (GIN, 1), (DSL, 1), (BOUT, 1), (SHED, 1), (SHEDC, 1), (BIN, -1), (GOUT, -1)):
+            a_eq[t, v(k, t)] = s
+        b_eq[t] = load[t]
+        # soc_t - soc_min = a (soc_{t-1} - soc_min) + eta_c bin - bout / eta_d
+        a_eq[n + t, v(SOC, t)] = 1
+        a_eq[n + t, v(BIN, t)] = -b.eta_charge
+        a_eq[n + t, v(BOUT, t)] = 1 / b.eta_discharge
+        if t > 0:
+            a_eq[n + t, v(SOC, t - 1)] = -a
+            b_eq[n + t] = (1 - a) * b.soc_min_kwh
+        else:
+            b_eq[n + t] = a * b.soc_init_kwh + (1 - a) * b.soc_min_kwh
+    a_ub = np.zeros((len(R), nv))
+    for i, t in enumerate(R):
+        a_ub[i, v(SOC, t)] = -1
+        a_ub[i, 9 * n + i] = -1
+    res = linprog(c, A_ub=a_ub if R else None, b_ub=-np.full(len(R), b.reserve_kwh) if R else None, A_eq=a_eq,
+                  b_eq=b_eq, bounds=list(zip(lb, ub, strict=True)), method="highs")  # fmt: skip
+    assert res.status == 0, res.message
+    return float(res.fun)
+
+
+def objective_of(p: DispatchProblem, f: dict[str, np.ndarray]) -> float:
+    """The optimiser's LP objective evaluated on any engine flows (e.g. a rule strategy's)."""
+    g = p.genset
+    up = np.asarray(p.grid_available, dtype=bool)
+    grid = (p.import_price_per_kwh + p.carbon_price_per_kg * p.grid_co2_kg_per_kwh) * f["grid_in_kwh"]
+    below = np.maximum(p.battery.reserve_kwh - f["soc_kwh"], 0.0) * up
+    shed = f["unserved_kwh"] - f["unserved_critical_kwh"]
+    return float(
+        grid.sum()
+        - (p.export_price_per_kwh * f["grid_out_kwh"]).sum()
+        + f["fuel_l"].sum() * fuel_cost_per_l(p) * (g.rated_kw > 0)
+        + PEN.shed_per_kwh * shed.sum()
+        + PEN.shed_critical_per_kwh * f["unserved_critical_kwh"].sum()
+        + PEN.discharge_per_kwh * f["bat_out_kwh"].sum()
+        + PEN.reserve_per_kwh_h * p.dt_h * below.sum()
+    )
+
+
+@st.composite
+def small_problems(draw: st.DrawFn) -> DispatchProblem:
+    n = draw(st.integers(2, 10))
+    fl = st.floats(0, 60, allow_nan=False)
+    pv = draw(st.lists(fl, min_size=n, max_size=n))
+    load = draw(st.lists(st.floats(0, 40), min_size=n, max_size=n))
+    up = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    price = draw(st.lists(st.floats(0.05, 1.5), min_size=n, max_size=n))
+    eta = draw(st.floats(0.85, 1.0))
+    soc_min = draw(st.floats(0.0, 0.3))
+    soc_max = draw(st.floats(0.6, 1.0))
+    bat = battery(
+        draw(st.floats(10, 200)),
+        draw(st.floats(5, 80)),
+        eta=eta,
+        soc_min=soc_min,
+        soc_max=soc_max,
+        soc_init=draw(st.floats(soc_min, soc_max)),
+        reserve=draw(st.floats(soc_min, soc_max)),
+        selfdis_per_h=draw(st.sampled_from([0.0, 0.001, 0.02])),
+    )
+    gen = genset(draw(st.sampled_from([0.0, 15.0, 50.0])), min_frac=0.3)
+    p = problem(
+        pv,
+        load,
+        up,
+        bat=bat,
+        gen=gen,
+        dt_h=draw(st.sampled_from([1.0, 0.5])),
+        import_kw=draw(st.floats(5, 100)),
+        export_kw=draw(st.sampled_from([0.0, 20.0])),
+        critical_frac=draw(st.floats(0, 1)),
+    )
+    return replace(
+        p,
+        import_price_per_kwh=np.asarray(price),
+        export_price_per_kwh=np.asarray(price) * draw(st.floats(0, 0.9)),
+        carbon_price_per_kg=draw(st.sampled_from([0.0, 0.6])),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems())
+def test_lp_matches_an_independent_scipy_solve(p: DispatchProblem) -> None:
+    """Same optimum as the dense textbook formulation solved by scipy.optimize.linprog (1e-7 rel.),
+    by both LP methods, and the engine's invariants hold on the dispatch."""
+    ref = linprog_objective(p)
+    for method in ("direct", "decompose"):
+        flows, info = solve_problem(p, "lp", method=method)
+        assert info.objective == pytest.approx(ref, rel=1e-7, abs=1e-7)
+        check_flows(flows, p.battery, p.dt_h)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems())
+def test_optimum_bounds_every_rule(p: DispatchProblem) -> None:
+    """The LP optimum is never beaten by a rule strategy on the same objective (the rules' fuel,
+    unserved energy, reserve shortfall and discharge priced as the LP prices them); the MILP's
+    dispatch passes the engine checks, its LP bound lies below it, its genset is on/off with at
+    least its minimum load while on."""
+    _flows, info = solve_problem(p, "lp", method="direct")
+    for name in ("load_following", "cycle_charging", "pv_first"):
+        rule = RuleStrategy(name).dispatch(p)
+        assert info.objective <= objective_of(p, rule) + 1e-6 * max(1.0, abs(info.objective))
+    mflows, minfo = solve_problem(p, "milp", time_limit_s=20)
+    check_flows(mflows, p.battery, p.dt_h)
+    assert minfo.lp_bound <= minfo.objective + 1e-6 * max(1.0, abs(minfo.objective))
+    on = mflows["genset_on"]
+    assert set(np.unique(on)) <= {0.0, 1.0}
+    g = p.genset
+    gmin = min(g.min_load_kw, g.rated_kw) * p.dt_h
+    assert (mflows["diesel_kwh"][on > 0] >= gmin - 1e-6).all()
+    assert (mflows["diesel_kwh"][on == 0] <= 1e-9).all()
+
+
+# -- MILP -----------------------------------------------------------------------------------
+
+
+def test_milp_minimum_load_goes_to_dump_and_fuel_follows_homer() -> None:
+    """Islanded, no PV, a battery with no usable room (SoC max = SoC min), a 10 kW load for 3 hours
+    and a 50 kW genset with 30 % minimum load: the MILP runs the genset at its 15 kW minimum and
+    dumps the 5 kW surplus. Fuel = F0 x rated + F1 x P per hour (HOMER's curve and example
+    F0 = 0.033, F1 = 0.273, GUIDE §3)."""
+    bat = battery(100, 50, soc_min=0.1, soc_max=0.1 + 1e-9, soc_init=0.1)
+    gen = genset(50.0, min_frac=0.3)
+    p = problem([0, 0, 0], [10, 10, 10], [False] * 3, bat=bat, gen=gen, critical_frac=1.0)
+    flows, info = solve_problem(p, "milp")
+    np.testing.assert_allclose(flows["genset_on"], 1.0)
+    np.testing.assert_allclose(flows["diesel_kwh"], 15.0, rtol=1e-9)
+    np.testing.assert_allclose(flows["dump_kwh"], 5.0, rtol=1e-6)
+    np.testing.assert_allclose(flows["fuel_l"], 0.033 * 50 + 0.273 * 15, rtol=1e-9)
+    assert info.optimality_gap > 0  # the LP bound runs the genset only at 10 kW
+    check_flows(flows, p.battery, p.dt_h)
+
+
+def test_milp_minimum_run_time() -> None:
+    """A 1-hour outage with a 3-hour minimum run time: the genset runs one run of 3 consecutive
+    hours that covers the outage (where the run sits around it is a tie)."""
+    gen = genset(50.0, min_frac=0.0, min_run_h=3.0)
+    p = problem([0] * 6, [20] * 6, [True, False, True, True, True, True], bat=battery(0.0, 0.0), gen=gen)
+    flows, _ = solve_problem(p, "milp")
+    on = flows["genset_on"]
+    assert on.sum() == 3 and on[1] == 1
+    assert np.count_nonzero(np.diff(np.r_[0, on, 0]) == 1) == 1  # one start
+    assert flows["unserved_kwh"].sum() == pytest.approx(0.0, abs=1e-9)
+
+
+# -- decomposition certificate --------------------------------------------------------------
+
+
+def test_wrong_splits_are_caught_by_the_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force split guesses where the battery cannot be full (night, no PV): the duality
+    certificate rejects them and the answer still equals the one-piece solve."""
+    import islandgrid.optimize.decompose as dec
+
+    n = 96
+    hours = np.arange(n) % 24
+    pv = np.where((hours > 8) & (hours < 16), 80.0, 0.0)
+    price = np.where((hours > 17) & (hours < 22), 1.0, 0.3)
+    p = priced(problem(pv, np.full(n, 20.0), np.ones(n, bool), bat=battery(200, 50, eta=0.95)), price)
+    monkeypatch.setattr(dec, "split_candidates", lambda _p, _m: np.array([23, 47, 71]))
+    _, info_dec = solve_problem(p, "lp", method="decompose")
+    _, info_dir = solve_problem(p, "lp", method="direct")
+    assert info_dec.objective == pytest.approx(info_dir.objective, rel=1e-9)
+    assert info_dec.lp_bound <= info_dec.objective + 1e-9
+
+
+# -- the example site ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def horinger_problem(horinger):  # type: ignore[no-untyped-def]
+    from islandgrid.inputs.series import build_inputs
+    from islandgrid.simulate.engine import build_problem
+
+    return build_problem(horinger, build_inputs(horinger, None))
+
+
+def test_horinger_decomposition_is_exact_and_flows_check(horinger_problem: DispatchProblem) -> None:
+    """The certified decomposition equals the one-piece HiGHS optimum (1e-9 relative) on the
+    example year; the flows pass the engine's checks; no load is shed with perfect foresight."""
+    p = horinger_problem
+    f_dec, i_dec = solve_problem(p, "lp")
+    _, i_dir = solve_problem(p, "lp", method="direct")
+    assert "certified" in i_dec.status
+    assert i_dec.objective == pytest.approx(i_dir.objective, rel=1e-9)
+    assert i_dec.optimality_gap <= 1e-9
+    check_flows(f_dec, p.battery, p.dt_h)
+    assert f_dec["unserved_kwh"].sum() < 1e-6
+
+
+def test_optimal_strategy_through_the_engine_and_regret(horinger) -> None:  # type: ignore[no-untyped-def]
+    """'optimal_lp' runs through simulate like any strategy; the regret table's reference is
+    'optimal' (the perfect-foresight MILP), which reports its gap, and pv_first costs more."""
+    import islandgrid
+    from islandgrid.mpc.regret import default_strategies, reference_name, regret_rows
+
+    r = islandgrid.simulate(horinger, "optimal_lp", baseline=False)
+    assert r.strategy == "optimal_lp"
+    assert reference_name(default_strategies()) == "optimal"
+    ref, rows = regret_rows(horinger, ["pv_first"])
+    assert ref == "optimal"
+    by = {row["strategy"]: row for row in rows}
+    assert by["optimal"]["regret_cost"] == 0.0
+    assert by["optimal"]["optimality_gap"] is not None and by["optimal"]["optimality_gap"] <= 1e-3
+    # pv_first keeps the same reserve as the optimum, so it cannot be cheaper
+    assert by["pv_first"]["regret_cost"] > 0
+
+
+# -- bad input and failures -----------------------------------------------------------------
+
+
+def test_bad_options_are_input_errors() -> None:
+    p = problem([0, 0], [1, 1], [True, True])
+    with pytest.raises(InputError, match="mode"):
+        solve_problem(p, "nlp")
+    with pytest.raises(InputError, match="end_soc"):
+        solve_problem(p, "lp", end_soc="cyclic")
+    with pytest.raises(InputError, match="method"):
+        solve_problem(p, "lp", method="magic")
+
+
+def test_end_soc_that_cannot_be_reached_is_a_solver_error_saying_what_to_relax() -> None:
+    """Islanded, nothing to charge from, self-discharge: ending at the start SoC is impossible.
+    (Infeasibility cannot come from anything else: every bus row has an unserved slack.)"""
+    bat = battery(100, 50, soc_init=0.5, selfdis_per_h=0.01)
+    p = problem([0, 0, 0], [0, 0, 0], [False] * 3, bat=bat, gen=genset(0.0))
+    with pytest.raises(SolverError, match="end_soc='free'"):
+        solve_problem(p, "lp", end_soc="initial", method="direct")
+    solve_problem(p, "lp", end_soc="free")  # relaxing it works
+
+
+def test_time_limit_gives_a_clear_solver_error(horinger_problem: DispatchProblem) -> None:
+    with pytest.raises(SolverError, match="time limit"):
+        solve_problem(horinger_problem, "lp", method="direct", time_limit_s=1e-4)
