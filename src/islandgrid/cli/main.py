@@ -6,9 +6,12 @@ import typer
 
 from islandgrid.cli.common import main_guard
 from islandgrid.cli.economics import register as register_economics
+from islandgrid.cli.factors import register as register_factors
 from islandgrid.cli.forecast import register as register_forecast
+from islandgrid.cli.ledger import register as register_ledger
 from islandgrid.cli.optimize import register as register_optimize
 from islandgrid.cli.regret import register as register_regret
+from islandgrid.cli.report import register as register_report
 from islandgrid.cli.resilience import register as register_resilience
 from islandgrid.cli.serve import register as register_serve
 from islandgrid.cli.simulate import register as register_simulate
@@ -34,6 +37,9 @@ register_resilience(app)
 register_economics(app)
 register_forecast(app)
 register_regret(app)
+register_ledger(app)
+register_report(app)
+register_factors(app)
 register_serve(app)
 register_optimize(app)
 # Further command groups register here, one line each:

@@ -33,7 +33,7 @@ from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
 
 _CHUNK = 4096  # records packed per pass (about 1.4 MB, stays in cache)
-_NONNEG = (*(c for c in FLOW_COLUMNS if c.endswith("_kwh") and c != "soc_kwh"), "fuel_l")
+_NONNEG = tuple(c for c in ENERGY_FIELDS if c not in ("it_kwh", "soc_kwh"))  # what the ledger stores
 
 
 def site_id_of(site: Site, site_id: str | None = None) -> str:
@@ -136,7 +136,7 @@ def validate_flows(flows: pd.DataFrame, source: str = "flows") -> float:
         )
     if len(idx) == 0:
         raise DataFileError("no intervals to append", source=source, fix="pass at least one row")
-    steps = np.diff(idx.asi8) / 1e9 if len(idx) > 1 else np.array([])
+    steps = np.diff(idx.as_unit("ns").asi8) / 1e9 if len(idx) > 1 else np.array([])
     if len(steps) and (steps <= 0).any():
         i = int(np.argmax(steps <= 0)) + 1
         raise DataFileError(
@@ -307,7 +307,7 @@ def build_batch(
         )
     row_flags = np.zeros(n, dtype=np.uint8) | np.asarray(flags, dtype=np.uint8)
     if tip is not None:
-        expected = int(tip.ts.value // 1_000_000_000) + tip.dt_s
+        expected = int(tip.ts.timestamp()) + tip.dt_s
         if ts_s[0] < expected:
             raise DataFileError(
                 "the first interval does not follow the ledger's last record",

@@ -209,7 +209,10 @@ def read_records(store: LedgerStore, site_id: str | None = None) -> pd.DataFrame
     for name in FLOAT_FIELDS:
         data[name] = rec[name].astype(np.float64)
     frame = pd.DataFrame(data, index=idx)
-    frame["flag_names"] = [flag_names(int(f)) for f in frame["flags"]] if len(frame) < 2_000_000 else ""
+    codes, inv = np.unique(rec["flags"], return_inverse=True)
+    frame["flag_names"] = np.array([flag_names(int(c)) for c in codes], dtype=object)[inv]
     frame["hash"] = [bytes(r[3]).hex() for r in rows]
+    digests, inv = np.unique(rec["factor_set"], axis=0, return_inverse=True)
+    frame["factor_set"] = np.array([bytes(d).hex() for d in digests], dtype=object)[inv.ravel()]
     frame.attrs["site_id"] = sid
     return frame

@@ -1,0 +1,196 @@
+"""Per-job carbon: a jobs file's IT energy, scaled up by PUE, times the bus intensity of each interval.
+
+This is what CodeCarbon gives an ML team, with the site's real (ledgered) intensity instead of a
+national average. A job is ``job_id,start,end`` and either ``kw`` (mean IT draw) or
+``gpu_hours``; GPU-hours become kW with ``kw_per_gpu`` (default 0.7 kW: NVIDIA H100 SXM5 board
+power, "Max thermal design power (TDP) up to 700 W", NVIDIA H100 Tensor Core GPU datasheet).
+
+For interval t overlapping the job by h_t hours::
+
+    energy_t = kw x h_t x PUE_t,    PUE_t = load_kwh_t / it_kwh_t (from the ledger, else --pue)
+    co2      = sum_t energy_t x e_bus_t
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from islandgrid.errors import DataFileError, InputError
+
+#: NVIDIA H100 SXM5 maximum board power (datasheet: TDP up to 700 W) [kW].
+H100_SXM_KW = 0.7
+MAX_REPORTED = 10
+
+
+def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
+    """Read and validate a jobs CSV: ``job_id,start,end`` and ``kw`` or ``gpu_hours`` per row.
+
+    Naive timestamps are in the site's local time ``tz``. Returns a frame with job_id, start,
+    end (UTC), kw and gpu_hours (NaN where not given).
+
+    Raises
+    ------
+    DataFileError
+        Missing columns, malformed or negative values, end not after start, both or neither of kw and
+        gpu_hours; the message names every bad line (up to ten).
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise DataFileError("file not found", source=str(path), fix="check the path") from None
+    except Exception as exc:
+        raise DataFileError(
+            f"not a readable CSV ({exc})", source=str(path), fix="give a comma-separated file"
+        ) from None
+    need = ["job_id", "start", "end"]
+    missing = [c for c in need if c not in raw.columns]
+    if missing or not ({"kw", "gpu_hours"} & set(raw.columns)):
+        raise DataFileError(
+            "missing columns",
+            source=str(path),
+            field="header",
+            value=list(raw.columns),
+            allowed="job_id, start, end and kw and/or gpu_hours",
+            fix="see examples/horinger-jobs.csv",
+        )
+    if raw.empty:
+        raise DataFileError("no jobs", source=str(path), fix="add at least one row")
+    problems: list[str] = []
+    rows = []
+    for i, r in raw.iterrows():
+        line = int(str(i)) + 2
+        try:
+            start = pd.Timestamp(r["start"])
+            end = pd.Timestamp(r["end"])
+        except (ValueError, TypeError):
+            problems.append(f"line {line}: start/end {r['start']!r}/{r['end']!r} are not ISO 8601")
+            continue
+        if pd.isna(start) or pd.isna(end):
+            problems.append(f"line {line}: start or end is empty")
+            continue
+        start = start.tz_localize(tz) if start.tzinfo is None else start
+        end = end.tz_localize(tz) if end.tzinfo is None else end
+        if end <= start:
+            problems.append(f"line {line}: end {r['end']} is not after start {r['start']}")
+        vals = {}
+        for c in ("kw", "gpu_hours"):
+            text = str(r.get(c, "")).strip()
+            if text == "":
+                vals[c] = np.nan
+                continue
+            try:
+                vals[c] = float(text)
+            except ValueError:
+                problems.append(f"line {line}: {c} = {text!r} is not a number")
+                vals[c] = np.nan
+                continue
+            if not np.isfinite(vals[c]) or vals[c] < 0:
+                problems.append(f"line {line}: {c} = {text} must be a finite number >= 0")
+        if np.isfinite(vals["kw"]) == np.isfinite(vals["gpu_hours"]):
+            problems.append(f"line {line}: give exactly one of kw and gpu_hours")
+        rows.append((str(r["job_id"]), start.tz_convert("UTC"), end.tz_convert("UTC"), vals["kw"], vals["gpu_hours"]))
+    if problems:
+        more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
+        raise DataFileError(
+            f"{len(problems)} bad row(s): " + "; ".join(problems[:MAX_REPORTED]) + more + ".",
+            source=str(path),
+            fix="correct those lines",
+        )
+    return pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_hours"])
+
+
+def allocate_jobs(
+    jobs: pd.DataFrame, records: pd.DataFrame, kw_per_gpu: float = H100_SXM_KW, pue: float | None = None
+) -> pd.DataFrame:
+    """Energy and CO2 of each job from the ledger's intervals.
+
+    Parameters
+    ----------
+    jobs : pandas.DataFrame
+        From :func:`read_jobs`.
+    records : pandas.DataFrame
+        Ledger records (UTC index, dt_s, load_kwh, it_kwh, e_bus_kg_per_kwh, load_pv_frac).
+    kw_per_gpu : float
+        Board power per GPU for ``gpu_hours`` jobs [kW].
+    pue : float, optional
+        PUE where the ledger has no IT energy [-]; default the median of the ledger's known PUE
+        (e.g. in filled gaps), and an error when it knows none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per job: it_kwh, facility_kwh (IT x PUE), co2_kg, intensity_kg_per_kwh, pv_share, covered_h.
+
+    Raises
+    ------
+    InputError
+        A job outside the ledger's period, or no PUE where the ledger has no IT energy.
+    """
+    if not 0 < kw_per_gpu <= 5:
+        raise InputError("kW per GPU out of range", field="--kw-per-gpu", value=kw_per_gpu, allowed="0 to 5 kW")
+    if pue is not None and not 1 <= pue <= 3:
+        raise InputError("PUE out of range", field="--pue", value=pue, allowed="1 to 3", fix="e.g. 1.25")
+    t0 = pd.DatetimeIndex(records.index).as_unit("s").asi8
+    dt = records["dt_s"].to_numpy()
+    t1 = t0 + dt
+    it = records["it_kwh"].to_numpy()
+    load = records["load_kwh"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pue_t = np.where(np.isfinite(it) & (it > 0), load / it, np.nan)
+    known = pue_t[np.isfinite(pue_t)]
+    fallback = pue if pue is not None else (float(np.median(known)) if len(known) else None)
+    e_bus = records["e_bus_kg_per_kwh"].to_numpy()
+    pv_frac = records["load_pv_frac"].to_numpy()
+    out = []
+    for job in jobs.itertuples(index=False):
+        s = int(job.start.timestamp())
+        e = int(job.end.timestamp())
+        dur_h = (e - s) / 3600.0
+        kw = float(job.kw) if np.isfinite(job.kw) else float(job.gpu_hours) * kw_per_gpu / dur_h
+        lo = int(np.searchsorted(t1, s, side="right"))
+        hi = int(np.searchsorted(t0, e, side="left"))
+        if hi <= lo:
+            raise InputError(
+                "job lies outside the ledger's period",
+                field="job_id",
+                value=job.job_id,
+                allowed=f"{records.index[0]} to {records.index[-1]} UTC",
+                fix="import the meters of that period first, or drop the job",
+            )
+        sl = slice(lo, hi)
+        overlap_h = (np.minimum(t1[sl], e) - np.maximum(t0[sl], s)).clip(min=0) / 3600.0
+        p = pue_t[sl]
+        if not np.isfinite(p).all():
+            if fallback is None:
+                raise InputError(
+                    "the ledger has no IT energy for this job's intervals, so PUE is unknown",
+                    field="--pue",
+                    value=None,
+                    allowed="1 to 3",
+                    fix="pass --pue (e.g. 1.25) or import meters with an it_kwh column",
+                )
+            p = np.where(np.isfinite(p), p, fallback)
+        it_kwh = kw * overlap_h
+        fac = it_kwh * p
+        co2 = float((fac * e_bus[sl]).sum())
+        fac_sum = float(fac.sum())
+        out.append(
+            {
+                "job_id": job.job_id,
+                "start": job.start,
+                "end": job.end,
+                "it_kw": kw,
+                "it_kwh": float(it_kwh.sum()),
+                "facility_kwh": fac_sum,
+                "co2_kg": co2,
+                "intensity_kg_per_kwh": co2 / fac_sum if fac_sum > 0 else 0.0,
+                "pv_share": float((fac * pv_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
+                "covered_h": float(overlap_h.sum()),
+                "job_h": dur_h,
+            }
+        )
+    return pd.DataFrame(out)

@@ -1,0 +1,140 @@
+"""``islandgrid ledger build|import|verify|export``: the tamper-evident carbon ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from islandgrid.cli.common import friendly_errors
+
+if TYPE_CHECKING:
+    from islandgrid.ledger.store import LedgerStore
+
+DB = Annotated[Path, typer.Option("--db", help="The ledger database (SQLite).")]
+SITE_ID = Annotated[str | None, typer.Option("--site-id", help="The chain; default from the site file.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ledger`` command group to ``app``."""
+    ledger = typer.Typer(help="The tamper-evident, hash-chained carbon ledger.", no_args_is_help=True)
+    app.add_typer(ledger, name="ledger")
+
+    @ledger.command("build")
+    @friendly_errors
+    def build(
+        site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
+        db: DB,
+        resolution: Annotated[str | None, typer.Option(help="1h, 15min or 1min; overrides the site file.")] = None,
+        strategy: Annotated[str | None, typer.Option(help="Dispatch strategy; overrides the site file.")] = None,
+        site_id: SITE_ID = None,
+    ) -> None:
+        """Simulate a year and record every interval (quality 'estimated', flagged simulated)."""
+        import islandgrid
+        from islandgrid.ledger import open_ledger
+        from islandgrid.ledger.record import FLAG_SIMULATED
+
+        site = islandgrid.load_site(site_file)
+        result = islandgrid.simulate(site, strategy=strategy, resolution=resolution, baseline=False)
+        it_kwh = result.inputs.frame["it_kw"].to_numpy() * result.dt_h
+        with open_ledger(db) as store:
+            n = store.append_flows(
+                site,
+                result.flows,
+                quality="estimated",
+                site_id=site_id,
+                grid_co2_kg_per_kwh=result.problem.grid_co2_kg_per_kwh,
+                flags=FLAG_SIMULATED,
+                it_kwh=it_kwh,
+            )
+            tip = store.tip(_sid(site, site_id))
+        _done(n, db, tip.hash if tip else "")
+
+    @ledger.command("import")
+    @friendly_errors
+    def import_(
+        meters: Annotated[Path, typer.Argument(help="Meter CSV, one row per interval (docs/ledger.md).")],
+        db: DB,
+        site_file: Annotated[Path, typer.Option("--site", help="The TOML site file (factors, battery).")],
+        site_id: SITE_ID = None,
+    ) -> None:
+        """Import measured interval energies; reject the whole file on any bad row."""
+        import islandgrid
+        from islandgrid.ledger import open_ledger
+        from islandgrid.ledger.meters import read_meters
+
+        site = islandgrid.load_site(site_file)
+        data = read_meters(meters, site)  # validated before the ledger is opened: nothing half-written
+        with open_ledger(db) as store:
+            n = store.append_flows(
+                site,
+                data.flows,
+                quality=data.quality,
+                site_id=site_id,
+                grid_co2_kg_per_kwh=data.grid_co2_kg_per_kwh,
+                flags=data.flags,
+                it_kwh=data.it_kwh,
+                dt_s=data.dt_s,
+            )
+            tip = store.tip(_sid(site, site_id))
+        filled = int((data.flags & 1).astype(bool).sum())
+        if filled:
+            Console(stderr=True).print(f"[yellow]{filled} missing interval(s) filled conservatively, flagged[/]")
+        _done(n, db, tip.hash if tip else "")
+
+    @ledger.command("verify")
+    @friendly_errors
+    def verify(
+        db: DB,
+        site_id: SITE_ID = None,
+        tip: Annotated[str | None, typer.Option("--tip", help="A published tip hash the chain must contain.")] = None,
+    ) -> None:
+        """Check the whole chain; exit 0 only when intact, else name the first bad record."""
+        from islandgrid.ledger.verify import verify_chain
+
+        with _existing(db) as store:
+            sids = [site_id] if site_id else store.sites()
+            for sid in sids:
+                rep = verify_chain(store, sid, tip_hash=tip)
+                Console().print(
+                    f"[green]intact[/]: {rep.site_id}, {rep.n_records} records, {rep.first} to {rep.last} UTC, "
+                    f"{rep.gaps} gap(s) flagged; tip {rep.tip_hash}",
+                    highlight=False,
+                )
+
+    @ledger.command("export")
+    @friendly_errors
+    def export(
+        db: DB,
+        out: Annotated[Path, typer.Option("--out", help="FILE.csv or FILE.parquet.")],
+        site_id: SITE_ID = None,
+    ) -> None:
+        """Write every record (all fields, quality, flags, hash) as CSV or Parquet."""
+        from islandgrid.ledger.export import export_records
+
+        with _existing(db) as store:
+            n = export_records(store, out, site_id)
+        Console().print(f"wrote {n} records to {out}")
+
+
+def _sid(site: object, site_id: str | None) -> str:
+    from islandgrid.ledger.batch import site_id_of
+
+    return site_id_of(site, site_id)  # type: ignore[arg-type]
+
+
+def _existing(db: Path) -> LedgerStore:
+    """Open a ledger that must already exist (never create one while reading)."""
+    from islandgrid.errors import InputError
+    from islandgrid.ledger import open_ledger
+
+    if not Path(db).is_file():
+        raise InputError("ledger not found", field="--db", value=str(db), fix="give the file 'ledger build' wrote")
+    return open_ledger(db)
+
+
+def _done(n: int, db: Path, tip: str) -> None:
+    Console().print(f"appended {n} records to {db}; tip {tip}", highlight=False)
+    Console().print("[dim]publish the tip hash: `ledger verify --tip` then also finds truncation[/]")

@@ -1,0 +1,54 @@
+"""``islandgrid report carbon``: the carbon report from a ledger (HTML with plots, CSV, XLSX)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from islandgrid.cli.common import atomic_dir, friendly_errors
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command group to ``app``."""
+    report = typer.Typer(help="Reports from the ledger.", no_args_is_help=True)
+    app.add_typer(report, name="report")
+
+    @report.command("carbon")
+    @friendly_errors
+    def carbon(
+        db: Annotated[Path, typer.Option("--db", help="The ledger database.")],
+        out: Annotated[Path, typer.Option("--out", help="Folder for report.html, CSV files and report.xlsx.")],
+        jobs: Annotated[Path | None, typer.Option("--jobs", help="CSV: job_id,start,end and kw or gpu_hours.")] = None,
+        site_id: Annotated[str | None, typer.Option("--site-id", help="The chain, if the ledger has several.")] = None,
+        carbon_price: Annotated[
+            float, typer.Option("--carbon-price", help="EUR per t CO2; default the Q1-2026 CBAM price.")
+        ] = 75.36,
+        kw_per_gpu: Annotated[float, typer.Option("--kw-per-gpu", help="Board power per GPU \\[kW].")] = 0.7,
+        pue: Annotated[float | None, typer.Option("--pue", help="PUE where the ledger has no IT energy \\[-].")] = None,
+    ) -> None:
+        """Scope 1/2 (location and market), hourly CFE, intensity, per-job CO2 and a CBAM-style block."""
+        from islandgrid.errors import InputError
+        from islandgrid.ledger import open_ledger
+        from islandgrid.reports.carbon import build_report, write_report
+
+        if not db.is_file():
+            raise InputError("ledger not found", field="--db", value=str(db), fix="give the file 'ledger build' wrote")
+        if not 0 <= carbon_price <= 10000:
+            raise InputError(
+                "carbon price out of range", field="--carbon-price", value=carbon_price, allowed="0 to 10000 EUR/t"
+            )
+        with open_ledger(db) as store:
+            rep = build_report(
+                store, site_id, jobs_csv=jobs, carbon_price_eur_per_t=carbon_price, kw_per_gpu=kw_per_gpu, pue=pue
+            )
+        with atomic_dir(out) as tmp:
+            write_report(rep, tmp)
+        tot = rep.monthly.loc["total"]
+        Console().print(
+            f"Scope 1 {tot['scope1_kg'] / 1000:,.3f} t, Scope 2 location {tot['scope2_location_kg'] / 1000:,.3f} t, "
+            f"market {tot['scope2_market_kg'] / 1000:,.3f} t; wrote {out}/report.html, report.xlsx and CSV files",
+            highlight=False,
+        )
