@@ -282,3 +282,25 @@ def test_dashboard_assets_are_local(client: TestClient) -> None:
     assert "http://" not in page.text and "https://" not in page.text
     js = client.get("/vendor/plotly.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
+
+
+def test_non_finite_numbers_from_the_controller_become_null() -> None:
+    class NanView(FakeView):
+        def status(self) -> dict:
+            return {**super().status(), "soc_frac": float("nan"), "extra": {"x": float("inf")}}
+
+    with TestClient(create_app(NanView(), token=None)) as c:
+        r = c.get("/api/status")
+    assert r.status_code == 200
+    assert r.json()["soc_frac"] is None and r.json()["extra"] == {"x": None}
+
+
+def test_malformed_view_data_is_a_500_with_a_message() -> None:
+    class BadView(FakeView):
+        def status(self) -> dict:
+            return {"soc_frac": 0.5}  # no mode
+
+    with TestClient(create_app(BadView(), token=None), raise_server_exceptions=False) as c:
+        r = c.get("/api/status")
+    assert r.status_code == 500
+    assert "malformed" in r.json()["detail"]

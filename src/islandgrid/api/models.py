@@ -132,6 +132,7 @@ class LedgerPage(BaseModel):
     """A page of ledger records, oldest first."""
 
     path: str = Field(..., description="The ledger file")
+    site_id: str = Field(..., description="The chain")
     count: int = Field(..., description="Records in this page")
     records: list[LedgerRecord]
 

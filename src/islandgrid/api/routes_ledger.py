@@ -6,11 +6,13 @@ with a message saying how to configure one.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from islandgrid.api.auth import ApiSettings, require_read
+from islandgrid.api.ledger_views import carbon_summary, ledger_page, ledger_verify
 from islandgrid.api.models import ErrorBody, LedgerPage, LedgerRecord, LedgerVerify
 from islandgrid.api.routes_read import Since, check_since
 
@@ -23,11 +25,11 @@ router = APIRouter(
 
 NO_LEDGER = (
     "no carbon ledger is configured on this server: start it with a ledger file, "
-    "e.g. `islandgrid serve SITE.toml --ledger ledger.sqlite`."
+    "e.g. `islandgrid serve SITE.toml --db ledger.sqlite`."
 )
 
 
-def _ledger_path(request: Request) -> str:
+def _ledger_path(request: Request) -> Path:
     settings: ApiSettings = request.app.state.settings
     if settings.ledger_path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NO_LEDGER)
@@ -36,28 +38,27 @@ def _ledger_path(request: Request) -> str:
             status.HTTP_404_NOT_FOUND,
             detail=f"the ledger file {str(settings.ledger_path)!r} does not exist yet (nothing recorded so far).",
         )
-    return str(settings.ledger_path)
+    return settings.ledger_path
 
 
-def _ledger_module() -> Any:
-    try:
-        import islandgrid.ledger as ledger
-    except ImportError as exc:  # pragma: no cover - the ledger ships with islandgrid
-        raise HTTPException(
-            status.HTTP_501_NOT_IMPLEMENTED, detail=f"the ledger module is unavailable: {exc}"
-        ) from None
-    return ledger
+SiteId = Annotated[str | None, Query(description="The chain (site id); by default the only one", max_length=200)]
 
 
 @router.get("/ledger", response_model=LedgerPage, summary="Ledger records, oldest first")
 def get_ledger(
-    path: Annotated[str, Depends(_ledger_path)],
+    path: Annotated[Path, Depends(_ledger_path)],
     since: Since = None,
     limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many records")] = 1000,
+    newest: Annotated[bool, Query(description="The newest `limit` records instead of the first after `since`")] = False,
+    site_id: SiteId = None,
 ) -> LedgerPage:
-    """Each record with its hash-chain fields, so a client can re-check the chain."""
-    records = _ledger_module().api_records(path, since=check_since(since), limit=limit)
-    return LedgerPage(path=path, count=len(records), records=[LedgerRecord.model_validate(r) for r in records])
+    """Each record with its hash-chain fields (seq, hash, factor set, quality, flags) and every stored figure.
+
+    Pages forward: pass the last record's ``ts`` as ``since`` to get the next page."""
+    sid, records = ledger_page(path, since=check_since(since), limit=limit, newest=newest, site_id=site_id)
+    return LedgerPage(
+        path=str(path), site_id=sid, count=len(records), records=[LedgerRecord.model_validate(r) for r in records]
+    )
 
 
 @router.get(
@@ -66,13 +67,14 @@ def get_ledger(
     summary="Verify the hash chain",
     responses={409: {"model": ErrorBody, "description": "The chain is broken"}},
 )
-def verify_ledger(path: Annotated[str, Depends(_ledger_path)]) -> LedgerVerify:
-    """200 with ``ok: true`` if intact; 409 naming the first altered, missing or reordered record."""
-    return LedgerVerify.model_validate(_ledger_module().api_verify(path))
+def verify_ledger(path: Annotated[Path, Depends(_ledger_path)], site_id: SiteId = None) -> LedgerVerify:
+    """200 with ``ok: true`` and the tip hash if intact; 409 naming the first altered, missing, inserted or
+    reordered record."""
+    return LedgerVerify.model_validate(ledger_verify(path, site_id=site_id))
 
 
 @router.get("/reports/carbon", summary="Carbon report from the ledger")
-def carbon_report(path: Annotated[str, Depends(_ledger_path)]) -> dict[str, Any]:
-    """GHG-Protocol scopes, hourly CFE score and the CBAM-style block, as JSON."""
-    report: dict[str, Any] = _ledger_module().api_carbon_report(path)
-    return report
+def carbon_report(path: Annotated[Path, Depends(_ledger_path)], site_id: SiteId = None) -> dict[str, Any]:
+    """Scope 1 (diesel) and Scope 2 location-based (grid) CO2, the PV share of the load, the load's mean
+    intensity and the data-quality counts, over every record of the chain."""
+    return carbon_summary(path, site_id=site_id)

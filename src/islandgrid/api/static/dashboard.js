@@ -269,25 +269,31 @@
 
   // --- KPIs (whatever the controller reports, formatted by the unit in the name) -------------
   const UNITS = [
-    [/_frac$/, (v) => (100 * v).toFixed(1) + " %"], [/_kwh$/, (v) => v.toFixed(1) + " kWh"],
+    [/(_frac|_share|_fraction)$|^pv_share$/, (v) => (100 * v).toFixed(1) + " %"],
+    [/_kg_per_kwh$/, (v) => (1000 * v).toFixed(0) + " g/kWh"], [/_kwh$/, (v) => v.toFixed(1) + " kWh"],
     [/_kw$/, (v) => v.toFixed(1) + " kW"], [/_kg$/, (v) => v.toFixed(1) + " kg"], [/_l$/, (v) => v.toFixed(1) + " L"],
     [/_min$/, (v) => v.toFixed(0) + " min"], [/_h$/, (v) => v.toFixed(2) + " h"], [/_s$/, (v) => v.toFixed(0) + " s"],
-    [/_kg_per_kwh$/, (v) => (1000 * v).toFixed(0) + " g/kWh"],
+    [/_minutes$/, (v) => v.toFixed(0) + " min"],
   ];
   function fmtKpi(key, v) {
     for (const [re, f] of UNITS) if (re.test(key)) return f(v);
     return Number.isInteger(v) ? String(v) : v.toFixed(2);
   }
   function kpiLabel(key) {
-    const words = key.replace(/_(frac|kwh|kw|kg|l|min|h|s|kg_per_kwh)$/, "").split("_");
+    const words = key.replace(/_(kg_per_kwh|frac|kwh|kw|kg|l|min|minutes|h|s)$/, "").split("_");
     const known = { pv: "PV", co2: "CO₂", soc: "SoC", cfe: "CFE", kpi: "KPI" };
-    const s = words.map((w) => known[w] || w).join(" ");
+    let s = words.map((w) => known[w] || w).join(" ");
+    if (/_kg_per_kwh$/.test(key)) s += " intensity";
     return s.charAt(0).toUpperCase() + s.slice(1);
   }
   function renderKpis(k) {
     const dl = $("kpi-facts");
     const today = (k && typeof k.today === "object" && k.today) || k || {};
-    const rows = Object.entries(today).filter(([, v]) => num(v) !== null).slice(0, 10);
+    const first = ["pv_share", "pv_share_frac", "diesel_minutes", "diesel_min", "co2_kg", "co2_kg_per_kwh",
+      "load_served_kwh", "load_kwh", "grid_in_kwh", "fuel_l", "unserved_kwh", "islanded_minutes"];
+    const keys = Object.keys(today).filter((key) => num(today[key]) !== null && key !== "intervals");
+    keys.sort((p, q) => (first.indexOf(p) + 1 || 99) - (first.indexOf(q) + 1 || 99));
+    const rows = keys.slice(0, 10).map((key) => [key, today[key]]);
     dl.textContent = "";
     for (const [key, v] of rows) {
       const div = document.createElement("div");
@@ -303,6 +309,41 @@
   }
 
   // --- chart --------------------------------------------------------------------------------
+  // History records carry either mean powers (pv_kw, ...) or the metered energies of each
+  // interval (pv_used_kwh, ...; islandgrid.strategy.base.FLOW_COLUMNS): turn both into kW.
+  function intervalHours(h) {
+    const d = [];
+    for (let i = 1; i < h.length && d.length < 50; i++) {
+      const ms = Date.parse(h[i].ts) - Date.parse(h[i - 1].ts);
+      if (ms > 0) d.push(ms);
+    }
+    if (!d.length) return 1 / 60;
+    d.sort((p, q) => p - q);
+    return d[Math.floor(d.length / 2)] / 3.6e6;
+  }
+  function historySeries(h) {
+    const dt = intervalHours(h);
+    const st = state.status || {};
+    const capacity = num(st.soc_kwh) !== null && num(st.soc_frac) > 0.01 ? st.soc_kwh / st.soc_frac : null;
+    const kw = (r, p, e, eNeg) => {
+      if (num(r[p]) !== null) return r[p];
+      if (num(r[e]) === null) return null;
+      return (r[e] - (eNeg && num(r[eNeg]) !== null ? r[eNeg] : 0)) / dt;
+    };
+    return {
+      pv: h.map((r) => kw(r, "pv_kw", "pv_used_kwh")),
+      battery: h.map((r) => kw(r, "battery_kw", "bat_out_kwh", "bat_in_kwh")),
+      grid: h.map((r) => kw(r, "grid_kw", "grid_in_kwh", "grid_out_kwh")),
+      genset: h.map((r) => kw(r, "genset_kw", "diesel_kwh")),
+      load: h.map((r) => (num(r.load_kw) !== null ? r.load_kw : kw(r, "load_kw", "load_served_kwh"))),
+      soc: h.map((r) => {
+        if (num(r.soc_frac) !== null) return 100 * r.soc_frac;
+        if (num(r.soc_kwh) !== null && capacity) return (100 * r.soc_kwh) / capacity;
+        return null;
+      }),
+    };
+  }
+
   let chartReady = false;
   function renderChart() {
     const el = $("chart");
@@ -312,16 +353,16 @@
     }
     const h = state.history;
     const x = h.map((r) => r.ts);
-    const col = (name) => h.map((r) => (num(r[name]) === null ? null : r[name]));
+    const series = historySeries(h);
     const traces = [
-      { name: "PV", y: col("pv_kw"), color: COLOURS.pv },
-      { name: "Battery (+ out)", y: col("battery_kw"), color: COLOURS.battery },
-      { name: "Grid (+ in)", y: col("grid_kw"), color: COLOURS.grid },
-      { name: "Genset", y: col("genset_kw"), color: COLOURS.genset },
-      { name: "Load", y: col("load_kw"), color: COLOURS.load, dash: "dot" },
+      { name: "PV", y: series.pv, color: COLOURS.pv },
+      { name: "Battery (+ out)", y: series.battery, color: COLOURS.battery },
+      { name: "Grid (+ in)", y: series.grid, color: COLOURS.grid },
+      { name: "Genset", y: series.genset, color: COLOURS.genset },
+      { name: "Load", y: series.load, color: COLOURS.load, dash: "dot" },
     ].map((t) => ({ x, y: t.y, name: t.name, type: "scatter", mode: "lines",
       line: { color: t.color, width: 2, dash: t.dash || "solid" }, hovertemplate: "%{y:.1f} kW" }));
-    traces.push({ x, y: h.map((r) => (num(r.soc_frac) === null ? null : 100 * r.soc_frac)), name: "SoC", yaxis: "y2",
+    traces.push({ x, y: series.soc, name: "SoC", yaxis: "y2",
       type: "scatter", mode: "lines", line: { color: "#8e44ad", width: 1.5 }, hovertemplate: "%{y:.1f} %" });
     const layout = {
       margin: { l: 48, r: 48, t: 8, b: 56 }, height: 300, uirevision: "keep",

@@ -1,0 +1,117 @@
+"""The ledger routes: records, verify (409 on a tampered chain), the carbon report, and 404 without a ledger."""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from pathlib import Path
+
+import pytest
+
+import islandgrid
+from islandgrid.api import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from api_helpers import FakeView
+
+ledger = pytest.importorskip("islandgrid.ledger", reason="the ledger is not in this checkout")
+pytest.importorskip("islandgrid.ledger.verify", reason="the ledger's verify is not in this checkout")
+
+N = 48  # two days of hourly records
+
+
+@pytest.fixture(scope="module")
+def ledger_file(
+    tmp_path_factory: pytest.TempPathFactory, horinger: islandgrid.Site, horinger_result: islandgrid.Result
+) -> Path:
+    path = tmp_path_factory.mktemp("ledger") / "ledger.sqlite"
+    with ledger.open_ledger(path) as store:
+        assert store.append_flows(horinger, horinger_result.flows.iloc[:N], quality="measured") == N
+    return path
+
+
+@pytest.fixture
+def client(ledger_file: Path) -> TestClient:
+    return TestClient(create_app(FakeView(), token=None, ledger_path=ledger_file))
+
+
+def test_ledger_pages_forward_oldest_first(client: TestClient) -> None:
+    r = client.get("/api/ledger", params={"limit": 10})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == 10 and body["site_id"]
+    recs = body["records"]
+    assert [x["seq"] for x in recs] == list(range(10))
+    assert {"ts", "hash", "factor_set", "quality", "grid_co2_kg", "load_co2_kg"} <= set(recs[0])
+    nxt = client.get("/api/ledger", params={"limit": 10, "since": recs[-1]["ts"]}).json()["records"]
+    assert [x["seq"] for x in nxt] == list(range(10, 20))
+    tail = client.get("/api/ledger", params={"limit": 3, "newest": True}).json()["records"]
+    assert [x["seq"] for x in tail] == [N - 3, N - 2, N - 1]
+
+
+def test_verify_intact_chain(client: TestClient) -> None:
+    r = client.get("/api/ledger/verify")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] is True and body["n_records"] == N and len(body["tip_hash"]) == 64
+
+
+def test_carbon_report_adds_up(client: TestClient) -> None:
+    recs = client.get("/api/ledger", params={"limit": N}).json()["records"]
+    rep = client.get("/api/reports/carbon").json()
+    assert rep["n_records"] == N
+    assert rep["co2_kg"]["scope2_location_grid"] == pytest.approx(sum(x["grid_co2_kg"] for x in recs))
+    assert rep["co2_kg"]["scope1_diesel"] == pytest.approx(sum(x["diesel_co2_kg"] for x in recs))
+    assert rep["energy_kwh"]["load_served"] == pytest.approx(sum(x["load_served_kwh"] for x in recs))
+    assert 0.0 <= rep["pv_share_frac"] <= 1.0
+    assert rep["data_quality"] == {"measured": N}
+
+
+def test_tampered_chain_is_409_naming_the_record(tmp_path: Path, ledger_file: Path) -> None:
+    bad = tmp_path / "tampered.sqlite"
+    bad.write_bytes(ledger_file.read_bytes())
+    con = sqlite3.connect(bad)
+    con.execute("DROP TRIGGER records_no_update")
+    payload = con.execute("SELECT payload FROM records ORDER BY key LIMIT 1 OFFSET 5").fetchone()[0]
+    altered = bytearray(payload)
+    altered[-1] ^= 0x01
+    con.execute(
+        "UPDATE records SET payload = ? WHERE key = (SELECT key FROM records ORDER BY key LIMIT 1 OFFSET 5)",
+        (bytes(altered),),
+    )
+    con.commit()
+    con.close()
+    with TestClient(create_app(FakeView(), token=None, ledger_path=bad)) as c:
+        r = c.get("/api/ledger/verify")
+    assert r.status_code == 409
+    assert "seq 5" in r.json()["detail"]
+
+
+def test_no_ledger_configured_is_404_saying_how(tmp_path: Path) -> None:
+    with TestClient(create_app(FakeView(), token=None)) as c:
+        for path in ("/api/ledger", "/api/ledger/verify", "/api/reports/carbon"):
+            r = c.get(path)
+            assert r.status_code == 404
+            assert "--db" in r.json()["detail"]
+    with TestClient(create_app(FakeView(), token=None, ledger_path=tmp_path / "none.sqlite")) as c:
+        r = c.get("/api/ledger")
+        assert r.status_code == 404 and "does not exist yet" in r.json()["detail"]
+
+
+def test_empty_ledger_is_404(tmp_path: Path) -> None:
+    path = tmp_path / "empty.sqlite"
+    ledger.open_ledger(path).close()
+    with TestClient(create_app(FakeView(), token=None, ledger_path=path)) as c:
+        r = c.get("/api/ledger/verify")
+    assert r.status_code == 404
+    assert "no records" in r.json()["detail"]
+
+
+def test_ledger_reads_follow_public_reads(ledger_file: Path) -> None:
+    token = "ledger-token-0123456789"
+    with TestClient(create_app(FakeView(), token=token, public_reads=False, ledger_path=ledger_file)) as c:
+        assert c.get("/api/ledger/verify").status_code == 401
+        assert c.get("/api/ledger/verify", headers={"Authorization": f"Bearer {token}"}).status_code == 200
