@@ -38,10 +38,12 @@ def _pad(x: np.ndarray, horizon: int, day: int) -> np.ndarray:
 
 @dataclass
 class SolveStats:
-    """Per-solve wall times [s] and MIP gaps of the last run."""
+    """Per-solve wall times [s], relative MIP gaps and how each window was solved (see
+    :attr:`islandgrid.mpc.window.Plan.method`) in the last run."""
 
     times_s: list[float] = field(default_factory=list)
     gaps: list[float] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +64,10 @@ class MPCStrategy:
         Outage-duration percentile the islanding reserve covers (see :mod:`islandgrid.mpc.reserve`).
     label : str or None
         Registry name; defaults to 'mpc_<forecaster>'.
+    time_limit_s : float
+        Time limit of each window's MILP stage [s] (see :class:`islandgrid.mpc.window.WindowModel`).
+    mip_rel_gap : float
+        Relative gap [-] at which a window's plan is accepted.
     """
 
     forecaster: str = "clearsky"
@@ -71,6 +77,8 @@ class MPCStrategy:
     reserve_quantile: float = DEFAULT_QUANTILE
     penalties: Penalties = field(default_factory=Penalties)
     label: str | None = None
+    time_limit_s: float = 0.03
+    mip_rel_gap: float = 1e-2
     stats: SolveStats = field(default_factory=SolveStats, repr=False)
 
     @property
@@ -90,7 +98,14 @@ class MPCStrategy:
         fc = build_forecaster(self.forecaster, p)
         site = p.site
         d_q = outage_duration_quantile_h(site, self.reserve_quantile)
-        model = WindowModel(p, horizon, integer=self.integer, penalties=self.penalties)
+        model = WindowModel(
+            p,
+            horizon,
+            integer=self.integer,
+            penalties=self.penalties,
+            time_limit_s=self.time_limit_s,
+            mip_rel_gap=self.mip_rel_gap,
+        )
         out = np.empty((p.n, len(FLOW_COLUMNS)))
         state = PlantState(soc_kwh=p.battery.soc_init_kwh)
         self.stats = SolveStats()
@@ -111,6 +126,7 @@ class MPCStrategy:
             plan = model.solve(w, InitialState(state.soc_kwh, state.genset_on, state.run_h))
             self.stats.times_s.append(time.perf_counter() - t0)
             self.stats.gaps.append(plan.mip_gap)
+            self.stats.methods.append(plan.method)
             fl = plan.flows
             for k in range(min(replan, p.n - t)):
                 realise_interval(

@@ -66,6 +66,10 @@ COLS = (
 )
 NC = len(COLS)
 (PV, GIN, GOUT, BIN, BOUT, DIES, SOC, SHED, SHEDC, DUMP, UMIN, URES, OMAX) = range(NC)
+#: A relaxation's binary within this of 0 or 1 counts as integral.
+_INTEGRAL_TOL = 1e-6
+#: Time limit of the LP relaxation [s] (it takes milliseconds; this only guards against a hang).
+LP_TIME_LIMIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,7 @@ class Plan:
     objective: float
     mip_gap: float
     x: np.ndarray = field(repr=False)
+    method: str = "mip"  # 'lp' (relaxation integral: exact), 'lp_round', 'mip', 'mip_time_limit'
 
 
 @dataclass
@@ -169,20 +174,21 @@ class WindowModel:
     penalties : Penalties
         Slack prices.
     time_limit_s : float
-        Per-solve time limit [s]; the best plan found by then is used.
+        Time limit of the MILP stage of one solve [s] (default 30 ms); the best plan found by
+        then (at worst the best rounded plan) is used and its gap reported. The LP relaxation
+        and rounding before it take a few to ~25 ms (cold, islanded); see :meth:`solve`.
     mip_rel_gap : float
-        Relative MIP gap at which HiGHS stops.
+        Relative gap [-] (plan objective vs the best bound: the LP relaxation's or HiGHS's) at
+        which a plan is accepted: 1 % of the window's cost by default.
     """
 
     problem: DispatchProblem
     horizon: int
     integer: bool = True
     penalties: Penalties = field(default_factory=Penalties)
-    time_limit_s: float = 1.0
+    time_limit_s: float = 0.03
     mip_rel_gap: float = 1e-2
-    _h: Any = field(init=False, repr=False)
     _last_x: np.ndarray | None = field(init=False, default=None, repr=False)
-    _live: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
         p = self.problem
@@ -290,6 +296,22 @@ class WindowModel:
         lo.append(np.zeros(H))
         hi.append(np.full(H, np.inf))
         r0 += H
+        # valid inequality (direct use): diesel - bat_in - grid_out - dump <= min(load, rated) * dt * on.
+        # The balance gives diesel = load - pv_used - grid_in - bat_out - shed + bat_in + grid_out + dump,
+        # so with the genset on, diesel beyond the load is stored, exported or dumped; with it off both
+        # sides are >= 0. It cuts off the LP relaxation's cheapest trick (a fractional genset at full-load
+        # efficiency feeding the load directly): diesel beyond on * load must go through the battery and
+        # pay its losses, as it does in any integer schedule. The on-coefficient is data (set per solve).
+        r = r0 + k
+        add(r, self.col(DIES, k), 1.0)
+        add(r, self.col(BIN, k), -1.0)
+        add(r, self.col(GOUT, k), -1.0)
+        add(r, self.col(DUMP, k), -1.0)
+        add(r, self.on_col(blk), -g.rated_kw * dt)
+        self.r_direct = r0
+        lo.append(np.full(H, -np.inf))
+        hi.append(np.zeros(H))
+        r0 += H
         # start_b - on_b + on_{b-1} >= 0 (b = 0: >= -on_init, set per solve)
         bb = np.arange(B)
         r = r0 + bb
@@ -326,13 +348,29 @@ class WindowModel:
         lp.a_matrix_.start_ = a_mat.indptr.astype(np.int32)
         lp.a_matrix_.index_ = a_mat.indices.astype(np.int32)
         lp.a_matrix_.value_ = a_mat.data
+        self._row_lo = np.concatenate(lo)
+        self._row_hi = np.concatenate(hi)
+        self._direct_cols = np.asarray(self.on_col(blk), dtype=np.int32)
+        # two HiGHS instances on the same structure: the LP relaxation (kept hot: its simplex basis
+        # warm-starts the next window) and the MILP, run only when the relaxation is fractional
+        self._lp = self._new_highs(lp, max(self.time_limit_s, LP_TIME_LIMIT_S))
+        self._mip = None
+        self._coef: dict[str, np.ndarray] = {"lp": np.full(H, -g.rated_kw * dt)}
+        self._pushed: dict[str, tuple[np.ndarray, ...]] = {}
         if self.integer and g.rated_kw > 0:
             integrality = np.zeros(self.n_cols, dtype=np.int32)
             integrality[self.on_col(bb)] = 1
             lp.integrality_ = [highspy.HighsVarType(int(v)) for v in integrality]
+            self._mip = self._new_highs(lp, self.time_limit_s)
+            self._coef["mip"] = np.full(H, -g.rated_kw * dt)
+
+    def _new_highs(self, lp: Any, time_limit_s: float) -> Any:
+        import highspy
+
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", float(self.time_limit_s))
+        # HiGHS checks time_limit against the clock of the current run (reset by every run())
+        h.setOptionValue("time_limit", float(time_limit_s))
         h.setOptionValue("mip_rel_gap", float(self.mip_rel_gap))
         h.setOptionValue("threads", 1)
         # the window is small and re-solved every hour: skip the costly sub-MIP heuristics and restarts
@@ -340,14 +378,54 @@ class WindowModel:
             h.setOptionValue(opt, False)
         h.setOptionValue("mip_allow_restart", False)
         h.passModel(lp)
-        self._live = bool(self.integer and g.rated_kw > 0)
-        self._h = h
-        self._row_lo = np.concatenate(lo)
-        self._row_hi = np.concatenate(hi)
+        return h
+
+    def _load(
+        self,
+        which: str,
+        col_lo: np.ndarray,
+        col_hi: np.ndarray,
+        col_cost: np.ndarray,
+        row_lo: np.ndarray,
+        row_hi: np.ndarray,
+        coef: np.ndarray,
+    ) -> Any:
+        """Push one window's data into the ``which`` ('lp' or 'mip') instance: only what changed
+        since that instance's last window (bounds, costs, row bounds and the direct-use
+        coefficients of blocks whose genset is not fixed off)."""
+        h: Any = self._lp if which == "lp" else self._mip
+        last = self._pushed.get(which)
+        if last is None:
+            c = np.arange(self.n_cols, dtype=np.int32)
+            r = np.arange(self.n_rows, dtype=np.int32)
+        else:
+            c = np.flatnonzero((last[0] != col_lo) | (last[1] != col_hi)).astype(np.int32)
+            r = np.flatnonzero((last[3] != row_lo) | (last[4] != row_hi)).astype(np.int32)
+        if len(c):
+            h.changeColsBounds(len(c), c, col_lo[c], col_hi[c])
+        k = np.arange(self.n_cols) if last is None else np.flatnonzero(last[2] != col_cost)
+        if len(k):
+            h.changeColsCost(len(k), k.astype(np.int32), col_cost[k])
+        if len(r):
+            h.changeRowsBounds(len(r), r, row_lo[r], row_hi[r])
+        old = self._coef[which]
+        need = col_hi[self._direct_cols] > 0  # with the genset fixed off the coefficient is moot
+        for j in np.flatnonzero(need & (old != coef)):
+            h.changeCoeff(int(self.r_direct + j), int(self._direct_cols[j]), float(coef[j]))
+            old[j] = coef[j]
+        self._pushed[which] = (col_lo, col_hi, col_cost, row_lo, row_hi)
+        return h
 
     # -- one solve ------------------------------------------------------------------
     def solve(self, w: WindowInputs, state: InitialState, *, warm_start: bool = True) -> Plan:
         """Set the window's data and initial state, solve, and return the plan.
+
+        The LP relaxation is solved first. If no genset binary is free, or the relaxation's
+        optimum already has every binary at 0 or 1, that optimum is the MILP's optimum (a
+        relaxation's optimum that is feasible for the original problem is optimal for it), and
+        the MILP is skipped: the plan is exact with gap 0. Otherwise the MILP runs, warm-started
+        with the previous plan shifted by one hour, until ``mip_rel_gap`` or ``time_limit_s``;
+        a time-limited incumbent is used and its gap reported.
 
         Raises
         ------
@@ -416,70 +494,119 @@ class WindowModel:
         row_lo[self.r_soc] = row_hi[self.r_soc] = self.soc_decay * state.soc_kwh
         row_lo[self.r_reserve : self.r_reserve + H] = np.where(up, max(w.reserve_kwh, b.soc_min_kwh), b.soc_min_kwh)
         row_lo[self.r_start] = -1.0 if state.genset_on else 0.0
-        h = self._h
-        idx = np.arange(self.n_cols, dtype=np.int32)
-        h.changeColsBounds(self.n_cols, idx, col_lo, col_hi)
-        h.changeColsCost(self.n_cols, idx, col_cost)
-        ridx = np.arange(self.n_rows, dtype=np.int32)
-        h.changeRowsBounds(self.n_rows, ridx, row_lo, row_hi)
+        coef = -np.minimum(load, g.rated_kw * dt)
+        data = (col_lo, col_hi, col_cost, row_lo, row_hi, coef)
         on_cols = self.on_col(np.arange(B)).astype(np.int32)
-        live = bool(self.integer and (col_lo[on_cols] < col_hi[on_cols]).any())
-        if live != self._live:
-            # no free binary: solve as an LP (the fixed binaries are integral anyway), keeping the
-            # simplex basis of the last solve as its warm start
-            kind = 1 if live else 0
-            h.changeColsIntegrality(B, on_cols, np.full(B, kind, dtype=np.uint8))
-            self._live = live
-        if warm_start and self._last_x is not None and live:
-            self._set_start(self._last_x, col_lo, col_hi)
-        # HiGHS's time limit counts the instance's total run time: give this solve its own budget
-        h.setOptionValue("time_limit", float(h.getRunTime()) + self.time_limit_s)
-        h.run()
-        info = h.getInfo()
-        fallback = False
-        if info.primal_solution_status != 2:  # 2 = feasible; the MIP ran out of time without a plan
-            self._relax_and_round(on_cols, col_lo, col_hi)
-            info = h.getInfo()
-            fallback = True
-        if info.primal_solution_status != 2:
-            raise SolverError(
-                f"HiGHS returned no feasible plan ({h.modelStatusToString(h.getModelStatus())}); "
-                "the window model has slacks on every row, so this is a solver failure. "
-                "Fix: raise the MPC time limit or report the case"
-            )
+        live = bool(self._mip is not None and (col_lo[on_cols] < col_hi[on_cols]).any())
+
+        # 1. the LP relaxation (exact when it is integral)
+        h = self._load("lp", *data)
+        self._run_lp()
+        if h.getInfo().primal_solution_status != 2:
+            raise self._failure(h)
         x = np.asarray(h.getSolution().col_value)
+        objective = float(h.getInfo().objective_function_value)
+        frac = float(np.abs(x[on_cols] - np.round(x[on_cols])).max(initial=0.0))
+        method, gap = "lp", 0.0
+        if live and frac > _INTEGRAL_TOL:
+            # 2. rounding heuristics on the relaxation (and the previous plan shifted by one hour),
+            #    each an LP with the schedule fixed; the relaxation's objective bounds the gap
+            bound = objective
+            prev = self._shifted(self._last_x, col_lo, col_hi) if warm_start and self._last_x is not None else None
+            x, objective = self._round(x, on_cols, col_lo, col_hi, prev)
+            gap = (objective - bound) / max(abs(objective), 1e-9)
+            method = "lp_round"
+            if gap > self.mip_rel_gap:
+                # 3. the MILP, started from the best rounded plan, until mip_rel_gap or the time limit
+                import highspy
+
+                assert self._mip is not None
+                hm = self._load("mip", *data)
+                hm.setSolution(len(x), np.arange(len(x), dtype=np.int32), x)
+                hm.run()
+                info = hm.getInfo()
+                if info.primal_solution_status == 2 and info.objective_function_value < objective:
+                    x = np.asarray(hm.getSolution().col_value)
+                    objective = float(info.objective_function_value)
+                if np.isfinite(info.mip_dual_bound):
+                    bound = max(bound, float(info.mip_dual_bound))
+                gap = max((objective - bound) / max(abs(objective), 1e-9), 0.0)
+                optimal = hm.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                method = "mip" if optimal else "mip_time_limit"
         self._last_x = x
         xs = x[: NC * H].reshape(H, NC)
-        on = x[self.on_col(np.arange(H) // self.spb)]
+        on = np.round(x[self.on_col(np.arange(H) // self.spb)])
         flows = {name: xs[:, i].copy() for i, name in enumerate(COLS)}
-        gap = float(info.mip_gap) if live and not fallback else (float("nan") if fallback else 0.0)
-        return Plan(flows=flows, on=np.round(on), objective=float(info.objective_function_value), mip_gap=gap, x=x)
+        return Plan(flows=flows, on=on, objective=objective, mip_gap=gap, x=x, method=method)
 
-    def _relax_and_round(self, on_cols: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray) -> None:
-        """Fallback when the MIP finds no plan in time: solve the LP relaxation, commit the genset
-        in every block the relaxation uses it, and re-solve the LP with that schedule fixed.
+    def _run_lp(self) -> None:
+        """Run the LP instance with its own time limit.
 
-        Always feasible (the model has slacks everywhere); the plan is then not proven optimal
-        and its gap is reported as NaN.
+        HiGHS 1.16 checks a hot-started LP's time_limit against the instance's cumulative run
+        time (a MIP's against the current run's clock), so the limit is re-based before each run.
         """
-        h, B = self._h, self.blocks
-        h.changeColsIntegrality(B, on_cols, np.zeros(B, dtype=np.uint8))
-        self._live = False
-        h.setOptionValue("time_limit", float(h.getRunTime()) + self.time_limit_s)
-        h.run()
-        on = np.asarray(h.getSolution().col_value)[on_cols]
-        fixed = np.clip((on > 1e-6).astype(float), col_lo[on_cols], col_hi[on_cols])
-        h.changeColsBounds(B, on_cols, fixed, fixed)
-        h.setOptionValue("time_limit", float(h.getRunTime()) + self.time_limit_s)
+        h = self._lp
+        h.setOptionValue("time_limit", float(h.getRunTime()) + max(self.time_limit_s, LP_TIME_LIMIT_S))
         h.run()
 
-    def _set_start(self, prev: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray) -> None:
-        """Offer the previous plan's genset schedule, shifted by one block, as a partial MIP start.
+    @staticmethod
+    def _failure(h: Any) -> SolverError:
+        return SolverError(
+            f"HiGHS returned no feasible plan ({h.modelStatusToString(h.getModelStatus())}); "
+            "the window model has slacks on every row, so this is a solver failure. "
+            "Fix: raise the MPC time limit or report the case"
+        )
 
-        Only the binaries are given; HiGHS fixes them and solves the LP for the rest.
+    def _round(
+        self,
+        x_lp: np.ndarray,
+        on_cols: np.ndarray,
+        col_lo: np.ndarray,
+        col_hi: np.ndarray,
+        prev: np.ndarray | None,
+    ) -> tuple[np.ndarray, float]:
+        """The best of a few integer schedules built from the LP relaxation ``x_lp``.
+
+        Candidates: cumulative rounding of the relaxation's on-values (block b is on when the
+        running sum of on-hours crosses an integer; offsets from early to late commitment, so the
+        schedule follows when the relaxation needs energy); on in every block the relaxation uses
+        at all (relax and round); and ``prev`` (the previous plan shifted by one hour). Each is
+        evaluated by the LP with its schedule fixed (warm, a few ms); every one is feasible because
+        the model has slacks everywhere.
         """
-        bb = np.arange(self.blocks)
-        cols = self.on_col(bb).astype(np.int32)
+        h, B = self._lp, self.blocks
+        lo, hi = col_lo[on_cols], col_hi[on_cols]
+        on_lp = np.clip(x_lp[on_cols], 0.0, 1.0)
+        cum = np.concatenate([[0.0], np.cumsum(on_lp)])
+        cands: list[np.ndarray] = []
+        for offset in (0.99, 0.9, 0.75, 0.5):
+            steps = np.floor(cum + offset)
+            cands.append(np.minimum(np.diff(steps), 1.0))
+        cands.append((on_lp > _INTEGRAL_TOL).astype(float))
+        if prev is not None:
+            cands.append(prev)
+        best_x, best_obj = x_lp, np.inf
+        seen: set[bytes] = set()
+        for sched in cands:
+            fixed = np.clip(sched, lo, hi)
+            key = fixed.tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            h.changeColsBounds(B, on_cols, fixed, fixed)
+            self._run_lp()
+            if h.getInfo().primal_solution_status != 2:
+                continue
+            obj = float(h.getInfo().objective_function_value)
+            if obj < best_obj:
+                best_x, best_obj = np.asarray(h.getSolution().col_value), obj
+        h.changeColsBounds(B, on_cols, lo, hi)  # back to the window's bounds (the diff in _load assumes them)
+        if not np.isfinite(best_obj):
+            raise self._failure(h)
+        return best_x, best_obj
+
+    def _shifted(self, prev: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray) -> np.ndarray:
+        """The previous plan's genset schedule shifted by one block, within this window's bounds."""
+        cols = self.on_col(np.arange(self.blocks)).astype(np.int32)
         on = prev[cols]
-        shifted = np.clip(np.round(np.concatenate([on[1:], on[-1:]])), col_lo[cols], col_hi[cols])
-        self._h.setSolution(len(cols), cols, shifted.astype(float))
+        return np.clip(np.round(np.concatenate([on[1:], on[-1:]])), col_lo[cols], col_hi[cols])
