@@ -87,7 +87,7 @@ class Server:
             if self.proc.poll() is not None:
                 pytest.fail(f"server exited with {self.proc.returncode}:\n{self.tail()}")
             try:
-                if httpx.get(f"{self.url}/api/status", timeout=2.0).status_code == 200:
+                if httpx.get(f"{self.url}/api/health", timeout=2.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -132,15 +132,20 @@ import sys
 sys.path.insert(0, sys.argv[3])
 from api_helpers import FakeView
 from islandgrid.api import create_app, load_token_file, serve_app
-serve_app(create_app(FakeView(live=True), token=load_token_file(sys.argv[2])), port=int(sys.argv[1]))
+app = create_app(FakeView(live=True), token=load_token_file(sys.argv[2]), public_reads=sys.argv[4] == "public")
+serve_app(app, port=int(sys.argv[1]))
 """
+
+
+def _start_fake(tmp_path: Path, token_file: Path, reads: str) -> Server:
+    port = _free_port()
+    args = [sys.executable, "-c", LAUNCHER, str(port), str(token_file), str(ROOT / "tests"), reads]
+    return Server(args, port, tmp_path / f"fake-server-{reads}.log", ROOT)
 
 
 @pytest.fixture
 def fake_server(tmp_path: Path, token_file: Path) -> Iterator[Server]:
-    port = _free_port()
-    args = [sys.executable, "-c", LAUNCHER, str(port), str(token_file), str(ROOT / "tests")]
-    server = Server(args, port, tmp_path / "fake-server.log", ROOT)
+    server = _start_fake(tmp_path, token_file, "public")
     try:
         server.wait_ready()
         yield server
@@ -240,3 +245,24 @@ def test_dashboard_live_and_outage_on_fake_view(browser: object, fake_server: Se
 
 def test_dashboard_live_and_outage_on_twin(browser: object, twin_server: Server, tmp_path: Path) -> None:
     _live_then_outage(browser, twin_server, tmp_path, "twin")
+
+
+def test_dashboard_with_protected_reads_asks_for_the_token(browser: object, tmp_path: Path, token_file: Path) -> None:
+    server = _start_fake(tmp_path, token_file, "protected")
+    try:
+        server.wait_ready()
+        assert httpx.get(f"{server.url}/api/status", timeout=10).status_code == 401
+        page = browser.new_page(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+        page.goto(server.url + "/", wait_until="domcontentloaded")
+        page.wait_for_selector("#banner:not([hidden])", timeout=UI_TIMEOUT_MS)
+        assert "protected" in (page.text_content("#banner") or "")
+        assert page.get_attribute("#mode-value", "data-state") is None  # nothing read without the token
+        page.fill("#token", TOKEN)
+        page.dispatch_event("#token", "change")
+        page.wait_for_function(
+            "document.getElementById('mode-value').dataset.state === 'grid_tied'", timeout=UI_TIMEOUT_MS
+        )
+        page.wait_for_selector("#event-log li[data-kind]", timeout=UI_TIMEOUT_MS)
+        page.close()
+    finally:
+        server.stop()

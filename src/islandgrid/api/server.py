@@ -17,4 +17,4 @@ def serve_app(app: FastAPI, *, host: str = DEFAULT_HOST, port: int = 8000, log_l
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the API listens on %s: reachable from other machines; keep reads protected and use TLS", host)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=5)

@@ -224,6 +224,12 @@
     const age = num(s.telemetry_age_s);
     $("age-value").textContent = age === null ? "—" : age.toFixed(1) + " s";
     $("age-value").className = age !== null && age > 10 ? "bad" : "";
+    const rows = first(s.ledger_rows);
+    $("ledger-fact").hidden = rows === null;
+    $("ledger-value").textContent = rows === null ? "—" : String(rows);
+    const reserve = first(s.reserve_frac);
+    $("reserve-fact").hidden = reserve === null;
+    $("reserve-value").textContent = fmtPct(reserve);
   }
 
   // --- tiles --------------------------------------------------------------------------------
