@@ -46,6 +46,9 @@ def register(app: typer.Typer) -> None:
         ] = "free",
         time_limit: Annotated[float, typer.Option(help="Wall-time limit of each HiGHS run [s].")] = 300.0,
         mip_gap: Annotated[float, typer.Option(help="Relative MIP gap at which HiGHS stops [-].")] = 1e-3,
+        reserve: Annotated[
+            bool, typer.Option(help="Hold the islanding reserve while grid-tied (a soft floor, as the site asks).")
+        ] = True,
         out: Annotated[
             Path | None, typer.Option(help="Write flows (Parquet, CSV), kpis.json and report.html here.")
         ] = None,
@@ -90,6 +93,7 @@ def register(app: typer.Typer) -> None:
                 end_soc=end_soc,
                 time_limit_s=time_limit,
                 mip_rel_gap=mip_gap,
+                reserve=reserve,
                 progress=step,
             )
             if out is not None:

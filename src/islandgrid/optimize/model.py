@@ -76,7 +76,9 @@ class Penalties:
         Value of lost load, non-critical and critical [currency/kWh].
     reserve_per_kwh_h : float
         Stored energy below the islanding reserve while grid-tied [currency/(kWh h)]: far above any
-        tariff, so the reserve is kept whenever it can be.
+        tariff, so the reserve is kept whenever it can be. 0 drops the reserve: perfect foresight
+        knows every outage, so this gives the bound also for strategies that ignore the reserve
+        (HOMER's load following and cycle charging).
     discharge_per_kwh : float
         Tie-break on battery discharge (no pointless simultaneous charge and discharge).
     dump_per_kwh : float
@@ -284,7 +286,7 @@ def build_model(
     live = live_blocks(p, spb) if (milp and has_gen) else np.zeros(n_blocks, dtype=bool)
     gmin = min(g.min_load_kw, g.rated_kw) * dt
     e_cap = b.soc_max_kwh - b.soc_min_kwh
-    e_res = max(b.reserve_kwh - b.soc_min_kwh, 0.0) if has_bat else 0.0
+    e_res = max(b.reserve_kwh - b.soc_min_kwh, 0.0) if (has_bat and pen.reserve_per_kwh_h > 0) else 0.0
     res_t = np.flatnonzero(up) if e_res > 0 else np.zeros(0, dtype=np.int64)
 
     # per kind: times, upper bound, cost (lower bounds are 0 except e at the end)

@@ -18,6 +18,7 @@ def optimize(
     end_soc: str = "free",
     time_limit_s: float = 300.0,
     mip_rel_gap: float = 1e-3,
+    reserve: bool = True,
     baseline: bool = True,
     progress: Progress | None = None,
 ) -> Result:
@@ -38,6 +39,8 @@ def optimize(
         Per HiGHS run [s].
     mip_rel_gap : float
         HiGHS's relative MIP gap [-].
+    reserve : bool
+        Hold the islanding reserve as a soft floor while grid-tied (default, as the site file asks).
     baseline : bool
         Also run the traditional grid + diesel design.
     progress : callable, optional
@@ -52,12 +55,17 @@ def optimize(
     """
     from islandgrid.simulate.engine import simulate
 
-    strat = OptimalStrategy(
-        mode=mode, end_soc=end_soc, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, progress=progress
-    )
     from islandgrid.optimize.model import validate_options
 
     validate_options(mode, end_soc, time_limit_s, mip_rel_gap)
+    strat = OptimalStrategy(
+        mode=mode,
+        end_soc=end_soc,
+        time_limit_s=time_limit_s,
+        mip_rel_gap=mip_rel_gap,
+        reserve=reserve,
+        progress=progress,
+    )
     result = simulate(site, strat, resolution, baseline=baseline, progress=progress)
     assert strat.info is not None
     return replace(result, kpis={**result.kpis, **strat.info.as_kpis()})

@@ -1,7 +1,10 @@
 """Solve the perfect-foresight model with HiGHS and turn the solution into engine flows.
 
-LP: one HiGHS simplex solve of the assembled model (passed as arrays with ``passModel``; no
-modelling layer). MILP: the LP first (its optimum is the lower bound reported as ``lp_bound``),
+LP: by default the certified time decomposition of :mod:`islandgrid.optimize.decompose`
+(independent day-to-week blocks between intervals where the battery is pinned full, checked
+by a duality certificate, exact); ``method='direct'`` is one HiGHS dual-simplex solve of the
+whole year (the model passed as arrays with ``passModel``; no modelling layer). MILP: the LP
+first (its certified lower bound is reported as ``lp_bound``),
 then the MILP with genset binaries where they can matter (see
 :func:`islandgrid.optimize.model.live_blocks`), warm-started by nothing but HiGHS's own
 heuristics. If the MILP finds no solution within its time limit, the LP's genset use is rounded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,8 +28,12 @@ class OptimalStrategy:
         Per HiGHS run [s].
     mip_rel_gap : float
         HiGHS's relative MIP gap [-].
+    reserve : bool
+        Hold the islanding reserve as a soft floor while grid-tied (as the PV-first rules and the
+        MPC do; the site file asks for it), or not (the bound for strategies that ignore it).
     label : str or None
-        Registry name; defaults to 'optimal' (MILP) or 'optimal_lp'.
+        Registry name; defaults to 'optimal' (MILP) or 'optimal_lp', with '_no_reserve' appended
+        without the reserve.
     """
 
     mode: str = "milp"
@@ -37,6 +41,7 @@ class OptimalStrategy:
     time_limit_s: float = 300.0
     mip_rel_gap: float = 1e-3
     penalties: Penalties = field(default_factory=Penalties)
+    reserve: bool = True
     label: str | None = None
     progress: Progress | None = field(default=None, repr=False)
     info: SolveInfo | None = field(default=None, repr=False)
@@ -44,7 +49,10 @@ class OptimalStrategy:
     @property
     def name(self) -> str:
         """The registry name."""
-        return self.label or ("optimal" if self.mode == "milp" else f"optimal_{self.mode}")
+        if self.label:
+            return self.label
+        base = "optimal" if self.mode == "milp" else f"optimal_{self.mode}"
+        return base if self.reserve else f"{base}_no_reserve"
 
     def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
         """Solve the period and return its flows."""
@@ -52,7 +60,7 @@ class OptimalStrategy:
             problem,
             self.mode,
             end_soc=self.end_soc,
-            penalties=self.penalties,
+            penalties=self.penalties if self.reserve else replace(self.penalties, reserve_per_kwh_h=0.0),
             time_limit_s=self.time_limit_s,
             mip_rel_gap=self.mip_rel_gap,
             progress=self.progress,

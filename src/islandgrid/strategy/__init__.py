@@ -22,11 +22,11 @@ def _mpc(forecaster: str, label: str | None = None) -> Callable[[], Strategy]:
     return make
 
 
-def _optimal(mode: str) -> Callable[[], Strategy]:
+def _optimal(mode: str, reserve: bool = True) -> Callable[[], Strategy]:
     def make() -> Strategy:
         from islandgrid.optimize.strategy import OptimalStrategy  # lazy: highspy only when used
 
-        return OptimalStrategy(mode=mode)
+        return OptimalStrategy(mode=mode, reserve=reserve)
 
     return make
 
@@ -48,6 +48,7 @@ def strategy_factories() -> dict[str, Callable[[], Strategy]]:
         "mpc_noisy": _mpc("noisy"),
         "optimal": _optimal("milp"),
         "optimal_lp": _optimal("lp"),
+        "optimal_no_reserve": _optimal("milp", reserve=False),
     }
     return factories
 
