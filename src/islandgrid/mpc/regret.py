@@ -9,7 +9,8 @@ forecasts: perfect foresight over each 48 h window, re-planned hourly); the tabl
 which one it used. Strategies that ignore the reserve (load following, cycle charging)
 can spend it and so show a negative cost regret; the optimum's objective, which prices
 the reserve, is never beaten. The row 'optimal_no_reserve' (the same MILP without the
-reserve: perfect foresight knows every outage) is the bound for those strategies too. Cost = energy cost (grid bill + fuel - export revenue) plus
+reserve: perfect foresight knows every outage) is the bound for those strategies too.
+Cost = energy cost (grid bill + fuel - export revenue) plus
 the carbon cost at the site's carbon price, the quantity every optimiser here
 minimises. Regret = strategy - reference (for pv_share: reference - strategy, so a
 positive regret is always worse).

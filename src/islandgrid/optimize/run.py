@@ -53,9 +53,8 @@ def optimize(
         ``optimal_objective``, ``lp_bound``, ``optimality_gap``, ``mip_gap``, ``solver_status``
         and ``solve_seconds`` in ``kpis``.
     """
-    from islandgrid.simulate.engine import simulate
-
     from islandgrid.optimize.model import validate_options
+    from islandgrid.simulate.engine import simulate
 
     validate_options(mode, end_soc, time_limit_s, mip_rel_gap)
     strat = OptimalStrategy(
