@@ -351,3 +351,25 @@ def test_end_soc_that_cannot_be_reached_is_a_solver_error_saying_what_to_relax()
 def test_time_limit_gives_a_clear_solver_error(horinger_problem: DispatchProblem) -> None:
     with pytest.raises(SolverError, match="time limit"):
         solve_problem(horinger_problem, "lp", method="direct", time_limit_s=1e-4)
+
+
+def test_relax_and_round_fallback_is_feasible_and_above_the_bound() -> None:
+    """The MILP's no-solution-in-time fallback: genset on wherever the LP uses it (runs extended to
+    the minimum run time), the rest re-solved as an LP: feasible, engine checks pass, >= LP bound."""
+    from islandgrid.optimize.model import build_model
+    from islandgrid.optimize.solve import _relax_and_round, flows_from_solution, run_lp
+
+    up = [True, False, False, True, False, True, True, True]
+    gen = genset(40.0, min_frac=0.3, min_run_h=2.0)
+    p = problem([0, 5, 30, 0, 0, 0, 0, 0], [25] * 8, up, bat=battery(40, 20, soc_init=0.2), gen=gen)
+    lp = build_model(p, "lp")
+    x_lp, obj_lp, _ = run_lp(lp, 10.0)
+    mi = build_model(p, "milp")
+    x, obj, _ = _relax_and_round(mi, lp, x_lp, 10.0)
+    flows = flows_from_solution(mi, x)
+    check_flows(flows, p.battery, p.dt_h)
+    assert obj >= obj_lp - 1e-9
+    on = flows["genset_on"]
+    runs = np.diff(np.r_[0, on, 0])
+    lengths = np.flatnonzero(runs == -1) - np.flatnonzero(runs == 1)
+    assert (lengths >= 2).all()
