@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -45,7 +46,12 @@ def register(app: typer.Typer) -> None:
             with atomic_dir(out) as tmp:
                 table.to_csv(tmp / "skill.csv", index=False)
         if json_out:
-            typer.echo(json.dumps(table.to_dict(orient="records")))
+            # strict JSON: an undefined skill (persistence has zero error there, e.g. PV at night) is null
+            records = [
+                {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+                for row in table.to_dict(orient="records")
+            ]
+            typer.echo(json.dumps(records, allow_nan=False))
             return
         console = Console()
         names = [n for n in forecasters if n != "perfect"]  # zero error by construction (tested)

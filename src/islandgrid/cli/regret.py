@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
+
+
+def _strict(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with non-finite numbers as None (null in strict JSON)."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
 
 
 def register(app: typer.Typer) -> None:
@@ -61,13 +67,15 @@ def register(app: typer.Typer) -> None:
 
             ref, rows = regret_rows(site, names, resolution, progress=step)
             bar.advance(task)
+        rows = [_strict(r) for r in rows]
         frame = pd.DataFrame(rows)
+        doc = {"reference": ref, "rows": rows}
         if out is not None:
             with atomic_dir(out) as tmp:
                 frame.to_csv(tmp / "regret.csv", index=False)
-                (tmp / "regret.json").write_text(json.dumps({"reference": ref, "rows": rows}, indent=1))
+                (tmp / "regret.json").write_text(json.dumps(doc, indent=1, allow_nan=False))
         if json_out:
-            typer.echo(json.dumps({"reference": ref, "rows": rows}))
+            typer.echo(json.dumps(doc, allow_nan=False))
             return
         cur = site.economics.currency
         table = Table(
@@ -83,7 +91,9 @@ def register(app: typer.Typer) -> None:
             cells = [r["strategy"]]
             for key, _, _ in REGRET_COLUMNS:
                 v, g = r[key], r[f"regret_{key}"]
-                if key == "pv_share":
+                if v is None or g is None:  # not a finite number
+                    cells += ["-", "-"]
+                elif key == "pv_share":
                     cells += [f"{100 * v:.1f} %", f"{100 * g:+.1f} pt"]
                 elif key == "unserved_kwh":
                     cells += [f"{v:,.1f}", f"{g:+,.1f}"]
