@@ -409,17 +409,20 @@ class Controller:
         soc_frac = t.get("pcs", "soc_frac")
         usable = self.battery_usable_kwh()
         gen_running = t.get("genset", "state") == GENSET_RUNNING and self.fresh("genset", now_s)
+        demand = t.get("load", "p_demand_kw")
+        crit = t.get("load", "p_critical_demand_kw")
+        pv_kw = t.get("pv", "p_avail_kw") if self.fresh("pv", now_s) else 0.0
+        net_kw = t.get("load", "p_kw") - pv_kw
+        short = net_kw > 0 and usable / net_kw < self.cfg.shed_autonomy_h  # start before shedding
         want = (
-            soc_frac <= self.cfg.genset_start_soc_frac
+            short
+            or soc_frac <= self.cfg.genset_start_soc_frac
             or usable <= 0
             or not self.fresh("pcs", now_s)
             or (self.gm.state in ("running", "starting", "retry_wait") and soc_frac < self.cfg.genset_stop_soc_frac)
         )
         g = self.gm.tick(now_s, t.get("genset", "state"), want, self.fresh("genset", now_s))
         cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
-        demand = t.get("load", "p_demand_kw")
-        crit = t.get("load", "p_critical_demand_kw")
-        pv_kw = t.get("pv", "p_avail_kw") if self.fresh("pv", now_s) else 0.0
         mask = self.shedder.tick_islanded(
             now_s,
             critical_kw=crit,
@@ -428,6 +431,7 @@ class Controller:
             battery_kwh=usable,
             battery_kw=t.get("pcs", "p_dis_max_kw") if usable > 0 else 0.0,
             genset_kw=self.genset.rated_kw if gen_running else 0.0,
+            genset_pending=self.gm.state in ("starting", "retry_wait") and self.genset.rated_kw > 0,
         )
         cmds["load"]["shed_req"] = float(mask)
 

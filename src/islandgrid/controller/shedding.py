@@ -92,6 +92,7 @@ class LoadShedder:
         battery_kwh: float,
         battery_kw: float,
         genset_kw: float,
+        genset_pending: bool = False,
     ) -> int:
         """One islanded step.
 
@@ -107,6 +108,8 @@ class LoadShedder:
             Discharge power the battery can give now [kW].
         genset_kw : float
             Rated power of a running genset [kW], 0 when not running.
+        genset_pending : bool
+            A genset start is under way: no shedding for autonomy until it has run or failed.
         """
         gkw = self.group_kw(noncritical_kw)
         connected = critical_kw + sum(kw for i, kw in enumerate(gkw) if not (self.mask >> i) & 1)
@@ -127,7 +130,7 @@ class LoadShedder:
             return math.inf if net <= 1e-9 else battery_kwh / net
 
         aut = autonomy(connected)
-        if nxt is not None and held and aut < self.autonomy_h:
+        if nxt is not None and held and aut < self.autonomy_h and not genset_pending:
             self._set(now_s, nxt, True, f"autonomy {aut:.2f} h < {self.autonomy_h:g} h", autonomy_h=round(aut, 3))
             return self.mask
         last = self._last_shed()

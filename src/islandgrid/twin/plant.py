@@ -62,6 +62,11 @@ PCS_OFF, PCS_FOLLOW, PCS_FORM = 0, 1, 2
 FORMER_DEAD, FORMER_GRID, FORMER_PCS, FORMER_GENSET = 0, 1, 2, 3
 
 
+def _clean(x_kw: float) -> float:
+    """A shortfall [kW] with float noise (|x| < 1 mW) removed."""
+    return x_kw if x_kw > 1e-6 else 0.0
+
+
 @dataclass
 class Profile:
     """PV and load as a repeating yearly series, looked up by time of year.
@@ -113,7 +118,7 @@ class PlantConfig:
     grid_df_max_hz: float
     shed_shares_frac: tuple[float, ...]
     pv_rated_kw: float
-    pcs_df_max_hz: float = 0.2  # the PCS's grid-forming frequency range, nominal ± this
+    pcs_df_max_hz: float = 0.1  # the PCS's grid-forming frequency range, nominal ± this
     pcs_v_min_pu: float = 0.95
     pcs_v_max_pu: float = 1.05
 
@@ -426,8 +431,8 @@ class Plant:
                     demand_kw * dt_h,
                     crit_kw * dt_h,
                     served_kw * dt_h,
-                    (demand_kw - served_kw) * dt_h,
-                    (crit_kw - crit_served) * dt_h,
+                    _clean(demand_kw - served_kw) * dt_h,
+                    _clean(crit_kw - crit_served) * dt_h,
                     pv_avail * dt_h,
                     pv * dt_h,
                     grid_in,

@@ -177,7 +177,7 @@ PCS_MAP = RegisterMap(
         Point("bus_v_pu", "u16", 0.0001, doc="bus voltage [pu]"),
         Point("p_set_kw", "i32", 0.001, writable=True, doc="power setpoint while grid-following [kW], + discharge"),
         Point("mode_req", "u16", 1, writable=True, doc="requested mode: 1 grid-following, 2 grid-forming"),
-        Point("hz_set", "u32", 0.001, writable=True, doc="grid-forming frequency [Hz] (clamped to nominal ± 0.2)"),
+        Point("hz_set", "u32", 0.001, writable=True, doc="grid-forming frequency [Hz] (clamped to nominal ± 0.1)"),
         Point("v_set_pu", "u16", 0.0001, writable=True, doc="grid-forming voltage [pu] (clamped to 0.95-1.05)"),
         Point("bms_reset", "u16", 1, writable=True, doc="write 1 to reset a cleared BMS trip; reads back 0"),
     ),
