@@ -194,6 +194,8 @@ def _live_then_outage(browser: object, server: Server, tmp_path: Path, tag: str)
     page = browser.new_page(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    requested: list[str] = []
+    page.on("request", lambda req: requested.append(req.url))
     page.goto(server.url + "/", wait_until="domcontentloaded")
 
     # 1. the page fills in from the API
@@ -211,6 +213,10 @@ def _live_then_outage(browser: object, server: Server, tmp_path: Path, tag: str)
     page.wait_for_function(
         "document.querySelectorAll('#chart .scatterlayer .trace').length >= 5", timeout=UI_TIMEOUT_MS
     )
+    # new metered intervals reach the chart while the twin runs
+    count = "parseInt(document.getElementById('history-hint').textContent) || 0"
+    n0 = page.evaluate(count)
+    page.wait_for_function(f"n0 => ({count}) > n0", arg=n0, timeout=UI_TIMEOUT_MS)
     _screenshot(page, tmp_path, f"dashboard-{tag}-live.png")
 
     # 3. inject an outage through the API, with the token
@@ -236,6 +242,9 @@ def _live_then_outage(browser: object, server: Server, tmp_path: Path, tag: str)
     assert page.text_content("#flow-grid") in ("0 kW", "0.0 kW")
     _screenshot(page, tmp_path, f"dashboard-{tag}-islanded.png")
     assert errors == [], errors
+    remote = [u for u in requested if not u.startswith(server.url)]
+    assert remote == [], remote  # everything the page needs comes from this server: no CDN
+    assert any(u.endswith("/vendor/plotly.min.js") for u in requested)
     page.close()
 
 
