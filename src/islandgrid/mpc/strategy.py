@@ -77,7 +77,7 @@ class MPCStrategy:
     reserve_quantile: float = DEFAULT_QUANTILE
     penalties: Penalties = field(default_factory=Penalties)
     label: str | None = None
-    time_limit_s: float = 0.03
+    time_limit_s: float = 0.015
     mip_rel_gap: float = 1e-2
     stats: SolveStats = field(default_factory=SolveStats, repr=False)
 

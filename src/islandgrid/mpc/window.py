@@ -70,6 +70,8 @@ NC = len(COLS)
 _INTEGRAL_TOL = 1e-6
 #: Time limit of the LP relaxation [s] (it takes milliseconds; this only guards against a hang).
 LP_TIME_LIMIT_S = 10.0
+#: Repair steps of the rounding heuristic (each one LP with the schedule fixed).
+_REPAIRS = 6
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,12 @@ class WindowModel:
     penalties : Penalties
         Slack prices.
     time_limit_s : float
-        Time limit of the MILP stage of one solve [s] (default 30 ms); the best plan found by
+        Time limit of the MILP stage of one solve [s] (default 15 ms); the best plan found by
         then (at worst the best rounded plan) is used and its gap reported. The LP relaxation
-        and rounding before it take a few to ~25 ms (cold, islanded); see :meth:`solve`.
+        and rounding before it take ~2 ms (grid up) to ~35 ms (cold, islanded); see :meth:`solve`.
+        In islanded windows 15-30 ms of MILP rarely improves the rounded plan (whose cost is
+        typically within ~1-2 % of the optimum, see benchmarks/bench_mpc.py); for proven 1 % gaps
+        give it a second or more.
     mip_rel_gap : float
         Relative gap [-] (plan objective vs the best bound: the LP relaxation's or HiGHS's) at
         which a plan is accepted: 1 % of the window's cost by default.
@@ -186,7 +191,7 @@ class WindowModel:
     horizon: int
     integer: bool = True
     penalties: Penalties = field(default_factory=Penalties)
-    time_limit_s: float = 0.03
+    time_limit_s: float = 0.015
     mip_rel_gap: float = 1e-2
     _last_x: np.ndarray | None = field(init=False, default=None, repr=False)
 
@@ -569,8 +574,9 @@ class WindowModel:
 
         Candidates: cumulative rounding of the relaxation's on-values (block b is on when the
         running sum of on-hours crosses an integer; offsets from early to late commitment, so the
-        schedule follows when the relaxation needs energy); on in every block the relaxation uses
-        at all (relax and round); and ``prev`` (the previous plan shifted by one hour). Each is
+        schedule follows when the relaxation needs energy), the best of them repaired where it
+        runs short; on in every block the relaxation uses at all (relax and round); and ``prev``
+        (the previous plan shifted by one hour). Each is
         evaluated by the LP with its schedule fixed (warm, a few ms); every one is feasible because
         the model has slacks everywhere.
         """
@@ -578,28 +584,48 @@ class WindowModel:
         lo, hi = col_lo[on_cols], col_hi[on_cols]
         on_lp = np.clip(x_lp[on_cols], 0.0, 1.0)
         cum = np.concatenate([[0.0], np.cumsum(on_lp)])
-        cands: list[np.ndarray] = []
-        for offset in (0.99, 0.9, 0.75, 0.5):
-            steps = np.floor(cum + offset)
-            cands.append(np.minimum(np.diff(steps), 1.0))
-        cands.append((on_lp > _INTEGRAL_TOL).astype(float))
-        if prev is not None:
-            cands.append(prev)
-        best_x, best_obj = x_lp, np.inf
-        seen: set[bytes] = set()
-        for sched in cands:
+        rounded = [np.minimum(np.diff(np.floor(cum + offset)), 1.0) for offset in (0.99, 0.9, 0.75, 0.5)]
+        others = [(on_lp > _INTEGRAL_TOL).astype(float)] + ([] if prev is None else [prev])
+        best: list[Any] = [x_lp, np.inf]
+        seen: dict[bytes, tuple[np.ndarray, float]] = {}
+
+        def evaluate(sched: np.ndarray) -> tuple[np.ndarray, float]:
+            """The plan and objective with the schedule fixed (inf when HiGHS returns nothing)."""
             fixed = np.clip(sched, lo, hi)
             key = fixed.tobytes()
-            if key in seen:
-                continue
-            seen.add(key)
-            h.changeColsBounds(B, on_cols, fixed, fixed)
-            self._run_lp()
-            if h.getInfo().primal_solution_status != 2:
-                continue
-            obj = float(h.getInfo().objective_function_value)
-            if obj < best_obj:
-                best_x, best_obj = np.asarray(h.getSolution().col_value), obj
+            if key not in seen:
+                h.changeColsBounds(B, on_cols, fixed, fixed)
+                self._run_lp()
+                ok = h.getInfo().primal_solution_status == 2
+                obj = float(h.getInfo().objective_function_value) if ok else np.inf
+                seen[key] = (np.asarray(h.getSolution().col_value) if ok else x_lp, obj)
+                if obj < best[1]:
+                    best[:] = [seen[key][0], obj]
+            return seen[key]
+
+        # the best cumulative rounding, repaired: while it is short of energy somewhere (load shed or
+        # SoC under its minimum, e.g. where the battery was full when the rounding ran the genset),
+        # commit the latest free block at or before the first shortfall
+        sched = min(rounded, key=lambda r: evaluate(r)[1])
+        x, obj = evaluate(sched)
+        for _ in range(_REPAIRS):
+            xs = x[: NC * self.horizon].reshape(self.horizon, NC)
+            short = np.flatnonzero(xs[:, SHED] + xs[:, SHEDC] + xs[:, UMIN] > 1e-6)
+            if not (len(short) and np.isfinite(obj)):
+                break
+            b0 = int(short[0]) // self.spb
+            free = np.flatnonzero((np.clip(sched, lo, hi)[: b0 + 1] == 0) & (hi[: b0 + 1] > 0))
+            if not len(free):
+                break
+            trial = sched.copy()
+            trial[free[-1]] = 1.0
+            x_t, obj_t = evaluate(trial)
+            if obj_t >= obj:
+                break
+            sched, x, obj = trial, x_t, obj_t
+        for sched in others:
+            evaluate(sched)
+        best_x, best_obj = best[0], float(best[1])
         h.changeColsBounds(B, on_cols, lo, hi)  # back to the window's bounds (the diff in _load assumes them)
         if not np.isfinite(best_obj):
             raise self._failure(h)
