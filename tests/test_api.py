@@ -304,3 +304,18 @@ def test_malformed_view_data_is_a_500_with_a_message() -> None:
         r = c.get("/api/status")
     assert r.status_code == 500
     assert "malformed" in r.json()["detail"]
+
+
+def test_security_headers(client: TestClient) -> None:
+    api = client.get("/api/status")
+    assert api.headers["cache-control"] == "no-store"
+    assert api.headers["x-content-type-options"] == "nosniff"
+    page = client.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    # no CORS: a page on another origin gets no Access-Control-Allow-Origin for the writes
+    pre = client.options(
+        "/api/mode", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in pre.headers

@@ -196,11 +196,19 @@ def _live_then_outage(browser: object, server: Server, tmp_path: Path, tag: str)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     requested: list[str] = []
     page.on("request", lambda req: requested.append(req.url))
+    console_errors: list[str] = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
     page.goto(server.url + "/", wait_until="domcontentloaded")
 
+    # Predicates are passed as functions ("() => ..."): the page's CSP forbids eval, and a bare
+    # expression would be eval'ed in the page.
     # 1. the page fills in from the API
-    page.wait_for_function("document.getElementById('mode-value').dataset.state !== undefined", timeout=UI_TIMEOUT_MS)
-    page.wait_for_function("document.getElementById('soc-value').textContent.includes('%')", timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.getElementById('mode-value').dataset.state !== undefined", timeout=UI_TIMEOUT_MS
+    )
+    page.wait_for_function(
+        "() => document.getElementById('soc-value').textContent.includes('%')", timeout=UI_TIMEOUT_MS
+    )
     mode0 = page.get_attribute("#mode-value", "data-state")
     assert mode0 in STATES
 
@@ -211,7 +219,7 @@ def _live_then_outage(browser: object, server: Server, tmp_path: Path, tag: str)
     after = page.evaluate(watched)
     assert after != before
     page.wait_for_function(
-        "document.querySelectorAll('#chart .scatterlayer .trace').length >= 5", timeout=UI_TIMEOUT_MS
+        "() => document.querySelectorAll('#chart .scatterlayer .trace').length >= 5", timeout=UI_TIMEOUT_MS
     )
     # new metered intervals reach the chart while the twin runs
     count = "parseInt(document.getElementById('history-hint').textContent) || 0"
@@ -231,17 +239,21 @@ def _live_then_outage(browser: object, server: Server, tmp_path: Path, tag: str)
     assert r.status_code == 200, r.text
 
     # 4. the outage appears on the page
-    page.wait_for_function("document.getElementById('mode-value').dataset.state === 'islanded'", timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.getElementById('mode-value').dataset.state === 'islanded'", timeout=UI_TIMEOUT_MS
+    )
     assert page.text_content("#mode-value") == "Islanded"
     assert "active" in (page.get_attribute("#sm-nodes [data-state='islanded']", "class") or "")
     assert "active" not in (page.get_attribute("#sm-nodes [data-state='grid_tied']", "class") or "")
     page.wait_for_function(
-        "[...document.querySelectorAll('#event-log li')].some(li => /grid.?loss|outage|island/i.test(li.textContent))",
+        "() => [...document.querySelectorAll('#event-log li')]"
+        ".some(li => /grid.?loss|outage|island/i.test(li.textContent))",
         timeout=UI_TIMEOUT_MS,
     )
     assert page.text_content("#flow-grid") in ("0 kW", "0.0 kW")
     _screenshot(page, tmp_path, f"dashboard-{tag}-islanded.png")
     assert errors == [], errors
+    assert [m for m in console_errors if "Content Security Policy" in m] == []
     remote = [u for u in requested if not u.startswith(server.url)]
     assert remote == [], remote  # everything the page needs comes from this server: no CDN
     assert any(u.endswith("/vendor/plotly.min.js") for u in requested)
@@ -269,7 +281,7 @@ def test_dashboard_with_protected_reads_asks_for_the_token(browser: object, tmp_
         page.fill("#token", TOKEN)
         page.dispatch_event("#token", "change")
         page.wait_for_function(
-            "document.getElementById('mode-value').dataset.state === 'grid_tied'", timeout=UI_TIMEOUT_MS
+            "() => document.getElementById('mode-value').dataset.state === 'grid_tied'", timeout=UI_TIMEOUT_MS
         )
         page.wait_for_selector("#event-log li[data-kind]", timeout=UI_TIMEOUT_MS)
         page.close()

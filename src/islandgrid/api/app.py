@@ -7,13 +7,14 @@ process (as in the tests) never share anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pydantic_core
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from islandgrid import __version__
 from islandgrid.api import routes_dashboard, routes_ledger, routes_read, routes_write
@@ -85,6 +86,7 @@ def create_app(
     app.state.view = view
     app.state.settings = settings
     _add_error_handlers(app)
+    _add_security_headers(app)
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
     app.include_router(routes_ledger.router)
@@ -92,6 +94,20 @@ def create_app(
     routes_dashboard.mount_static(app)
     mount_docs(app, TITLE)
     return app
+
+
+def _add_security_headers(app: FastAPI) -> None:
+    """No sniffing, no framing, no referrer; API answers are never cached."""
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
 
 def _error(code: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:

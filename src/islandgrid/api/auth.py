@@ -40,8 +40,10 @@ class ApiSettings:
 
 def check_token(token: str | None) -> str | None:
     """Validate a configured token: ``None`` (writes disabled) or at least 16 printable characters."""
-    if token is None:
-        return None
+    return None if token is None else _valid_token(token)
+
+
+def _valid_token(token: str) -> str:
     token = token.strip()
     if len(token) < MIN_TOKEN_CHARS or not token.isprintable() or " " in token:
         raise InputError(
@@ -61,9 +63,7 @@ def load_token_file(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"cannot read the token file: {exc}.", field="token_file", value=str(path)) from exc
     lines = text.strip().splitlines()
-    token = check_token(lines[0] if lines else "")
-    assert token is not None
-    return token
+    return _valid_token(lines[0] if lines else "")
 
 
 def _settings(request: Request) -> ApiSettings:
