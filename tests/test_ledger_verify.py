@@ -69,7 +69,9 @@ def test_triggers_refuse_update_and_delete(built: Path, tmp_path: Path) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(seq=st.integers(0, 167), byte=st.integers(0, RECORD_SIZE - 1), bit=st.integers(0, 7))
-def test_any_flipped_payload_bit_is_found(built: Path, tmp_path_factory: pytest.TempPathFactory, seq, byte, bit) -> None:
+def test_any_flipped_payload_bit_is_found(
+    built: Path, tmp_path_factory: pytest.TempPathFactory, seq, byte, bit
+) -> None:
     db = _copy(built, tmp_path_factory.mktemp("t"))
     con = _raw(db)
     key = SITE_STRIDE + seq
@@ -91,9 +93,10 @@ def test_deleted_inserted_reordered_records_are_named(built: Path, tmp_path: Pat
         con.execute("DELETE FROM records WHERE key = ?", (k + 50,))
     elif attack == "insert":  # shift the tail up by one and insert a copy at 50
         rows = con.execute("SELECT key, ts, payload, hash FROM records WHERE key >= ? ORDER BY key DESC", (k + 50,))
-        for key, ts, p, h in rows.fetchall():
+        moved = rows.fetchall()
+        for key, *_ in moved:
             con.execute("UPDATE records SET key = ? WHERE key = ?", (key + 1, key))
-        con.execute("INSERT INTO records VALUES (?, ?, ?, ?)", (k + 50, ts, p, h))
+        con.execute("INSERT INTO records VALUES (?, ?, ?, ?)", (k + 50, *moved[-1][1:]))
     elif attack == "reorder":
         a = con.execute("SELECT ts, payload, hash FROM records WHERE key = ?", (k + 50,)).fetchone()
         b = con.execute("SELECT ts, payload, hash FROM records WHERE key = ?", (k + 51,)).fetchone()

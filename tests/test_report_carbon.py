@@ -108,7 +108,9 @@ def test_kw_and_gpu_hours_by_hand(report, tmp_path: Path) -> None:
     jobs.write_text("job_id,start,end,kw,gpu_hours\na,2025-03-01 10:00,2025-03-01 12:00,10,\n"
                     f"b,2025-03-01 10:00,2025-03-01 12:00,,{20 / 0.7!r}\n")  # fmt: skip
     out = tmp_path / "out"
-    assert runner.invoke(app, ["report", "carbon", "--db", str(db), "--jobs", str(jobs), "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["report", "carbon", "--db", str(db), "--jobs", str(jobs), "--out", str(out)]).exit_code == 0
+    )
     got = pd.read_csv(out / "jobs.csv").set_index("job_id")
     assert got.loc["a", "it_kwh"] == pytest.approx(20.0)
     assert got.loc["b", "it_kwh"] == pytest.approx(20.0)

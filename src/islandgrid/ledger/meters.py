@@ -144,7 +144,7 @@ def read_meters(path: str | Path, site: Site) -> MeterData:
             continue
         t = pd.Timestamp(t)
         stamps.append(t.tz_localize(tz) if t.tzinfo is None else t)
-    numeric = [c for c in REQUIRED[1:] + ("soc_kwh", "it_kwh", "dump_kwh", "unserved_kwh") if c in raw.columns]
+    numeric = [c for c in (*REQUIRED[1:], "soc_kwh", "it_kwh", "dump_kwh", "unserved_kwh") if c in raw.columns]
     values: dict[str, np.ndarray] = {}
     for c in numeric:
         v = pd.to_numeric(raw[c].replace("", np.nan), errors="coerce").to_numpy(dtype=float)

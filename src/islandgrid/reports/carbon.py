@@ -370,6 +370,7 @@ load<sub>h</sub>) ÷ Σ load; carbon-free supply is the PV-attributed load, incl
 def write_report(rep: CarbonReport, out_dir: Path) -> None:
     """Write report.html, summary/monthly/hourly/percentiles/cbam/factors(/jobs).csv and report.xlsx."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.html").write_text(render_html(rep), encoding="utf-8")
     hourly_out = rep.hourly.copy()
     hourly_out.index = pd.DatetimeIndex(hourly_out.index).map(pd.Timestamp.isoformat)
