@@ -145,6 +145,7 @@ class FakeView:
                 "strategy": self.strategy,
                 "telemetry_age_s": 0.4,
                 "twin": self.twin,
+                "site_name": "Horinger AI room (fake)",
             }
 
     def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:

@@ -261,6 +261,13 @@ def _live_then_outage(browser: object, server: Server, tmp_path: Path, tag: str)
 
 
 def test_dashboard_live_and_outage_on_fake_view(browser: object, fake_server: Server, tmp_path: Path) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(fake_server.url + "/")
+    page.wait_for_function(
+        "() => document.getElementById('site-name').textContent.includes('Horinger')", timeout=UI_TIMEOUT_MS
+    )
+    assert "Horinger" in page.title()  # the site name, when the status carries one
+    page.close()
     _live_then_outage(browser, fake_server, tmp_path, "fake")
 
 

@@ -448,6 +448,11 @@
       renderTiles(s, state.kpis);
       $("clock").textContent = s.ts ? s.ts.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, " UTC") : "—";
       $("twin-pill").hidden = !s.twin;
+      const site = s.site_name || s.site;
+      if (typeof site === "string" && site && $("site-name").textContent !== site) {
+        $("site-name").textContent = site;
+        document.title = "islandgrid · " + site;
+      }
       document.querySelectorAll(".twin-only").forEach((b) => { b.hidden = s.twin === false; });
       const age = num(s.telemetry_age_s);
       if (age !== null && age > 10) setConn("stale", `telemetry ${age.toFixed(0)} s old`);
