@@ -72,6 +72,9 @@ _INTEGRAL_TOL = 1e-6
 LP_TIME_LIMIT_S = 10.0
 #: Repair steps of the rounding heuristic (each one LP with the schedule fixed).
 _REPAIRS = 6
+#: Offsets of the cumulative rounding: 0.99 commits a block as soon as the relaxation's running
+#: on-hours pass an integer (early), 0.75 a little later.
+_ROUNDING_OFFSETS = (0.99, 0.75)
 
 
 @dataclass(frozen=True)
@@ -584,8 +587,8 @@ class WindowModel:
         lo, hi = col_lo[on_cols], col_hi[on_cols]
         on_lp = np.clip(x_lp[on_cols], 0.0, 1.0)
         cum = np.concatenate([[0.0], np.cumsum(on_lp)])
-        rounded = [np.minimum(np.diff(np.floor(cum + offset)), 1.0) for offset in (0.99, 0.9, 0.75, 0.5)]
-        others = [(on_lp > _INTEGRAL_TOL).astype(float)] + ([] if prev is None else [prev])
+        rounded = [np.minimum(np.diff(np.floor(cum + offset)), 1.0) for offset in _ROUNDING_OFFSETS]
+        others = [] if prev is None else [prev]
         best: list[Any] = [x_lp, np.inf]
         seen: dict[bytes, tuple[np.ndarray, float]] = {}
 
@@ -608,6 +611,7 @@ class WindowModel:
         # commit the latest free block at or before the first shortfall
         sched = min(rounded, key=lambda r: evaluate(r)[1])
         x, obj = evaluate(sched)
+        short = np.zeros(0, dtype=int)
         for _ in range(_REPAIRS):
             xs = x[: NC * self.horizon].reshape(self.horizon, NC)
             short = np.flatnonzero(xs[:, SHED] + xs[:, SHEDC] + xs[:, UMIN] > 1e-6)
@@ -623,6 +627,8 @@ class WindowModel:
             if obj_t >= obj:
                 break
             sched, x, obj = trial, x_t, obj_t
+        if len(short):  # still short after the repairs: try the genset in every block the relaxation uses
+            others.append((on_lp > _INTEGRAL_TOL).astype(float))
         for sched in others:
             evaluate(sched)
         best_x, best_obj = best[0], float(best[1])
