@@ -59,15 +59,33 @@ def test_verify_intact_chain(client: TestClient) -> None:
     assert body["ok"] is True and body["n_records"] == N and len(body["tip_hash"]) == 64
 
 
-def test_carbon_report_adds_up(client: TestClient) -> None:
+def test_carbon_report_is_the_cli_report_as_json(client: TestClient) -> None:
     recs = client.get("/api/ledger", params={"limit": N}).json()["records"]
-    rep = client.get("/api/reports/carbon").json()
-    assert rep["n_records"] == N
-    assert rep["co2_kg"]["scope2_location_grid"] == pytest.approx(sum(x["grid_co2_kg"] for x in recs))
-    assert rep["co2_kg"]["scope1_diesel"] == pytest.approx(sum(x["diesel_co2_kg"] for x in recs))
-    assert rep["energy_kwh"]["load_served"] == pytest.approx(sum(x["load_served_kwh"] for x in recs))
-    assert 0.0 <= rep["pv_share_frac"] <= 1.0
-    assert rep["data_quality"] == {"measured": N}
+    r = client.get("/api/reports/carbon")
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert rep["chain"]["ok"] is True and rep["chain"]["n_records"] == N
+    summary = {row["item"]: row["value"] for row in rep["summary"]}
+    assert summary["Scope 2 location-based"] == pytest.approx(sum(x["grid_co2_kg"] for x in recs))
+    assert summary["Scope 1 (diesel)"] == pytest.approx(sum(x["diesel_co2_kg"] for x in recs))
+    assert summary["load served"] == pytest.approx(sum(x["load_served_kwh"] for x in recs))
+    assert 0.0 <= summary["PV share of load (pv_share)"] <= 1.0
+    assert rep["monthly"][-1]["period"] == "total"
+    assert rep["cbam"]["consumed_mwh"] == pytest.approx(summary["load served"] / 1000)
+    assert "hourly" not in rep
+    with_hours = client.get("/api/reports/carbon", params={"hourly": True, "carbon_price": 100}).json()
+    assert len(with_hours["hourly"]) == N
+    cost = {row["item"]: row["value"] for row in with_hours["summary"]}["carbon price"]
+    assert cost == 100
+    assert client.get("/api/reports/carbon", params={"carbon_price": -1}).status_code == 422
+
+
+def test_carbon_report_html_is_self_contained(client: TestClient) -> None:
+    r = client.get("/api/reports/carbon.html")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "Carbon report" in r.text
+    assert "<script src=" not in r.text  # plotly is inline
+    assert "default-src 'none'" in r.headers["content-security-policy"]
 
 
 def test_tampered_chain_is_409_naming_the_record(tmp_path: Path, ledger_file: Path) -> None:
@@ -86,13 +104,14 @@ def test_tampered_chain_is_409_naming_the_record(tmp_path: Path, ledger_file: Pa
     con.close()
     with TestClient(create_app(FakeView(), token=None, ledger_path=bad)) as c:
         r = c.get("/api/ledger/verify")
-    assert r.status_code == 409
-    assert "seq 5" in r.json()["detail"]
+        assert r.status_code == 409
+        assert "seq 5" in r.json()["detail"]
+        assert c.get("/api/reports/carbon").status_code == 409  # no report from a broken chain
 
 
 def test_no_ledger_configured_is_404_saying_how(tmp_path: Path) -> None:
     with TestClient(create_app(FakeView(), token=None)) as c:
-        for path in ("/api/ledger", "/api/ledger/verify", "/api/reports/carbon"):
+        for path in ("/api/ledger", "/api/ledger/verify", "/api/reports/carbon", "/api/reports/carbon.html"):
             r = c.get(path)
             assert r.status_code == 404
             assert "--db" in r.json()["detail"]

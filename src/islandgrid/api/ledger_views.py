@@ -1,4 +1,4 @@
-"""Read the carbon ledger for the API: pages of records, the verify result and a carbon summary.
+"""Read the carbon ledger for the API: pages of records, the verify result and the carbon report.
 
 Each call opens the SQLite file, reads, and closes it again: the controller may be appending
 to the same file (WAL mode lets readers and one writer work at once).
@@ -6,6 +6,7 @@ to the same file (WAL mode lets readers and one writer work at once).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,57 +93,71 @@ def ledger_verify(path: Path, *, site_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def _sum(frame: pd.DataFrame, col: str) -> float | None:
-    if col not in frame:
-        return None
-    return float(frame[col].fillna(0.0).sum())
+def _table(df: pd.DataFrame, index_name: str | None = None) -> list[dict[str, Any]]:
+    """A frame as JSON rows (the index as ``index_name`` when given); NaN as null, times as ISO strings."""
+    if index_name is not None:
+        df = df.reset_index(names=index_name)
+    rows = df.to_dict("records")
+    return [{str(k): _json(v) for k, v in row.items()} for row in rows]
 
 
-def carbon_summary(path: Path, *, site_id: str | None = None) -> dict[str, Any]:
-    """GHG-Protocol style totals from the ledger records: Scope 1 (diesel), Scope 2 location-based
-    (grid import x factor), the PV share of the load and the load's mean carbon intensity."""
+def _json(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    return _clean(value)
+
+
+def _build(store: Any, site_id: str | None, carbon_price_eur_per_t: float) -> Any:
+    from islandgrid.reports.carbon import build_report
+
+    try:
+        store.resolve_site(site_id)
+    except LedgerError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"ledger: {exc}") from None
+    return build_report(store, site_id, carbon_price_eur_per_t=carbon_price_eur_per_t)
+
+
+def carbon_report_json(
+    path: Path, *, site_id: str | None, carbon_price_eur_per_t: float, hourly: bool
+) -> dict[str, Any]:
+    """The carbon report of ``islandgrid report carbon`` (same builder, same figures) as JSON.
+
+    The chain is verified first: a broken chain raises ChainBrokenError (the app answers 409).
+    """
     with _store(path) as store:
-        frame = _records(store, site_id)
-        sid = str(frame.attrs.get("site_id", site_id or ""))
-    served = _sum(frame, "load_served_kwh") or 0.0
-    pv_to_load = (
-        float((frame["load_served_kwh"] * frame["load_pv_frac"]).fillna(0.0).sum())
-        if {"load_served_kwh", "load_pv_frac"} <= set(frame.columns)
-        else None
-    )
-    scope1 = _sum(frame, "diesel_co2_kg")
-    scope2 = _sum(frame, "grid_co2_kg")
-    load_co2 = _sum(frame, "load_co2_kg")
-    quality = frame["quality"].value_counts().to_dict() if "quality" in frame else {}
-    gaps = int(frame["flag_names"].str.contains("after_gap").sum()) if "flag_names" in frame else 0
-    return {
-        "site_id": sid,
-        "n_records": len(frame),
-        "first": _iso(frame.index[0]) if len(frame) else None,
-        "last": _iso(frame.index[-1]) if len(frame) else None,
-        "energy_kwh": {
-            "load_served": served,
-            "pv_used": _sum(frame, "pv_used_kwh"),
-            "pv_to_load": pv_to_load,
-            "grid_in": _sum(frame, "grid_in_kwh"),
-            "grid_out": _sum(frame, "grid_out_kwh"),
-            "diesel": _sum(frame, "diesel_kwh"),
-            "unserved": _sum(frame, "unserved_kwh"),
+        rep = _build(store, site_id, carbon_price_eur_per_t)
+    ch = rep.chain
+    out: dict[str, Any] = {
+        "site": dict(rep.site),
+        "chain": {
+            "ok": True,
+            "site_id": ch.site_id,
+            "n_records": ch.n_records,
+            "tip_hash": ch.tip_hash,
+            "first": _iso(ch.first),
+            "last": _iso(ch.last),
+            "gaps": ch.gaps,
         },
-        "fuel_l": _sum(frame, "fuel_l"),
-        "co2_kg": {
-            "scope1_diesel": scope1,
-            "scope2_location_grid": scope2,
-            "total": (scope1 or 0.0) + (scope2 or 0.0),
-            "carried_by_load": load_co2,
-        },
-        "pv_share_frac": (pv_to_load / served) if pv_to_load is not None and served > 0 else None,
-        "load_kg_per_kwh": (load_co2 / served) if load_co2 is not None and served > 0 else None,
-        "data_quality": {str(k): int(v) for k, v in quality.items()},
-        "records_after_gap": gaps,
-        "note": (
-            "Scope 2 is location-based (grid import x the factor recorded with each interval). CBAM covers "
-            "goods, not compute services: compute carbon reaches EU customers through their Scope 3 / CSRD "
-            "reporting. Verify the chain with GET /api/ledger/verify."
-        ),
+        "summary": _table(rep.summary),
+        "monthly": _table(rep.monthly, "period"),
+        "percentiles": _table(rep.percentiles),
+        "cbam": _json(dataclasses.asdict(rep.cbam)),
+        "factors": _table(rep.factors),
     }
+    if rep.jobs is not None:
+        out["jobs"] = _table(rep.jobs)
+    if hourly:
+        out["hourly"] = _table(rep.hourly, "hour")
+    return out
+
+
+def carbon_report_html(path: Path, *, site_id: str | None, carbon_price_eur_per_t: float) -> str:
+    """The self-contained HTML report (plotly embedded: works offline)."""
+    from islandgrid.reports.carbon import render_html
+
+    with _store(path) as store:
+        rep = _build(store, site_id, carbon_price_eur_per_t)
+    html: str = render_html(rep)
+    return html

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
 
 from islandgrid.api.auth import ApiSettings, require_read
-from islandgrid.api.ledger_views import carbon_summary, ledger_page, ledger_verify
+from islandgrid.api.ledger_views import carbon_report_html, carbon_report_json, ledger_page, ledger_verify
 from islandgrid.api.models import ErrorBody, LedgerPage, LedgerRecord, LedgerVerify
 from islandgrid.api.routes_read import Since, check_since
 
@@ -22,6 +23,12 @@ router = APIRouter(
     dependencies=[Depends(require_read)],
     responses={404: {"model": ErrorBody, "description": "No ledger configured"}},
 )
+
+#: Q1-2026 CBAM certificate price (GUIDE §2), the report's default [EUR/t].
+CBAM_PRICE_EUR_PER_T = 75.36
+
+#: The HTML report embeds plotly and its own styles inline, and fetches nothing.
+REPORT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 
 NO_LEDGER = (
     "no carbon ledger is configured on this server: start it with a ledger file, "
@@ -73,8 +80,36 @@ def verify_ledger(path: Annotated[Path, Depends(_ledger_path)], site_id: SiteId 
     return LedgerVerify.model_validate(ledger_verify(path, site_id=site_id))
 
 
-@router.get("/reports/carbon", summary="Carbon report from the ledger")
-def carbon_report(path: Annotated[Path, Depends(_ledger_path)], site_id: SiteId = None) -> dict[str, Any]:
-    """Scope 1 (diesel) and Scope 2 location-based (grid) CO2, the PV share of the load, the load's mean
-    intensity and the data-quality counts, over every record of the chain."""
-    return carbon_summary(path, site_id=site_id)
+CarbonPrice = Annotated[
+    float,
+    Query(ge=0, le=10_000, description="Carbon price for the cost lines [EUR/t CO2]; default the Q1-2026 CBAM price"),
+]
+
+
+@router.get("/reports/carbon", summary="Carbon report from the ledger (JSON)")
+def carbon_report(
+    path: Annotated[Path, Depends(_ledger_path)],
+    site_id: SiteId = None,
+    carbon_price: CarbonPrice = CBAM_PRICE_EUR_PER_T,
+    hourly: Annotated[bool, Query(description="Also the per-hour table (one row per local hour)")] = False,
+) -> dict[str, Any]:
+    """The figures of `islandgrid report carbon`, from the same builder: the verified chain, Scope 1 and
+    Scope 2 (location- and market-based), PV share, hourly CFE score, monthly table, intensity
+    percentiles, the CBAM-style block and every factor used. 409 if the chain is broken."""
+    return carbon_report_json(path, site_id=site_id, carbon_price_eur_per_t=carbon_price, hourly=hourly)
+
+
+@router.get(
+    "/reports/carbon.html",
+    summary="Carbon report from the ledger (HTML)",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "A self-contained page; works offline"}},
+)
+def carbon_report_page(
+    path: Annotated[Path, Depends(_ledger_path)],
+    site_id: SiteId = None,
+    carbon_price: CarbonPrice = CBAM_PRICE_EUR_PER_T,
+) -> HTMLResponse:
+    """The same report as `islandgrid report carbon` writes to report.html."""
+    html = carbon_report_html(path, site_id=site_id, carbon_price_eur_per_t=carbon_price)
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})

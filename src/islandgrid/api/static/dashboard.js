@@ -543,6 +543,7 @@
     try {
       const h = await getJson("/api/health");
       if (!h.writes_enabled) $("token").placeholder = "writes are disabled on this server (no token configured)";
+      $("ledger-links").hidden = !h.ledger;
     } catch (err) { /* status polling reports it */ }
     every(1000, pollStatus);
     every(1000, pollEvents);
