@@ -52,6 +52,8 @@ def test_app_serves_every_asset_the_page_loads() -> None:
     assert plotly_js_path() is not None
     with TestClient(create_app(FakeView(), token=None)) as c:
         for src in re.findall(r'(?:src|href)="(/[^"]+)"', HTML):
+            if src.startswith("/api/"):
+                continue  # links to API answers (the ledger ones need a ledger): tested in test_api*
             r = c.get(src)
             assert r.status_code == 200, src
             assert len(r.content) > 100, src
