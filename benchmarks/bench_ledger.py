@@ -53,9 +53,8 @@ def main() -> None:
         for p in payloads:
             h = hashlib.sha256(h + p).digest()
         dt_hash = time.perf_counter() - t0
-        print(
-            f"  peer floor, bare hashlib chain over the same payloads: {dt_hash:.2f} s; verify/floor {dt_verify / dt_hash:.1f}x"
-        )
+        print(f"  peer floor, bare hashlib chain over the same payloads: {dt_hash:.2f} s")
+        print(f"  verify / floor: {dt_verify / dt_hash:.1f}x")
         one.close()
         hourly = islandgrid.simulate(site, baseline=False).flows
         store = open_ledger(Path(d) / "h.db")
@@ -63,9 +62,8 @@ def main() -> None:
         t0 = time.perf_counter()
         rep_c = build_report(store)
         write_report(rep_c, Path(d) / "out")
-        print(
-            f"full-year carbon report (8,760 records, HTML + CSV + XLSX): {time.perf_counter() - t0:.2f} s (target <= 5 s)"
-        )
+        dt_rep = time.perf_counter() - t0
+        print(f"full-year carbon report (8,760 records, HTML + CSV + XLSX): {dt_rep:.2f} s (target <= 5 s)")
 
 
 if __name__ == "__main__":
