@@ -25,11 +25,13 @@ So the returned optimum is exact to ``tol`` (relative), certified, never assumed
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from islandgrid.errors import SolverError
 from islandgrid.optimize.model import Model, Penalties, build_model
 from islandgrid.strategy.base import DispatchProblem
 
@@ -227,8 +229,16 @@ def _solve_segments(
     y_tm = np.zeros(model.n_rows)
     bounds = [0, *(int(s) + 1 for s in splits), p.n]
     h = block_solver(time_limit_s)
+    deadline = time.perf_counter() + time_limit_s  # one budget for all blocks: never hangs
     for j in range(len(bounds) - 1):
         t0, t1 = bounds[j], bounds[j + 1]
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise SolverError(
+                f"the time limit ({time_limit_s:g} s) ran out after {j} of {len(bounds) - 1} blocks of the "
+                f"decomposed LP ({p.n} intervals). Fix: raise --time-limit or use a coarser --resolution (1h)"
+            )
+        h.setOptionValue("time_limit", float(h.getRunTime()) + left)
         last = j == len(bounds) - 2
         e_before, e_end = None if j == 0 else e_cap, None if last else e_cap
         xs, ys = _solve_block(h, tm, model, t0, t1, e_before, e_end, time_limit_s)
@@ -261,7 +271,7 @@ def solve_decomposed(
     penalties : Penalties, optional
         Slack prices.
     time_limit_s : float
-        Per HiGHS run [s].
+        For all blocks together [s] (and again for a one-piece fallback solve).
     min_segment : int, optional
         Fewest intervals between splits; default a day.
     tol : float

@@ -133,6 +133,8 @@ def highs_for(model: Model, *, time_limit_s: float, mip_rel_gap: float = 1e-3, t
         h.setOptionValue("simplex_strategy", 1)  # dual simplex: measured fastest on this LP
     else:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        # binaries within 1e-9 of 0/1, so that rounding them leaves at most dust in the genset rows
+        h.setOptionValue("mip_feasibility_tolerance", 1e-9)
     h.passModel(lp)
     return h
 
@@ -363,6 +365,7 @@ def flows_from_solution(model: Model, x: np.ndarray) -> dict[str, np.ndarray]:
         on0, blocks = model.cols["on"]
         on = np.round(x[on0 : on0 + len(blocks)])[np.arange(p.n) // model.spb]
         on = np.where(g.rated_kw > 0, on, 0.0)
+        dsl = np.where(on > 0, dsl, 0.0)  # solver dust of a genset that is off
         fuel = (g.f0_l_per_h_per_kw * g.nameplate_kw * dt * on + g.f1_l_per_kwh * dsl) * (on > 0)
     else:
         # LP: the genset runs at rated power for the fraction dsl / (rated dt) of the interval
