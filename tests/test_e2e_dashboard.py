@@ -171,6 +171,8 @@ def twin_server(tmp_path: Path, token_file: Path) -> Iterator[Server]:
         str(port),
         "--token-file",
         str(token_file),
+        "--db",
+        str(tmp_path / "ledger.sqlite"),
     ]
     server = Server(args, port, tmp_path / "twin-server.log", tmp_path)
     try:
@@ -294,3 +296,33 @@ def test_dashboard_with_protected_reads_asks_for_the_token(browser: object, tmp_
         page.close()
     finally:
         server.stop()
+
+
+@pytest.mark.xfail(
+    reason="controller -> ledger integration is not there yet: LedgerSink.append_flows passes no dt_s, so the "
+    "ledger refuses one-row appends ('cannot tell the interval length of a single row'), and with dt_s the metered "
+    "rows still fail the ledger's carbon-conservation check by ~1e-6 relative; remove this mark once both are fixed",
+    strict=False,
+)
+def test_twin_meters_into_the_ledger_served_by_the_api(twin_server: Server) -> None:
+    """`serve --db` meters every interval into the ledger; the API serves, verifies and reports it."""
+    assert httpx.get(f"{twin_server.url}/api/health", timeout=10).json()["ledger"] is True
+    deadline = time.monotonic() + 60
+    body: dict = {}
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{twin_server.url}/api/ledger/verify", timeout=30)
+        body = r.json()
+        if r.status_code == 200 and body["n_records"] >= 2:
+            break
+        events = httpx.get(f"{twin_server.url}/api/events", timeout=30).json()
+        errors = [e["message"] for e in events if e["kind"] == "ledger_error"]
+        if errors:
+            pytest.fail(f"the controller could not write the ledger: {errors[0]}")
+        time.sleep(1.0)
+    else:
+        pytest.fail(f"no metered records reached the ledger in 60 s: {body}\n{twin_server.tail()}")
+    assert body["ok"] is True
+    page = httpx.get(f"{twin_server.url}/api/ledger", params={"newest": True, "limit": 1}, timeout=30).json()
+    assert page["records"][0]["quality"] == "measured"
+    rep = httpx.get(f"{twin_server.url}/api/reports/carbon", timeout=60)
+    assert rep.status_code == 200 and rep.json()["chain"]["n_records"] >= 2
