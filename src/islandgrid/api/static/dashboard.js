@@ -19,7 +19,7 @@
   const TOKEN_KEY = "islandgrid-token";
   const SVGNS = "http://www.w3.org/2000/svg";
 
-  const state = { history: [], lastHistoryTs: null, status: null, kpis: null, eventsSeen: 0, failures: 0,
+  const state = { history: [], lastHistoryTs: null, status: null, kpis: null, lastEvent: null, failures: 0,
     protected: false, polls: 0 };
   window.__islandgrid = state; // for debugging in the browser console
 
@@ -395,17 +395,25 @@
   }
   function renderEvents(events) {
     const ol = $("event-log");
-    const fresh = events.length - state.eventsSeen;
+    // events newer than the newest one already shown get a brief highlight
+    const key = (e) => `${e.ts}|${e.kind}|${e.message}`;
+    const now = Date.now();
+    state.freshUntil = state.freshUntil || new Map();
+    if (state.lastEvent !== null) {
+      const at = events.map(key).lastIndexOf(state.lastEvent);
+      events.slice(at + 1).forEach((e) => state.freshUntil.set(key(e), now + 3000));
+    }
+    for (const [k, until] of state.freshUntil) if (until < now) state.freshUntil.delete(k);
     ol.textContent = "";
     if (!events.length) {
       const li = document.createElement("li");
       li.innerHTML = '<span class="empty">No events yet.</span>';
       ol.appendChild(li);
     }
-    events.slice().reverse().forEach((e, i) => {
+    events.slice().reverse().forEach((e) => {
       const li = document.createElement("li");
       li.dataset.kind = e.kind;
-      if (state.eventsSeen && i < fresh) li.classList.add("fresh");
+      if (state.freshUntil.has(key(e))) li.classList.add("fresh");
       const t = document.createElement("span");
       t.className = "t";
       t.textContent = hhmmss(e.ts);
@@ -420,7 +428,7 @@
       li.append(t, k, m);
       ol.appendChild(li);
     });
-    state.eventsSeen = events.length;
+    if (events.length) state.lastEvent = key(events[events.length - 1]);
     $("events-count").textContent = events.length ? `${events.length} shown, newest first` : "";
   }
 
