@@ -217,9 +217,10 @@ def test_optimum_bounds_every_rule(p: DispatchProblem) -> None:
     _flows, info = solve_problem(p, "lp", method="direct")
     for name in ("load_following", "cycle_charging", "pv_first"):
         rule = RuleStrategy(name).dispatch(p)
-        assert info.objective <= objective_of(p, rule) + 1e-6 * max(1.0, abs(info.objective))
+        # (HiGHS's 1e-7 optimality tolerances on ~100 kWh-sized values: 1e-5 absolute slack)
+        assert info.objective <= objective_of(p, rule) + 1e-6 * max(10.0, abs(info.objective))
     _f, free = solve_problem(p, "lp", penalties=replace(PEN, reserve_per_kwh_h=0.0))
-    assert free.objective <= info.objective + 1e-6 * max(1.0, abs(info.objective))
+    assert free.objective <= info.objective + 1e-6 * max(10.0, abs(info.objective))
     mflows, minfo = solve_problem(p, "milp", time_limit_s=20)
     check_flows(mflows, p.battery, p.dt_h)
     assert minfo.lp_bound <= minfo.objective + 1e-6 * max(10.0, abs(minfo.objective))  # solver tolerances
