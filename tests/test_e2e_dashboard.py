@@ -272,6 +272,28 @@ def test_dashboard_live_and_outage_on_fake_view(browser: object, fake_server: Se
     page.close()
     _live_then_outage(browser, fake_server, tmp_path, "fake")
 
+    # the operator panel writes through the API with the token: restore the grid from the page
+    page = browser.new_page(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    page.goto(fake_server.url + "/")
+    page.wait_for_function(
+        "() => document.getElementById('mode-value').dataset.state === 'islanded'", timeout=UI_TIMEOUT_MS
+    )
+    page.click("#ops summary")
+    page.click("button[data-body*='grid_restore']")
+    page.wait_for_function(
+        "() => /refused \\(401\\)/.test(document.getElementById('ops-result').textContent)", timeout=UI_TIMEOUT_MS
+    )
+    page.fill("#token", TOKEN)
+    page.dispatch_event("#token", "change")
+    page.click("button[data-body*='grid_restore']")
+    page.wait_for_function(
+        "() => document.getElementById('ops-result').textContent === 'accepted'", timeout=UI_TIMEOUT_MS
+    )
+    page.wait_for_function(
+        "() => document.getElementById('mode-value').dataset.state === 'grid_tied'", timeout=UI_TIMEOUT_MS
+    )
+    page.close()
+
 
 def test_dashboard_live_and_outage_on_twin(browser: object, twin_server: Server, tmp_path: Path) -> None:
     _live_then_outage(browser, twin_server, tmp_path, "twin")
