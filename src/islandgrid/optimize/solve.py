@@ -262,6 +262,16 @@ def solve_problem(
         )
         return flows_from_solution(lp, x_lp), info
     obj_lp = lp_bound  # the certified lower bound
+    if lp.values(x_lp, "dsl").max(initial=0.0) <= 1e-9:
+        # the LP optimum never runs the genset, so it is a MILP solution too (all binaries 0, no start,
+        # no dump) with the same objective: it is the MILP optimum, gap 0, no branch and bound needed
+        say("the LP optimum never runs the genset: it is the MILP optimum")
+        obj = float(lp.cost @ x_lp)
+        status = "Optimal (the LP optimum keeps the genset off, so it is integral)"
+        info = SolveInfo(
+            "milp", obj, lp_bound, _gap(obj, lp_bound), 0.0, status, lp.n_cols, lp.n_rows, 0, build_s, solve_s
+        )
+        return flows_from_solution(lp, x_lp), info
     t1 = time.perf_counter()
     mi = build_model(problem, "milp", end_soc, penalties)
     build_s += time.perf_counter() - t1
@@ -277,6 +287,18 @@ def solve_problem(
         return flows_from_solution(mi, x), info
     say(f"solving the MILP ({live} live genset blocks, HiGHS branch and bound)")
     h = highs_for(mi, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+    if progress is not None:
+
+        def improving(event: Any) -> None:
+            """Show each better MILP solution with its gap (HiGHS calls this from its own thread)."""
+            out = event.data_out
+            say(
+                f"solving the MILP ({live} live genset blocks): incumbent {out.mip_primal_bound:,.0f}, "
+                + (f"gap {100 * out.mip_gap:.2f} %, " if np.isfinite(out.mip_gap) else "")
+                + f"{out.mip_node_count} nodes"
+            )
+
+        h.cbMipImprovingSolution.subscribe(improving)
     t2 = time.perf_counter()
     h.run()
     solve_s += time.perf_counter() - t2
