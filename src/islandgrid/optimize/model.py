@@ -28,7 +28,12 @@ Rows:
   by ``Penalties.reserve_per_kwh_h``; when islanded the reserve is there to be used, as in the
   rules)
 - MILP:  min x dt x on <= dsl <= rated x dt x on;  start_b >= on_b - on_{b-1} (off before the
-  period);  sum of the last ceil(min_run_h) starts <= on_b.
+  period);  sum of the last ceil(min_run_h) starts <= on_b. Binaries are free only in blocks
+  where commitment can matter (:func:`live_blocks`: grid down or short, and their neighbours)
+  and fixed off elsewhere. That restriction can only raise the MILP's cost; the reported gap to
+  the unrestricted LP bound covers it, so the gap is an honest bound on the distance from the
+  true MILP optimum. The genset's start delay is not modelled (a perfect-foresight plan starts
+  it in time; the battery bridges the seconds).
 
 Objective [currency]: grid import at tariff + carbon price x grid factor, minus export at the
 export price, fuel at (fuel price + carbon price x kg CO2/L) per litre, unserved energy (critical
