@@ -65,7 +65,8 @@ class MPCStrategy:
     label : str or None
         Registry name; defaults to 'mpc_<forecaster>'.
     time_limit_s : float
-        Time limit of each window's MILP stage [s] (see :class:`islandgrid.mpc.window.WindowModel`).
+        Time limit of each window's MILP stage [s]; 0 (default) uses the rounded plan (see
+        :class:`islandgrid.mpc.window.WindowModel`).
     mip_rel_gap : float
         Relative gap [-] at which a window's plan is accepted.
     """
@@ -77,7 +78,7 @@ class MPCStrategy:
     reserve_quantile: float = DEFAULT_QUANTILE
     penalties: Penalties = field(default_factory=Penalties)
     label: str | None = None
-    time_limit_s: float = 0.015
+    time_limit_s: float = 0.0
     mip_rel_gap: float = 1e-2
     stats: SolveStats = field(default_factory=SolveStats, repr=False)
 

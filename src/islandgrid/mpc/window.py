@@ -12,7 +12,11 @@ The genset is committed by the hour (its minimum run time of up to an hour is th
 met inside each block; longer ones by a sum-of-starts constraint).
 
 Rows: the bus balance, the battery state, the soft SoC bounds and reserve, the
-genset's minimum and maximum output while on, starts, minimum run time.
+genset's minimum and maximum output while on, the direct-use valid inequality
+(``diesel - bat_in - grid_out - dump <= min(load, rated) * on``: diesel beyond what the
+load takes while the genset is on must be stored and pay the battery's losses; valid
+for every integer schedule, it lifts the islanded LP bound from ~5 % to ~1 % under the
+MILP optimum), starts, minimum run time.
 
 **Never infeasible.** Every row has a slack: unserved load (shed) and dump keep the
 balance; under_min, under_res and over_max keep any measured SoC (below its minimum,
@@ -29,8 +33,18 @@ revenue and minus a terminal value on the stored energy at the end of the horizo
 (the cheapest import price in the horizon times eta_d: worth keeping, never worth
 buying from the grid just to hold).
 
-The structure (matrix) is built once per horizon length; each solve only changes
-bounds, costs and row bounds, then warm-starts HiGHS's MIP from the previous plan.
+The structure (matrix) is built once per horizon length, in two HiGHS instances (the
+LP relaxation, kept hot, and the MILP); each solve pushes only the bounds, costs, row
+bounds and direct-use coefficients that changed. A solve (see :meth:`WindowModel.solve`):
+
+1. the LP relaxation; if no binary is free or all are integral, it is the exact MILP
+   optimum (gap 0): every grid-up window and most outage windows end here;
+2. otherwise integer schedules rounded from it (cumulative rounding, repaired where it
+   runs short; relax-and-round; the previous plan shifted by one hour), each an LP with
+   the schedule fixed; the best is accepted if within ``mip_rel_gap`` of the LP bound;
+3. otherwise, if ``time_limit_s`` > 0 (off by default), HiGHS's MILP from that plan until
+   the gap or the time limit; the best plan is used and its gap against the best bound
+   reported.
 
 NOTE: this is the MPC's own window formulation, written while ``islandgrid.optimize``
 (the perfect-foresight model builder) did not exist yet; see the module README note in
@@ -73,8 +87,9 @@ LP_TIME_LIMIT_S = 10.0
 #: Repair steps of the rounding heuristic (each one LP with the schedule fixed).
 _REPAIRS = 6
 #: Offsets of the cumulative rounding: 0.99 commits a block as soon as the relaxation's running
-#: on-hours pass an integer (early), 0.75 a little later.
-_ROUNDING_OFFSETS = (0.99, 0.75)
+#: on-hours pass an integer (early), 0.25 late. Five offsets, not two: in closed loop over 4
+#: islanded days the realised fuel cost was 7 % lower (each offset is one LP of ~2 ms).
+_ROUNDING_OFFSETS = (0.99, 0.9, 0.75, 0.5, 0.25)
 
 
 @dataclass(frozen=True)
@@ -179,12 +194,13 @@ class WindowModel:
     penalties : Penalties
         Slack prices.
     time_limit_s : float
-        Time limit of the MILP stage of one solve [s] (default 15 ms); the best plan found by
-        then (at worst the best rounded plan) is used and its gap reported. The LP relaxation
-        and rounding before it take ~2 ms (grid up) to ~35 ms (cold, islanded); see :meth:`solve`.
-        In islanded windows 15-30 ms of MILP rarely improves the rounded plan (whose cost is
-        typically within ~1-2 % of the optimum, see benchmarks/bench_mpc.py); for proven 1 % gaps
-        give it a second or more.
+        Time limit of the MILP stage of one solve [s]; 0 (the default) skips it and uses the best
+        rounded plan with its gap against the LP bound. The LP relaxation and rounding take ~2 ms
+        (grid up) to ~20-40 ms (islanded). Measured (benchmarks/bench_mpc.py, 4 islanded days in
+        closed loop): a 15 ms or 200 ms MILP stage did not lower the realised cost at all (the
+        rounded plans are within ~1-2 % of the optimum; B&B needs ~1 s to prove 1 %). For proven
+        gaps give it a second or more: the MILP starts from the rounded plan, and the best plan
+        at the limit is used and its gap reported.
     mip_rel_gap : float
         Relative gap [-] (plan objective vs the best bound: the LP relaxation's or HiGHS's) at
         which a plan is accepted: 1 % of the window's cost by default.
@@ -194,7 +210,7 @@ class WindowModel:
     horizon: int
     integer: bool = True
     penalties: Penalties = field(default_factory=Penalties)
-    time_limit_s: float = 0.015
+    time_limit_s: float = 0.0
     mip_rel_gap: float = 1e-2
     _last_x: np.ndarray | None = field(init=False, default=None, repr=False)
 
@@ -365,7 +381,8 @@ class WindowModel:
         self._mip = None
         self._coef: dict[str, np.ndarray] = {"lp": np.full(H, -g.rated_kw * dt)}
         self._pushed: dict[str, tuple[np.ndarray, ...]] = {}
-        if self.integer and g.rated_kw > 0:
+        self._binaries = bool(self.integer and g.rated_kw > 0)
+        if self._binaries and self.time_limit_s > 0:
             integrality = np.zeros(self.n_cols, dtype=np.int32)
             integrality[self.on_col(bb)] = 1
             lp.integrality_ = [highspy.HighsVarType(int(v)) for v in integrality]
@@ -431,9 +448,10 @@ class WindowModel:
         The LP relaxation is solved first. If no genset binary is free, or the relaxation's
         optimum already has every binary at 0 or 1, that optimum is the MILP's optimum (a
         relaxation's optimum that is feasible for the original problem is optimal for it), and
-        the MILP is skipped: the plan is exact with gap 0. Otherwise the MILP runs, warm-started
-        with the previous plan shifted by one hour, until ``mip_rel_gap`` or ``time_limit_s``;
-        a time-limited incumbent is used and its gap reported.
+        the MILP is skipped: the plan is exact with gap 0. Otherwise integer schedules are rounded
+        from it (and the previous plan shifted by one hour is tried), the best is kept with its gap
+        against the relaxation's bound; if that gap exceeds ``mip_rel_gap`` and ``time_limit_s`` > 0
+        the MILP runs from it until the gap or the time limit, and its best plan and gap are used.
 
         Raises
         ------
@@ -505,7 +523,7 @@ class WindowModel:
         coef = -np.minimum(load, g.rated_kw * dt)
         data = (col_lo, col_hi, col_cost, row_lo, row_hi, coef)
         on_cols = self.on_col(np.arange(B)).astype(np.int32)
-        live = bool(self._mip is not None and (col_lo[on_cols] < col_hi[on_cols]).any())
+        live = bool(self._binaries and (col_lo[on_cols] < col_hi[on_cols]).any())
 
         # 1. the LP relaxation (exact when it is integral)
         h = self._load("lp", *data)
@@ -521,14 +539,13 @@ class WindowModel:
             #    each an LP with the schedule fixed; the relaxation's objective bounds the gap
             bound = objective
             prev = self._shifted(self._last_x, col_lo, col_hi) if warm_start and self._last_x is not None else None
-            x, objective = self._round(x, on_cols, col_lo, col_hi, prev)
+            x, objective = self._round(x, bound, on_cols, col_lo, col_hi, prev)
             gap = (objective - bound) / max(abs(objective), 1e-9)
             method = "lp_round"
-            if gap > self.mip_rel_gap:
+            if gap > self.mip_rel_gap and self._mip is not None:
                 # 3. the MILP, started from the best rounded plan, until mip_rel_gap or the time limit
                 import highspy
 
-                assert self._mip is not None
                 hm = self._load("mip", *data)
                 hm.setSolution(len(x), np.arange(len(x), dtype=np.int32), x)
                 hm.run()
@@ -568,6 +585,7 @@ class WindowModel:
     def _round(
         self,
         x_lp: np.ndarray,
+        bound: float,
         on_cols: np.ndarray,
         col_lo: np.ndarray,
         col_hi: np.ndarray,
@@ -575,20 +593,20 @@ class WindowModel:
     ) -> tuple[np.ndarray, float]:
         """The best of a few integer schedules built from the LP relaxation ``x_lp``.
 
-        Candidates: cumulative rounding of the relaxation's on-values (block b is on when the
-        running sum of on-hours crosses an integer; offsets from early to late commitment, so the
-        schedule follows when the relaxation needs energy), the best of them repaired where it
-        runs short; on in every block the relaxation uses at all (relax and round); and ``prev``
-        (the previous plan shifted by one hour). Each is
-        evaluated by the LP with its schedule fixed (warm, a few ms); every one is feasible because
-        the model has slacks everywhere.
+        Candidates, each evaluated by the LP with its schedule fixed (warm, a few ms; every one is
+        feasible because the model has slacks everywhere): ``prev`` (the previous plan shifted by
+        one hour), returned at once if within ``mip_rel_gap`` of ``bound``; cumulative rounding of
+        the relaxation's on-values (block b is on when the running sum of on-hours crosses an
+        integer; offsets from early to late commitment, so the schedule follows when the
+        relaxation needs energy), the best of them repaired where it runs short; and, if that
+        still runs short, on in every block the relaxation uses at all (relax and round).
         """
         h, B = self._lp, self.blocks
         lo, hi = col_lo[on_cols], col_hi[on_cols]
         on_lp = np.clip(x_lp[on_cols], 0.0, 1.0)
         cum = np.concatenate([[0.0], np.cumsum(on_lp)])
         rounded = [np.minimum(np.diff(np.floor(cum + offset)), 1.0) for offset in _ROUNDING_OFFSETS]
-        others = [] if prev is None else [prev]
+        others: list[np.ndarray] = []
         best: list[Any] = [x_lp, np.inf]
         seen: dict[bytes, tuple[np.ndarray, float]] = {}
 
@@ -606,6 +624,12 @@ class WindowModel:
                     best[:] = [seen[key][0], obj]
             return seen[key]
 
+        if prev is not None:
+            # the closed loop's usual case: last hour's plan, shifted, is already good enough
+            x, obj = evaluate(prev)
+            if obj - bound <= self.mip_rel_gap * abs(obj):
+                h.changeColsBounds(B, on_cols, lo, hi)
+                return x, obj
         # the best cumulative rounding, repaired: while it is short of energy somewhere (load shed or
         # SoC under its minimum, e.g. where the battery was full when the rounding ran the genset),
         # commit the latest free block at or before the first shortfall
