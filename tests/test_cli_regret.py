@@ -58,7 +58,7 @@ def test_regret_table() -> None:
     r = cli("regret", SITE, "--resolution", "1h", "-s", "pv_first")
     assert r.returncode == 0, r.stderr
     assert "regret against perfect foresight" in r.stdout
-    assert "pv_first" in r.stdout and "cost incl. carbon" in r.stdout
+    assert "pv_first" in r.stdout and "cost [k CNY]" in r.stdout and "CO2 [t]" in r.stdout
     ref_line = next(ln for ln in r.stdout.splitlines() if ln.strip("│ ").startswith(("optimal", "mpc_perfect")))
     assert "+0 " in ref_line or "+0.0" in ref_line  # the reference's own regret is zero
 

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         end_soc: Annotated[
             str, typer.Option(help="free: the battery may end anywhere; initial: end at least at the start SoC.")
         ] = "free",
-        time_limit: Annotated[float, typer.Option(help="Wall-time limit of each HiGHS run [s].")] = 300.0,
+        time_limit: Annotated[float, typer.Option(help="Wall-time limit of each HiGHS run \\[s].")] = 300.0,
         mip_gap: Annotated[float, typer.Option(help="Relative MIP gap at which HiGHS stops [-].")] = 1e-3,
         reserve: Annotated[
             bool, typer.Option(help="Hold the islanding reserve while grid-tied (a soft floor, as the site asks).")

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -81,12 +83,15 @@ def register(app: typer.Typer) -> None:
         table = Table(
             title=f"{site.location.name}: regret against perfect foresight ('{ref}'), {site.simulation.year}",
             title_justify="left",
+            box=box.SIMPLE_HEAD,
+            collapse_padding=True,
         )
-        table.add_column("strategy")
-        for _, label, unit in REGRET_COLUMNS:
-            table.add_column(f"{label}\n[{unit.format(currency=cur)}]", justify="right")
-            table.add_column("regret", justify="right")
-        table.add_column("run [s]", justify="right")
+        table.add_column("strategy", no_wrap=True)
+        for key, label, unit in REGRET_COLUMNS:
+            shown = {"cost": f"k {unit.format(currency=cur)}", "co2_kg": "t", "pv_share": "%"}.get(key, unit)
+            table.add_column(escape(f"{label.split()[0]} [{shown}]"), justify="right", min_width=6)
+            table.add_column("Δ", justify="right", min_width=6, no_wrap=True)
+        table.add_column(escape("run [s]"), justify="right", min_width=5)
         for r in rows:
             cells = [r["strategy"]]
             for key, _, _ in REGRET_COLUMNS:
@@ -94,18 +99,20 @@ def register(app: typer.Typer) -> None:
                 if v is None or g is None:  # not a finite number
                     cells += ["-", "-"]
                 elif key == "pv_share":
-                    cells += [f"{100 * v:.1f} %", f"{100 * g:+.1f} pt"]
+                    cells += [f"{100 * v:.1f}", f"{100 * g:+.1f}"]
                 elif key == "unserved_kwh":
                     cells += [f"{v:,.1f}", f"{g:+,.1f}"]
+                elif key in ("cost", "co2_kg"):  # thousands: k currency, t CO2
+                    cells += [f"{v / 1e3:,.1f}", f"{g / 1e3:+,.1f}"]
                 else:
-                    cells += [f"{v:,.0f}", f"{g:+,.0f}"]
+                    cells += [f"{v:,.1f}", f"{g:+,.1f}"]
             cells.append(f"{r['seconds']:.1f}")
             table.add_row(*cells)
         console = Console()
         console.print(table)
         console.print(
             "[dim]cost = grid bill + fuel - export + carbon at the site's carbon price; "
-            "regret > 0 is worse than the reference (for PV share: fewer points).[/]",
+            "Δ = regret, > 0 is worse than the reference (for PV share: fewer percentage points).[/]",
             highlight=False,
         )
         if out is not None:

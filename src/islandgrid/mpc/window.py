@@ -390,10 +390,9 @@ class WindowModel:
             self._coef["mip"] = np.full(H, -g.rated_kw * dt)
 
     def _new_highs(self, lp: Any, time_limit_s: float) -> Any:
-        import highspy
+        from islandgrid.optimize.solve import new_highs  # silent: no banner on a --json stdout
 
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs()
         # HiGHS checks time_limit against the clock of the current run (reset by every run())
         h.setOptionValue("time_limit", float(time_limit_s))
         h.setOptionValue("mip_rel_gap", float(self.mip_rel_gap))
