@@ -52,6 +52,6 @@ def test_outage_and_reconnection_over_modbus_tcp(horinger):
         b = rig.twin.plant.cfg.battery
         check_invariants(tr, b.soc_min_kwh, b.soc_max_kwh)
         assert tr.unserved_critical_kwh.sum() < 1e-9
-        assert rig.twin.plant.out_of_sync_closures == 0
+        assert rig.twin.plant.out_of_sync_closures == 0 and rig.twin.plant.refused == []
 
     asyncio.run(scenario())

@@ -57,7 +57,7 @@ def test_unplanned_outage_at_a_random_moment_no_critical_unserved(horinger, inpu
     injected = rig.service.event_log.of_kind("fault_injected")[0]["t_s"]
     detected = rig.service.event_log.of_kind("unplanned_island")[0]["t_s"]
     assert 0 < detected - injected <= site.controller.fast_loop_s + 1e-9
-    assert rig.twin.plant.out_of_sync_closures == 0
+    assert rig.twin.plant.out_of_sync_closures == 0 and rig.twin.plant.refused == []
 
 
 def test_a_day_with_an_outage_meters_every_interval(horinger, inputs):
@@ -106,7 +106,7 @@ def test_planned_islanding_and_reconnection(horinger, inputs):
     assert rec, _kinds(rig)
     d = rec[0]["data"]
     assert d["df_hz"] <= c.sync_df_hz and d["dv_frac"] <= c.sync_dv_frac and d["dphi_deg"] <= c.sync_dphi_deg
-    assert rig.twin.plant.out_of_sync_closures == 0
+    assert rig.twin.plant.out_of_sync_closures == 0 and rig.twin.plant.refused == []
     assert rig.service.status()["mode"] == "grid_tied"
     tr = rig.twin.plant.trace_frame()
     assert tr.unserved_kwh.sum() < 1e-9
@@ -127,11 +127,11 @@ def test_reconnection_refused_while_out_of_sync(horinger, inputs):
     assert not ev.of_kind("reconnected")
     tr = rig.twin.plant.trace_frame()
     assert (tr.breaker_closed[tr.t_s > 20] == 0).all()
-    assert rig.twin.plant.closures == []
+    assert rig.twin.plant.closures == [] and rig.twin.plant.refused == []  # it never even tried
     # the grid comes back to nominal: now it reconnects, in sync
     _run(rig, 400, {rig.clock.now_s(): ("grid_restore", {})})
     assert ev.of_kind("reconnected")
-    assert rig.twin.plant.out_of_sync_closures == 0
+    assert rig.twin.plant.out_of_sync_closures == 0 and rig.twin.plant.refused == []
 
 
 def test_genset_fail_to_start_in_a_long_night_outage_sheds_in_order(horinger, inputs):

@@ -6,12 +6,19 @@ Modes (``Controller.mode``):
 - ``islanding``: planned islanding; drive the PCC flow to zero, then open the breaker.
 - ``islanded``: the PCS forms the grid; genset and load shedding as needed; watch the
   grid and move to ``resync`` once it has been normal for ``stable_grid_s``.
-- ``resync``: steer the PCS's frequency and voltage to the grid's and close the breaker
-  only when Δf, ΔV and Δφ are all within limits; give up after ``resync_timeout_s``.
+- ``resync``: steer the PCS's frequency and voltage to the grid's and command the breaker
+  closed only when Δf, ΔV and Δφ are all within limits; ``grid_tied`` once the PCC reports
+  it closed. A close the breaker's sync-check relay refuses (``close_refusals`` counts up)
+  ends the attempt like a timeout: back to ``islanded`` for another stable period. Give up
+  after ``resync_timeout_s``.
 - ``blackout``: nothing forms the bus (battery tripped or empty and no genset). Start the
-  genset; close onto a normal grid at once (dead-bus closing needs no synchronism).
-- ``black_start``: the battery is usable again: shed every group, have the PCS form the
-  bus, then restore groups one at a time.
+  genset; close onto a normal grid at once (dead-bus closing needs no synchronism). The
+  PCS is held in standby (grid-following), so it never energises the whole room by itself.
+- ``black_start``: the battery holds energy above its minimum (at least
+  ``BLACK_START_MIN_FRAC`` of its capacity): shed every group, reset a
+  tripped BMS (every 30 s) and have the PCS form the bus in the same command set; once the
+  bus is live, ``islanded`` restores the groups one at a time. Back to ``blackout`` when
+  the battery is empty.
 - ``safe``: the controller is blind (no fresh PCC or PCS data for ``blind_after_s``).
   Documented safe state: battery setpoint 0 (the PCS still islands on its own), no
   breaker operations, load shedding frozen, the genset started as standby if the PCS
@@ -38,12 +45,16 @@ from islandgrid.errors import DeviceError, DeviceTimeoutError
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
 from islandgrid.twin.clock import Clock
-from islandgrid.twin.plant import GENSET_RUNNING, PCS_FOLLOW, PCS_FORM
+from islandgrid.twin.plant import GENSET_RUNNING, PCS_FOLLOW, PCS_FORM, REFUSED_NAMES
 from islandgrid.twin.registers import DEVICE_NAMES
 
 MODES: tuple[str, ...] = ("grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe")
 #: PCS frequency offset used to slip its phase past the grid's while resynchronising [Hz].
 RESYNC_SLIP_HZ = 0.05
+#: Energy above the minimum SoC a black start from the battery needs, as a fraction of capacity.
+BLACK_START_MIN_FRAC = 0.01
+#: Seconds between two BMS reset attempts while the BMS is tripped.
+BMS_RESET_EVERY_S = 30.0
 
 
 @dataclass
@@ -117,6 +128,10 @@ class Controller:
         self.timing = TickTiming()
         self.outage_detect_times_s: list[tuple[float, float]] = []  # (detected, commanded) perf_counter
         self.last_bms_reset_s = -math.inf
+        self.close_sent_s: float | None = None  # a close command waits for the PCC to confirm it
+        self.close_sync: tuple[float, float, float] = (0.0, 0.0, 0.0)  # Δf, ΔV, Δφ when it was sent
+        self.refusals_seen = 0.0  # the PCC's close_refusals counter, last seen
+        self.bms_trip_seen = False
         self.started = False
         self.ticks = 0
         self.last_tick_s = -math.inf
@@ -249,7 +264,41 @@ class Controller:
             self.gm.state = "running"
             self.gm.t_running_s = self.clock.now_s() - t.get("genset", "run_s")
         self.shedder.mask = int(t.get("load", "shed_mask"))
+        self.refusals_seen = t.get("pcc", "close_refusals")
+        self.bms_trip_seen = t.get("pcs", "bms_tripped") >= 1
         self._emit("controller_start", f"controller started in {mode}", mode=mode)
+
+    def _watch_bms(self) -> None:
+        """Log the BMS tripping and coming back."""
+        tripped = self.tel.get("pcs", "bms_tripped") >= 1
+        if tripped != self.bms_trip_seen:
+            self.bms_trip_seen = tripped
+            if tripped:
+                self._emit(
+                    "bms_trip", "BMS tripped: the battery is unavailable", soc_frac=self.tel.get("pcs", "soc_frac")
+                )
+            else:
+                self._emit("bms_ok", "BMS back: the battery is available again")
+
+    def _watch_refusals(self) -> None:
+        """Log every close the PCC's sync-check relay refused (its counter moved)."""
+        n = self.tel.get("pcc", "close_refusals")
+        if n == self.refusals_seen:
+            return
+        self.refusals_seen = n
+        bits = int(self.tel.get("pcc", "close_refused"))
+        causes = [text for bit, text in REFUSED_NAMES.items() if bits & bit]
+        self._emit(
+            "breaker_close_refused",
+            f"the PCC breaker refused to close: {'; '.join(causes) or 'no cause given'}",
+            bits=bits,
+            causes=causes,
+        )
+        if self.close_sent_s is not None:
+            self.close_sent_s = None
+            if self.mode == "resync":
+                self.grid_stable_since_s = self.clock.now_s()  # another stable period before the next try
+                self._set_mode("islanded", "breaker refused the close")
 
     def decide(self, now_s: float) -> dict[str, dict[str, float]]:
         """The state machine step: returns commands per device (point -> value)."""
@@ -258,6 +307,10 @@ class Controller:
             return {}
         if not self.started:
             self._start_mode()
+        if self.fresh("pcc", now_s):
+            self._watch_refusals()
+        if self.fresh("pcs", now_s):
+            self._watch_bms()
         cmds: dict[str, dict[str, float]] = {d: {} for d in DEVICE_NAMES}
         blind = not (self.fresh("pcc", now_s) and self.fresh("pcs", now_s))
         blind_long = max(t.age_s("pcc", now_s), t.age_s("pcs", now_s)) > self.cfg.blind_after_s
@@ -340,7 +393,7 @@ class Controller:
         p = min(max(p, -self.battery.charge_kw), self.battery.discharge_kw)
         cmds["pcs"].update({"p_set_kw": p, "mode_req": PCS_FOLLOW, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
         cmds["pv"]["limit_frac"] = 1.0
-        if t.get("pcs", "bms_tripped") >= 1 and now_s - self.last_bms_reset_s >= 30.0:
+        if t.get("pcs", "bms_tripped") >= 1 and now_s - self.last_bms_reset_s >= BMS_RESET_EVERY_S:
             cmds["pcs"]["bms_reset"] = 1.0
             self.last_bms_reset_s = now_s
         g = self.gm.tick(now_s, t.get("genset", "state"), False, self.fresh("genset", now_s))
@@ -386,7 +439,7 @@ class Controller:
             return
         tripped = t.get("pcs", "bms_tripped") >= 1
         cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
-        if tripped and now_s - self.last_bms_reset_s >= 30.0:
+        if tripped and now_s - self.last_bms_reset_s >= BMS_RESET_EVERY_S:
             cmds["pcs"]["bms_reset"] = 1.0
             self.last_bms_reset_s = now_s
         self._island_sources(now_s, cmds)
@@ -437,28 +490,40 @@ class Controller:
 
     def _resync(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
         t = self.tel
+        c = self.cfg
+        if t.get("pcc", "breaker_closed") >= 1:  # the commanded close went through (or an operator closed it)
+            if self.close_sent_s is None:
+                self.close_sync = self.sync_values()
+            self._reconnected(now_s, cmds)
+            return
         if not self.grid_normal():
             self.grid_stable_since_s = None
+            self.close_sent_s = None
             self._set_mode("islanded", "grid left the normal band during resynchronisation")
             self._islanded(now_s, cmds)
             return
-        c = self.cfg
         self._island_sources(now_s, cmds)
         grid_hz, grid_v = t.get("pcc", "grid_hz"), t.get("pcc", "grid_v_pu")
+        steer = {"mode_req": PCS_FORM, "p_set_kw": 0.0, "v_set_pu": min(max(grid_v, 0.95), 1.05)}
+        if self.close_sent_s is not None:
+            # the close is on its way: hold the island as it is until the PCC confirms or refuses it
+            if now_s - self.close_sent_s <= max(3.0 * c.fast_loop_s, 2.0):
+                return
+            self.close_sent_s = None
+            self._emit("breaker_close_unconfirmed", "the PCC did not report the breaker closed; trying again")
         df, dv, dphi = self.sync_values()
         bus_live = t.get("pcc", "bus_hz") > 0
         if bus_live and df <= c.sync_df_hz and dv <= c.sync_dv_frac and dphi <= c.sync_dphi_deg:
             cmds["pcc"]["breaker_req"] = 2.0
-            cmds["pcs"].update({"mode_req": PCS_FOLLOW, "p_set_kw": 0.0, "hz_set": c.nominal_hz, "v_set_pu": 1.0})
-            self._set_mode("grid_tied", "synchronism check passed; breaker closed", df_hz=df, dv_frac=dv, dphi_deg=dphi)
+            self.close_sent_s = now_s
+            self.close_sync = (df, dv, dphi)
             self._emit(
-                "reconnected",
-                f"breaker closed at Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°",
+                "breaker_close",
+                f"synchronism check passed (Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°): close commanded",
                 df_hz=round(df, 4),
                 dv_frac=round(dv, 4),
                 dphi_deg=round(dphi, 2),
             )
-            self.grid_stable_since_s = None
             return
         if now_s - self.resync_since_s > c.resync_timeout_s:
             self._emit(
@@ -473,14 +538,22 @@ class Controller:
             self._set_mode("islanded", "synchronism not reached in time")
             return
         # steer the island: a small slip above the grid's frequency so the phase sweeps through zero
-        cmds["pcs"].update(
-            {
-                "mode_req": PCS_FORM,
-                "p_set_kw": 0.0,
-                "hz_set": grid_hz + RESYNC_SLIP_HZ,
-                "v_set_pu": min(max(grid_v, 0.95), 1.05),
-            }
+        cmds["pcs"].update({**steer, "hz_set": grid_hz + RESYNC_SLIP_HZ})
+
+    def _reconnected(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        """The PCC reports the commanded close: grid-tied, PCS back to following."""
+        df, dv, dphi = self.close_sync
+        self.close_sent_s = None
+        self.grid_stable_since_s = None
+        self._set_mode("grid_tied", "synchronism check passed; breaker closed", df_hz=df, dv_frac=dv, dphi_deg=dphi)
+        self._emit(
+            "reconnected",
+            f"breaker closed at Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°",
+            df_hz=round(df, 4),
+            dv_frac=round(dv, 4),
+            dphi_deg=round(dphi, 2),
         )
+        self._grid_tied(now_s, cmds)
 
     def _blackout(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
         t = self.tel
@@ -495,16 +568,28 @@ class Controller:
             self.island_since_s = now_s
             self._set_mode("islanded", "bus live again")
             return
-        usable = self.battery_usable_kwh()
-        if usable > 0 and t.get("pcs", "bms_tripped") < 1:
+        tripped = t.get("pcs", "bms_tripped") >= 1
+        has_energy = (
+            t.get("pcs", "soc_kwh") - self.battery.soc_min_kwh >= BLACK_START_MIN_FRAC * self.battery.energy_kwh
+        )
+        reset_due = tripped and now_s - self.last_bms_reset_s >= BMS_RESET_EVERY_S
+        if has_energy and (self.mode == "black_start" or not tripped or reset_due):
             if self.mode != "black_start":
                 self.shedder.shed_all(now_s, "black start")
                 self._set_mode("black_start", "black start from the battery")
-                self._emit("black_start", "PCS energises the dead bus; non-critical groups shed first")
+                self._emit("black_start", "the PCS energises the dead bus with every non-critical group shed")
+            if reset_due:
+                cmds["pcs"]["bms_reset"] = 1.0  # with the form request: the bus is energised the step it closes
+                self.last_bms_reset_s = now_s
             cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
-        elif t.get("pcs", "bms_tripped") >= 1 and now_s - self.last_bms_reset_s >= 30.0:
-            cmds["pcs"]["bms_reset"] = 1.0
-            self.last_bms_reset_s = now_s
+        else:
+            if self.mode == "black_start":
+                self._set_mode("blackout", "black start abandoned: the battery is empty")
+            # standby: a PCS that comes back (BMS reset) must not energise the whole room by itself
+            cmds["pcs"].update({"mode_req": PCS_FOLLOW, "p_set_kw": 0.0})
+            if reset_due:
+                cmds["pcs"]["bms_reset"] = 1.0
+                self.last_bms_reset_s = now_s
         g = self.gm.tick(now_s, t.get("genset", "state"), True, self.fresh("genset", now_s))
         cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
         cmds["load"]["shed_req"] = float(self.shedder.mask)

@@ -77,8 +77,13 @@ class LedgerSink:
         self.store: Any = open_ledger(path)
 
     def append_flows(self, site: Site, flows: pd.DataFrame, quality: str = "measured") -> int:
-        """Append through the store (it continues the hash chain and flags gaps)."""
-        return int(self.store.append_flows(site, flows, quality=quality))
+        """Append through the store (it continues the hash chain and flags gaps).
+
+        The interval length is the site's ``controller.meter_interval_s``: a one-row append
+        has no index step, and the store needs it to start a chain and to find gaps.
+        """
+        dt_s = int(site.controller.meter_interval_s)
+        return int(self.store.append_flows(site, flows, quality=quality, dt_s=dt_s))
 
     def close(self) -> None:
         """Close the store."""

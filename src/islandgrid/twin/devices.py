@@ -72,6 +72,8 @@ def _values(device: str, p: Plant) -> dict[str, float]:
             "bus_hz": m["bus_hz"],
             "bus_v_pu": m["bus_v_pu"],
             "dphi_deg": p.dphi_deg,
+            "close_refused": float(p.close_refused),
+            "close_refusals": float(p.close_refusals),
             "breaker_req": 0.0,
         }
     if device == "load":

@@ -58,6 +58,14 @@ TRACE_COLUMNS: tuple[str, ...] = (
 )
 
 GENSET_OFF, GENSET_STARTING, GENSET_RUNNING, GENSET_FAILED = 0, 1, 2, 3
+#: Bits of the PCC's ``close_refused`` register: why the last close command was refused.
+REFUSED_GRID, REFUSED_DF, REFUSED_DV, REFUSED_DPHI = 1, 2, 4, 8
+REFUSED_NAMES: dict[int, str] = {
+    REFUSED_GRID: "grid dead or outside the normal band",
+    REFUSED_DF: "frequency difference above the sync-check limit",
+    REFUSED_DV: "voltage difference above the sync-check limit",
+    REFUSED_DPHI: "phase difference above the sync-check limit",
+}
 PCS_OFF, PCS_FOLLOW, PCS_FORM = 0, 1, 2
 FORMER_DEAD, FORMER_GRID, FORMER_PCS, FORMER_GENSET = 0, 1, 2, 3
 
@@ -121,6 +129,11 @@ class PlantConfig:
     pcs_df_max_hz: float = 0.1  # the PCS's grid-forming frequency range, nominal ± this
     pcs_v_min_pu: float = 0.95
     pcs_v_max_pu: float = 1.05
+    # the breaker's sync-check relay (IEEE 1547-2018 Table 39, DER <= 500 kVA): a close onto a live
+    # bus is refused beyond these; a device setting, independent of the controller's [controller] limits
+    sync_df_max_hz: float = 0.3
+    sync_dv_max_pu: float = 0.10
+    sync_dphi_max_deg: float = 20.0
 
 
 @dataclass
@@ -166,8 +179,11 @@ class Plant:
     counters: dict[str, float] = field(default_factory=dict)
     m: dict[str, float] = field(default_factory=dict)
     trace: list[tuple[float, ...]] = field(default_factory=list)
-    out_of_sync_closures: int = 0
-    closures: list[dict[str, float]] = field(default_factory=list)
+    out_of_sync_closures: int = 0  # closes beyond the sync-check limits that got through (must stay 0)
+    closures: list[dict[str, float]] = field(default_factory=list)  # every close, with Δf, ΔV, Δφ at the time
+    close_refused: int = 0  # REFUSED_* bits of the last refused close; 0 after a successful close
+    close_refusals: int = 0  # refused close commands since power-up
+    refused: list[dict[str, float]] = field(default_factory=list)  # every refused close, as in closures
 
     def __post_init__(self) -> None:
         self.soc_kwh = self.cfg.battery.soc_init_kwh
@@ -223,7 +239,14 @@ class Plant:
 
     # ----------------------------------------------------------------- commands
     def command_breaker(self, close: bool) -> bool:
-        """Open or close the PCC breaker; a close onto a dead or abnormal grid is refused."""
+        """Open or close the PCC breaker; returns False when a close is refused.
+
+        The breaker's sync-check relay refuses a close onto a dead or abnormal grid, and a
+        close onto a live bus while Δf, ΔV or Δφ exceed its limits (``sync_*_max`` of the
+        config). A refusal sets the ``close_refused`` bits and counts in ``close_refusals``
+        (both read back through the PCC registers); the breaker stays open. A dead bus
+        closes without synchronism.
+        """
         if not close:
             if self.breaker_closed:
                 self.breaker_closed = False
@@ -231,21 +254,31 @@ class Plant:
             return True
         if self.breaker_closed:
             return True
-        if not self.grid_normal():
-            return False
+        c = self.cfg
         bus_hz, bus_v = self._bus_hz_v()
+        live = bus_hz > 0
         rec = {
             "t_s": self.t_s,
-            "df_hz": abs(bus_hz - self.grid_hz) if bus_hz > 0 else 0.0,
-            "dv_pu": abs(bus_v - self.grid_v_pu) if bus_hz > 0 else 0.0,
-            "dphi_deg": abs(self.dphi_deg) if bus_hz > 0 else 0.0,
+            "df_hz": abs(bus_hz - self.grid_hz) if live else 0.0,
+            "dv_pu": abs(bus_v - self.grid_v_pu) if live else 0.0,
+            "dphi_deg": abs(self.dphi_deg) if live else 0.0,
         }
+        bits = 0 if self.grid_normal() else REFUSED_GRID
+        if live:
+            bits |= REFUSED_DF if rec["df_hz"] > c.sync_df_max_hz else 0
+            bits |= REFUSED_DV if rec["dv_pu"] > c.sync_dv_max_pu else 0
+            bits |= REFUSED_DPHI if rec["dphi_deg"] > c.sync_dphi_max_deg else 0
+        if bits:
+            self.close_refused = bits
+            self.close_refusals = (self.close_refusals + 1) & 0xFFFF
+            self.refused.append({**rec, "bits": float(bits)})
+            return False
         self.closures.append(rec)
-        # what a sync-check relay would reject: IEEE 1547 limits for the largest class
-        if rec["df_hz"] > 0.3 or rec["dv_pu"] > 0.10 or rec["dphi_deg"] > 20.0:
+        if rec["df_hz"] > 0.3 or rec["dv_pu"] > 0.10 or rec["dphi_deg"] > 20.0:  # IEEE 1547: never with the relay
             self.out_of_sync_closures += 1
         self.breaker_closed = True
         self.trip_cause = 0
+        self.close_refused = 0
         self.dphi_deg = 0.0
         return True
 

@@ -217,6 +217,14 @@ PCC_MAP = RegisterMap(
         Point("bus_hz", "u32", 0.001, doc="microgrid-side frequency [Hz]"),
         Point("bus_v_pu", "u16", 0.0001, doc="microgrid-side voltage [pu]"),
         Point("dphi_deg", "i16", 0.01, doc="phase of the bus minus the grid [deg]"),
+        Point(
+            "close_refused",
+            "u16",
+            1,
+            doc="why the last close command was refused (bits): 1 grid dead or abnormal, 2 Δf, 4 ΔV, 8 Δφ "
+            "above the sync-check relay's limits; 0 after a successful close",
+        ),
+        Point("close_refusals", "u16", 1, doc="refused close commands since power-up (wraps at 65536)"),
         Point("breaker_req", "u16", 1, writable=True, doc="write 1 open, 2 close; reads back 0 once done"),
     ),
 )

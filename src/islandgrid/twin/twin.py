@@ -164,10 +164,11 @@ class Twin:
             return list(self.devices[device].read(address, count))
 
     def write(self, device: str, address: int, regs: list[int]) -> None:
-        """Write holding registers of a device and refresh its image."""
+        """Write holding registers of a device and refresh its image (a refused breaker close reads back at once)."""
         with self.lock:
             dev = self.devices[device]
             dev.write(address, regs, self.plant)
+            dev.refresh(self.plant)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(self, kind: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
