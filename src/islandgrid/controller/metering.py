@@ -85,6 +85,23 @@ class LedgerSink:
         dt_s = int(site.controller.meter_interval_s)
         return int(self.store.append_flows(site, flows, quality=quality, dt_s=dt_s))
 
+    def carbon_state(self, site: Site) -> Any:
+        """The battery's carbon pool after the chain's last record (a ``CarbonState``), or None for a new chain.
+
+        The controller's status continues its own carbon flow from here, so the battery's
+        intensity survives a restart of ``serve``. The pool is rebuilt from the tip's hashed
+        stock (S, M and source mix), as the store does when it has no saved state.
+        """
+        from islandgrid.carbon.flow import CarbonState
+        from islandgrid.ledger.batch import site_id_of
+
+        tip = self.store.tip(site_id_of(site))
+        if tip is None:
+            return None
+        v = tip.values
+        mix = (v["bat_pv_frac"], v["bat_grid_frac"], v["bat_diesel_frac"])
+        return CarbonState(((float(v["bat_energy_kwh"]), float(v["bat_co2_stock_kg"]), *map(float, mix)),))
+
     def close(self) -> None:
         """Close the store."""
         self.store.close()

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from islandgrid.carbon.flow import CarbonState, carbon_flow_state
 from islandgrid.controller.core import Controller
 from islandgrid.controller.events import EventLog
 from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
@@ -41,9 +42,14 @@ from islandgrid.twin.twin import FAULT_KINDS, Twin
 
 #: Operator setpoints ``set_setpoints`` accepts.
 SETPOINTS: tuple[str, ...] = ("reserve_frac", "genset_start_soc_frac", "shed_autonomy_h")
+#: Metered rows balance only to the counters' resolution (1 mWh), so the status's own carbon
+#: flow checks conservation to this tolerance (relative to at least 1 kg), not to 1e-9.
+METER_CARBON_RTOL = 1e-4
 _KPI_SUMS: tuple[str, ...] = (
     "load_served_kwh",
     "pv_used_kwh",
+    "pv_attributed_kwh",
+    "load_co2_kg",
     "grid_in_kwh",
     "diesel_kwh",
     "fuel_l",
@@ -105,6 +111,9 @@ class ControllerService:
         self.ledger_rows = 0
         self.ledger_errors = 0
         self._kpi_sums: dict[str, dict[str, float]] = {}
+        # the carbon flow of the metered intervals (pool or FIFO, as the ledger): PV share and e_bat
+        self._carbon: CarbonState | None = self._initial_carbon_state()
+        self.e_bat_kg_per_kwh = self._stock_intensity(self._carbon)
 
     # ------------------------------------------------------------------ internals
     def _new_meter(self) -> Meter:
@@ -116,6 +125,50 @@ class ControllerService:
         except IslandgridError as exc:
             self.ledger_errors += 1
             self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "ledger_error", str(exc))
+
+    def _initial_carbon_state(self) -> CarbonState | None:
+        """The battery pool the ledger ends with, when the sink is a ledger that has records."""
+        get = getattr(self.sink, "carbon_state", None)
+        if not callable(get):
+            return None
+        try:
+            state = get(self.site)
+        except IslandgridError as exc:
+            self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "ledger_error", f"carbon state: {exc}")
+            return None
+        return state if isinstance(state, CarbonState) else None
+
+    def _stock_intensity(self, state: CarbonState | None) -> float:
+        """e_bat = M / (S·ηd) of a carbon state [kg/kWh] (GUIDE §4); 0 for an empty or unknown stock."""
+        if state is None or state.energy_kwh <= 1e-9:
+            return 0.0
+        return state.co2_kg / (state.energy_kwh * self.site.battery.eta_discharge)
+
+    def _carbon_step(self, rec: dict[str, Any], epoch_s: float) -> tuple[float, float]:
+        """Continue the carbon flow (:func:`~islandgrid.carbon.flow.carbon_flow_state`) by one metered interval.
+
+        Returns (load_pv_frac, load_co2_kg) of the interval and updates ``e_bat_kg_per_kwh``
+        to the battery's intensity after it.
+        """
+        ts = pd.Timestamp(epoch_s, unit="s", tz="UTC")
+        df = pd.DataFrame([{c: rec[c] for c in FLOW_COLUMNS}], index=pd.DatetimeIndex([ts]))
+        b = self.site.battery
+        if self._carbon is None:  # as a new ledger chain: the charge at the interval start counts as carbon-free
+            from islandgrid.ledger.batch import initial_state
+
+            self._carbon = initial_state(self.site, df)
+        frame, self._carbon = carbon_flow_state(
+            df,
+            self.planner.grid_co2_kg_per_kwh(epoch_s),
+            self.site.genset.co2_kg_per_l,
+            self._carbon,
+            b.eta_charge,
+            b.eta_discharge,
+            rule=self.site.carbon.battery_rule,
+            rtol=METER_CARBON_RTOL,
+        )
+        self.e_bat_kg_per_kwh = self._stock_intensity(self._carbon)
+        return float(frame["load_pv_frac"].iloc[0]), float(frame["load_co2_kg"].iloc[0])
 
     def _plan_now(self) -> None:
         c = self.controller
@@ -253,13 +306,18 @@ class ControllerService:
         grid_f = self.planner.grid_co2_kg_per_kwh(epoch)
         gp = c.genset
         diesel_kg_h = float(gp.fuel_l_per_h(gen_kw)) * gp.co2_kg_per_l if gen_kw > 0 else 0.0
+        # GUIDE §4's bus intensity with the powers now; the battery carries its pool's intensity
+        # (e_bat of the metered carbon flow), not zero
+        e_bat = self.e_bat_kg_per_kwh
         supply = max(pv_kw, 0) + max(bat_kw, 0) + max(gen_kw, 0) + max(grid_kw, 0)
-        intensity = (max(grid_kw, 0) * grid_f + diesel_kg_h) / supply if supply > 1e-9 else 0.0
+        emitted = max(grid_kw, 0) * grid_f + diesel_kg_h + max(bat_kw, 0) * e_bat
+        intensity = emitted / supply if supply > 1e-9 else 0.0
         k = self.kpis()["today"]
         ages = {d: (round(t.age_s(d, now_s), 3) if math.isfinite(t.age_s(d, now_s)) else None) for d in t.devices}
         known_ages = [a for a in ages.values() if a is not None]
         return {
             "ts": iso_utc(epoch),
+            "site_name": self.site.location.name,
             "mode": c.mode,
             "soc_frac": t.get("pcs", "soc_frac"),
             "soc_kwh": t.get("pcs", "soc_kwh"),
@@ -279,6 +337,7 @@ class ControllerService:
             "carbon_intensity_kg_per_kwh": intensity,
             "carbon_kg_per_kwh": intensity,  # alias used by the API models
             "grid_carbon_kg_per_kwh": grid_f,
+            "battery_carbon_kg_per_kwh": e_bat,
             "pv_share_today": k["pv_share"],
             "pv_share_today_frac": k["pv_share"],  # alias used by the API models
             "diesel_minutes_today": k["diesel_minutes"],
@@ -318,10 +377,12 @@ class ControllerService:
         co2 = rec["grid_in_kwh"] * self.planner.grid_co2_kg_per_kwh(epoch_s) + rec["fuel_l"] * (
             self.controller.genset.co2_kg_per_l
         )
+        pv_frac, load_co2 = self._carbon_step(rec, epoch_s)
+        flows = {**rec, "pv_attributed_kwh": rec["load_served_kwh"] * pv_frac, "load_co2_kg": load_co2}
         for key in (day, "total"):
             acc = self._kpi_sums.setdefault(key, dict.fromkeys(_KPI_SUMS, 0.0))
             for k in _KPI_SUMS[:-3]:
-                acc[k] += rec[k]
+                acc[k] += flows[k]
             acc["intervals"] += 1
             acc["co2_kg"] += co2
             acc["islanded_intervals"] += 1.0 - rec["grid_available"]
@@ -341,16 +402,20 @@ class ControllerService:
                 "intervals": int(a["intervals"]),
                 "load_served_kwh": served,
                 "pv_used_kwh": a["pv_used_kwh"],
+                "pv_attributed_kwh": a["pv_attributed_kwh"],
                 "grid_in_kwh": a["grid_in_kwh"],
                 "diesel_kwh": a["diesel_kwh"],
                 "fuel_l": a["fuel_l"],
                 "unserved_kwh": a["unserved_kwh"],
                 "unserved_critical_kwh": a["unserved_critical_kwh"],
-                "pv_share": a["pv_used_kwh"] / served if served > 0 else 0.0,
+                # GUIDE §2 pv_share: load energy attributed to PV (through the battery pool) ÷ load served
+                "pv_share": min(max(a["pv_attributed_kwh"] / served, 0.0), 1.0) if served > 0 else 0.0,
                 "diesel_minutes": a["genset_on"] * step_min,
                 "islanded_minutes": a["islanded_intervals"] * step_min,
                 "co2_kg": a["co2_kg"],
                 "co2_kg_per_kwh": a["co2_kg"] / served if served > 0 else 0.0,
+                "load_co2_kg": a["load_co2_kg"],
+                "load_co2_kg_per_kwh": a["load_co2_kg"] / served if served > 0 else 0.0,
             }
 
         total = view(self._kpi_sums.get("total"))
