@@ -98,9 +98,9 @@ class LedgerSink:
         tip = self.store.tip(site_id_of(site))
         if tip is None:
             return None
-        v = tip.values
-        mix = (v["bat_pv_frac"], v["bat_grid_frac"], v["bat_diesel_frac"])
-        return CarbonState(((float(v["bat_energy_kwh"]), float(v["bat_co2_stock_kg"]), *map(float, mix)),))
+        v = {k: float(x) for k, x in tip.values.items()}
+        stock = (v["bat_energy_kwh"], v["bat_co2_stock_kg"])
+        return CarbonState(((*stock, v["bat_pv_frac"], v["bat_grid_frac"], v["bat_diesel_frac"]),))
 
     def close(self) -> None:
         """Close the store."""
