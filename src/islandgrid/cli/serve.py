@@ -59,6 +59,16 @@ def _check_options(speed: float, port: int) -> None:
         raise InputError("not a TCP port", field="--port", value=port, allowed="0 to 65535", fix="e.g. --port 8080")
 
 
+def _check_auth(token: str | None, protect_reads: bool) -> None:
+    if protect_reads and token is None:
+        raise InputError(
+            "--protect-reads needs an API token, and none is set",
+            field="--protect-reads",
+            value=True,
+            fix=f"give --token-file FILE (or set ${TOKEN_ENV}), or drop --protect-reads to keep reads public",
+        )
+
+
 def _make_server(app: Any, host: str, port: int) -> Any:
     import uvicorn
 
@@ -82,10 +92,17 @@ async def run_serve(
     token: str | None,
     db: Path | None,
     start: str | None,
+    protect_reads: bool = False,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    bound: list[str] | None = None,
 ) -> None:
-    """Everything ``serve`` runs, in the current event loop, until ``stop`` or a signal."""
+    """Everything ``serve`` runs, in the current event loop, until ``stop`` or a signal.
+
+    ``protect_reads`` makes every read route need the token too (it needs one). When
+    ``bound`` is given, the API's URL is appended to it once it listens (tests, port 0).
+    """
+    _check_auth(token, protect_reads)
     import islandgrid
     from islandgrid.controller.metering import FlowSink, LedgerSink, MemorySink
     from islandgrid.controller.service import ControllerService
@@ -156,7 +173,7 @@ async def run_serve(
             console.print("[yellow]warning:[/] islandgrid.api is not installed; running without the API")
             make_app = None  # type: ignore[assignment]
         if make_app is not None:
-            kwargs: dict[str, Any] = {"token": token, "public_reads": True}
+            kwargs: dict[str, Any] = {"token": token, "public_reads": not protect_reads}
             if db is not None:
                 kwargs["ledger_path"] = db
             try:
@@ -165,8 +182,8 @@ async def run_serve(
                 kwargs.pop("ledger_path", None)
                 app = make_app(service, **kwargs)
             sock = _bind(host, port)
-            bound = int(sock.getsockname()[1])
-            web = _make_server(app, host, bound)
+            bound_port = int(sock.getsockname()[1])
+            web = _make_server(app, host, bound_port)
             tasks.append(asyncio.create_task(_serve_web(web, sock), name="islandgrid-api"))
             while not web.started and not stop.is_set() and not tasks[-1].done():
                 await asyncio.sleep(0.02)
@@ -179,8 +196,12 @@ async def run_serve(
                 )
             mode = f"twin at {speed:g}x" if twin_mode else "real devices"
             auth = "token set" if token else "no token: writes refused"
-            console.print(f"islandgrid serving {site.location.name} ({mode}; {auth})")
-            typer.echo(f"http://{host}:{bound}/", err=False)
+            reads = "reads need the token" if protect_reads else "reads public"
+            console.print(f"islandgrid serving {site.location.name} ({mode}; {auth}; {reads})")
+            url = f"http://{'[' + host + ']' if ':' in host else host}:{bound_port}/"
+            typer.echo(url, err=False)
+            if bound is not None:
+                bound.append(url)
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -256,6 +277,12 @@ def register(app: typer.Typer) -> None:
         start: Annotated[
             str | None, typer.Option(help="Twin start time, e.g. '2025-06-21T06:00' (site time zone); default now.")
         ] = None,
+        protect_reads: Annotated[
+            bool,
+            typer.Option(
+                "--protect-reads", help="Reads (status, history, ledger, ...) need the token too; default public."
+            ),
+        ] = False,
     ) -> None:
         """Run the controller (and with --twin the device twin) with the API and dashboard."""
         _check_options(speed, port)
@@ -273,6 +300,17 @@ def register(app: typer.Typer) -> None:
                     "not a date-time", field="--start", value=start, fix="e.g. --start 2025-06-21T06:00"
                 ) from None
         token = read_token(token_file)
+        _check_auth(token, protect_reads)
         asyncio.run(
-            run_serve(site_file, twin_mode=twin, speed=speed, host=host, port=port, token=token, db=db, start=start)
+            run_serve(
+                site_file,
+                twin_mode=twin,
+                speed=speed,
+                host=host,
+                port=port,
+                token=token,
+                db=db,
+                start=start,
+                protect_reads=protect_reads,
+            )
         )

@@ -106,7 +106,11 @@ class ControllerService:
         self._plan_lock = threading.Lock()
         self._requests: deque[tuple[str, Any]] = deque()
         self._history: deque[dict[str, Any]] = deque(maxlen=50000)
-        self._status: dict[str, Any] = {"mode": "starting", "ts": iso_utc(clock.epoch_s())}
+        self._status: dict[str, Any] = {
+            "mode": "starting",
+            "ts": iso_utc(clock.epoch_s()),
+            "site_name": site.location.name,
+        }
         self._tz = ZoneInfo(site.location.tz)
         self.ledger_rows = 0
         self.ledger_errors = 0
