@@ -30,6 +30,7 @@ class Status(_Open):
     """The controller now."""
 
     ts: str | None = Field(None, description="Time of the last telemetry, ISO 8601 UTC")
+    site_name: str | None = Field(None, description="The site's name (site file [location] name)")
     mode: str = Field(..., description=f"State-machine state, one of {', '.join(STATES)}")
     soc_frac: float | None = Field(None, description="Battery state of charge [0..1]")
     soc_kwh: float | None = Field(None, description="Battery energy stored [kWh]")
@@ -41,8 +42,19 @@ class Status(_Open):
     shed_kw: float | None = Field(None, description="Load shed [kW]")
     breaker: str | None = Field(None, description="PCC breaker: closed or open")
     genset_state: str | None = Field(None, description="Genset: off, starting, running, failed, ...")
-    carbon_kg_per_kwh: float | None = Field(None, description="Current bus carbon intensity [kg CO2/kWh]")
-    pv_share_today_frac: float | None = Field(None, description="Today's load energy attributed to PV [0..1]")
+    carbon_kg_per_kwh: float | None = Field(
+        None,
+        description="Current bus carbon intensity [kg CO2/kWh]: grid import x grid factor, diesel fuel CO2 and "
+        "battery discharge x the battery pool's intensity, over all supply (GUIDE §4)",
+    )
+    battery_carbon_kg_per_kwh: float | None = Field(
+        None, description="Intensity of energy leaving the battery now, e_bat = M / (S x eta_d) [kg CO2/kWh]"
+    )
+    pv_share_today_frac: float | None = Field(
+        None,
+        description="Today's (site-local date) load energy attributed to PV, through the battery pool, "
+        "over load served [0..1]: the core's pv_share on the metered intervals",
+    )
     diesel_min_today: float | None = Field(None, description="Today's genset run time [min]")
     strategy: str | None = Field(None, description="Planning strategy in use")
     telemetry_age_s: float | None = Field(None, description="Age of the last telemetry [s]")
