@@ -14,7 +14,7 @@ links (:mod:`islandgrid.links`), so both sides agree by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 #: The SunSpec base address and marker.
@@ -136,6 +136,8 @@ def decode_point(p: Point, regs: list[int]) -> float:
 
 
 def _acc(name: str, doc: str) -> Point:
+    if name.endswith("_l"):
+        return Point(name, "acc64", 1e-6, doc=doc + " [L], 64-bit accumulator in mL")
     return Point(name, "acc64", 1e-6, doc=doc + " [kWh], 64-bit accumulator in mWh")
 
 
@@ -192,7 +194,7 @@ GENSET_MAP = RegisterMap(
         Point("state", "u16", 1, doc="0 off, 1 starting, 2 running, 3 fail-to-start alarm"),
         Point("p_kw", "i32", 0.001, doc="AC power [kW]"),
         _acc("e_kwh", "AC energy delivered"),
-        _acc("fuel_l", "fuel burnt [L] (scale: 1e-6 L per count)"),
+        _acc("fuel_l", "fuel burnt"),
         Point("run_s", "u32", 1, doc="running seconds since the last start"),
         Point("start_attempts", "u16", 1, doc="start attempts since power-up"),
         Point("run_req", "u16", 1, writable=True, doc="1 run, 0 stop (level)"),
@@ -257,3 +259,132 @@ def register_map(device: str) -> RegisterMap:
         return MAPS[device]
     except KeyError:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(MAPS)}") from None
+
+
+# ---------------------------------------------------------------------------- docs/registers.md
+#: Units by name suffix (the project's convention: units live in the names).
+_UNITS: tuple[tuple[str, str], ...] = (
+    ("_kwh", "kWh"),
+    ("_kw", "kW"),
+    ("_hz", "Hz"),
+    ("_pu", "pu"),
+    ("_frac", "fraction"),
+    ("_deg", "degree"),
+    ("_s", "s"),
+    ("_l", "L"),
+)
+
+_DOC_HEAD = """\
+# Register maps of the device twin
+
+<!-- Generated from src/islandgrid/twin/registers.py by
+     `python -m islandgrid.twin.registers_doc > docs/registers.md`; tests/test_hil_registers_doc.py
+     fails when this file and the code differ. Edit the code, then regenerate. -->
+
+The twin (`islandgrid serve SITE.toml --twin`) serves five Modbus TCP devices on loopback, one
+server (port) each; the controller reads and writes them through the same maps, over Modbus
+(`islandgrid.links.modbus`) or in-process (`islandgrid.links.inprocess`, tests). On hardware the
+controller connects to the `[devices]` addresses of the site file (host, port, unit id; default
+ports 5020 to 5024). These maps are **SunSpec-style**, not a certified SunSpec implementation.
+
+## Layout and encoding
+
+- Holding registers only: read with function code 3, write with 16 (or 6 for one register).
+- Every device starts at the SunSpec base address **40000** with the marker `SunS`
+  (`0x5375 0x6E53`), then one model header (model ID, model length L = registers after the
+  header), the model's points at consecutive addresses, then the end model (`0xFFFF`, `0`).
+  Model IDs follow SunSpec where one fits (103 three-phase inverter, 802 battery, 203
+  three-phase meter) and use the vendor range (641xx) otherwise.
+- Points have **fixed scale factors** (no `_SF` registers): engineering value = raw integer x
+  scale. Types: `u16`, `i16` (one register), `u32`, `i32` (two registers, big-endian word order,
+  high word first), `acc64` (a 64-bit unsigned energy accumulator in four registers, high word
+  first, 1 count = 1e-6 kWh = 1 mWh (or 1e-6 L for fuel); it wraps, never goes back).
+  Values outside a type's range saturate.
+- Signs: power + discharge for the PCS, + import for the PCC.
+- `heartbeat` (first point of every model) increments on every device update; a frozen
+  heartbeat means stale telemetry.
+- Writable points (`RW`) are the control points; the controller reads the whole block in one
+  request and writes runs of adjacent writable points in one request. Points marked "reads back
+  0" are edge commands: write 1 (or 2), the device acts and the register reads 0 again.
+
+## Errors on the wire
+
+| situation | answer |
+|---|---|
+| address outside the block, or a write that covers part of a point | exception 2 (illegal data address) |
+| write to a read-only point | exception 2 (illegal data address) |
+| function code other than 3, 6, 16, 23 | exception 1 (illegal function) |
+| injected `modbus_exception` fault | exception 4 (server device failure) |
+| injected `modbus_timeout` fault | no answer (the client times out) |
+| injected `telemetry_stale` fault | answers with a frozen image (heartbeat frozen) |
+
+"""
+
+_DOC_TAIL = """\
+## Breaker sync-check relay (PCC)
+
+A close command (`breaker_req` = 2) onto a **live** bus is refused while the bus and grid sides
+differ by more than the relay's limits (IEEE 1547-2018 Table 39, DER <= 500 kVA): **{df:g} Hz**,
+**{dv:g} %** voltage, **{dphi:g} degrees**; a close onto a dead or abnormal grid is refused too.
+A refused close leaves the breaker open, sets the bits of `close_refused` and counts up
+`close_refusals`; the Modbus write itself succeeds. A successful close clears `close_refused`.
+A **dead** bus closes without a synchronism check.
+
+| `close_refused` bit | cause |
+|---:|---|
+{bits}
+
+These limits are the device's own (`PlantConfig.sync_*_max`); the controller's `[controller]`
+`sync_df_hz`, `sync_dv_frac`, `sync_dphi_deg` (same defaults) decide when it *asks* to close,
+and it logs every refusal as a `breaker_close_refused` event (see [controller.md](controller.md)).
+"""
+
+
+def _units(p: Point) -> str:
+    if p.kind == "acc64":
+        return "L" if p.name.endswith("_l") else "kWh"
+    for suffix, unit in _UNITS:
+        if p.name.endswith(suffix) or p.name == suffix[1:]:
+            return unit
+    return "-"
+
+
+def _scale(p: Point) -> str:
+    return f"{p.scale:g}"
+
+
+def registers_markdown() -> str:
+    """``docs/registers.md``, rendered from :data:`MAPS` (the doc cannot drift from the code)."""
+    lines = [_DOC_HEAD]
+    for m in MAPS.values():
+        lines.append(f"## `{m.device}`: {m.title}\n")
+        lines.append(
+            f"Model ID **{m.model_id}**, model length L = {m.model_length}, "
+            f"{m.total_registers} registers from 40000 to {SUNSPEC_BASE + m.total_registers - 1}.\n"
+        )
+        lines.append("| address | name | type | scale | units | R/W | meaning |")
+        lines.append("|---:|---|---|---|---|---|---|")
+        lines.append(f"| {SUNSPEC_BASE} | `SunS` | u32 | | | R | SunSpec marker 0x5375 0x6E53 |")
+        lines.append(f"| {SUNSPEC_BASE + 2} | `ID` | u16 | | | R | model ID = {m.model_id} |")
+        lines.append(f"| {SUNSPEC_BASE + 3} | `L` | u16 | | | R | model length = {m.model_length} registers |")
+        for p in m.points:
+            addr = m.address(p.name)
+            span = f"{addr}" if p.width == 1 else f"{addr}-{addr + p.width - 1}"
+            rw = "RW" if p.writable else "R"
+            lines.append(f"| {span} | `{p.name}` | {p.kind} | {_scale(p)} | {_units(p)} | {rw} | {p.doc} |")
+        end = SUNSPEC_BASE + m.total_registers - 2
+        lines.append(f"| {end}-{end + 1} | end | u16 x 2 | | | R | end model 0xFFFF, 0 |")
+        lines.append("")
+    from islandgrid.twin.plant import REFUSED_NAMES, PlantConfig
+
+    limits = {f.name: f.default for f in fields(PlantConfig) if f.name.startswith("sync_")}
+    bits = "\n".join(f"| {bit} | {text} |" for bit, text in REFUSED_NAMES.items())
+    lines.append(
+        _DOC_TAIL.format(
+            df=limits["sync_df_max_hz"],
+            dv=100 * float(limits["sync_dv_max_pu"]),  # type: ignore[arg-type]
+            dphi=limits["sync_dphi_max_deg"],
+            bits=bits,
+        )
+    )
+    return "\n".join(lines)
