@@ -212,9 +212,12 @@ def test_controller_restart_resumes_and_the_ledger_gap_is_flagged(horinger, inpu
     site = fast_site(horinger)
     sink = MemorySink()
     rig = SteppedRig(site, inputs, "2025-04-01 09:00", sink=sink)
+    rig.service.set_setpoints({"shed_autonomy_h": 3.0, "genset_start_soc_frac": 0.25, "reserve_frac": 0.5})
     _run(rig, 400, {100.0: ("grid_loss", {}), 250.0: ("controller_restart", {})})
     kinds = _kinds(rig)
     assert kinds.count("controller_start") == 2 and "controller_restart" in kinds
+    c = rig.service.controller  # the new one: operator setpoints survive the restart
+    assert (c.shedder.autonomy_h, c.cfg.genset_start_soc_frac, c.op.reserve_frac) == (3.0, 0.25, 0.5)
     assert rig.service.status()["mode"] == "islanded"
     assert [e["data"]["mode"] for e in rig.service.event_log.of_kind("controller_start")] == ["grid_tied", "islanded"]
     idx = sink.frame().index

@@ -1,4 +1,5 @@
-"""``islandgrid serve SITE.toml [--twin]``: device twin + controller + API in one event loop.
+"""``islandgrid serve SITE.toml [--twin [--speed 60] [--start T]] [--host H] [--port P] [--token-file F]
+[--protect-reads] [--db LEDGER]``: device twin + controller + API in one event loop.
 
 With ``--twin`` the five simulated devices are served over Modbus TCP on loopback (free
 ports) and run ``--speed`` times faster than real time; without it the controller

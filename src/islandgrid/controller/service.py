@@ -222,7 +222,10 @@ class ControllerService:
         """Controller restart: all in-memory state is lost; it resumes from what the devices say."""
         old = self.controller
         self.controller = Controller(self.site, self.link, self.clock, self.event_log)
+        # operator requests and setpoints are the service's, not the controller's memory
         self.controller.op = old.op
+        self.controller.cfg = old.cfg
+        self.controller.shedder.autonomy_h = old.shedder.autonomy_h
         self.meter = self._new_meter()
         self.plan = None
         self.next_plan_s = self.clock.now_s()
