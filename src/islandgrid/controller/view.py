@@ -16,10 +16,11 @@ class ControllerView(Protocol):
     """
 
     def status(self) -> dict[str, Any]:
-        """Now: mode (state-machine state), SoC [frac and kWh], power per device [kW]
+        """Now: site_name, mode (state-machine state), SoC [frac and kWh], power per device [kW]
         (pv_kw, battery_kw (+ discharge), genset_kw, grid_kw (+ import), load_kw),
-        breaker state, genset state, current carbon intensity [kg/kWh], today's
-        pv_share and diesel minutes, shed load, the last telemetry age [s]."""
+        breaker state, genset state, current carbon intensity [kg/kWh] (the battery at its
+        pool's intensity), today's PV-attributed share of the load served [0, 1] and diesel
+        minutes, shed load, the last telemetry age [s]. Every field: docs/controller.md."""
         ...
 
     def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
