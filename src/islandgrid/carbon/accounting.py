@@ -90,7 +90,7 @@ def _summarise(g: pd.DataFrame) -> pd.DataFrame:
 def monthly(terms: pd.DataFrame, tz: str) -> pd.DataFrame:
     """Monthly sums in local time, and a last row 'year' (the annual total)."""
     local = terms.tz_convert(tz)
-    g = local.groupby(local.index.strftime("%Y-%m")).sum()
+    g = local.groupby(pd.DatetimeIndex(local.index).strftime("%Y-%m")).sum()
     g.loc["total"] = terms.sum()
     g.index.name = "month"
     return _summarise(g)
@@ -99,7 +99,7 @@ def monthly(terms: pd.DataFrame, tz: str) -> pd.DataFrame:
 def hourly(terms: pd.DataFrame, tz: str) -> pd.DataFrame:
     """Sums per local clock hour, with that hour's CFE score and intensity."""
     local = terms.tz_convert(tz)
-    h = local.groupby(local.index.floor("h")).sum()
+    h = local.groupby(pd.DatetimeIndex(local.index).floor("h")).sum()
     h.index.name = "hour_local"
     h["cfe_kwh"] = np.minimum(h["load_kwh"], h["pv_to_load_kwh"])
     h["cfe_score"] = (h["cfe_kwh"] / h["load_kwh"].replace(0.0, np.nan)).fillna(0.0)

@@ -146,18 +146,23 @@ def allocate_jobs(
     e_bus = records["e_bus_kg_per_kwh"].to_numpy()
     pv_frac = records["load_pv_frac"].to_numpy()
     out = []
-    for job in jobs.itertuples(index=False):
-        s = int(job.start.timestamp())
-        e = int(job.end.timestamp())
+    starts = pd.DatetimeIndex(jobs["start"]).tz_convert("UTC")
+    ends = pd.DatetimeIndex(jobs["end"]).tz_convert("UTC")
+    kws = jobs["kw"].to_numpy(dtype=float)
+    gpu_hours = jobs["gpu_hours"].to_numpy(dtype=float)
+    for j, job_id in enumerate(jobs["job_id"].astype(str).tolist()):
+        start, end = starts[j], ends[j]
+        s = int(start.timestamp())
+        e = int(end.timestamp())
         dur_h = (e - s) / 3600.0
-        kw = float(job.kw) if np.isfinite(job.kw) else float(job.gpu_hours) * kw_per_gpu / dur_h
+        kw = float(kws[j]) if np.isfinite(kws[j]) else float(gpu_hours[j]) * kw_per_gpu / dur_h
         lo = int(np.searchsorted(t1, s, side="right"))
         hi = int(np.searchsorted(t0, e, side="left"))
         if hi <= lo:
             raise InputError(
                 "job lies outside the ledger's period",
                 field="job_id",
-                value=job.job_id,
+                value=job_id,
                 allowed=f"{records.index[0]} to {records.index[-1]} UTC",
                 fix="import the meters of that period first, or drop the job",
             )
@@ -180,9 +185,9 @@ def allocate_jobs(
         fac_sum = float(fac.sum())
         out.append(
             {
-                "job_id": job.job_id,
-                "start": job.start,
-                "end": job.end,
+                "job_id": job_id,
+                "start": start,
+                "end": end,
                 "it_kw": kw,
                 "it_kwh": float(it_kwh.sum()),
                 "facility_kwh": fac_sum,

@@ -147,15 +147,15 @@ def read_meters(path: str | Path, site: Site) -> MeterData:
     numeric = [c for c in (*REQUIRED[1:], "soc_kwh", "it_kwh", "dump_kwh", "unserved_kwh") if c in raw.columns]
     values: dict[str, np.ndarray] = {}
     for c in numeric:
-        v = pd.to_numeric(raw[c].replace("", np.nan), errors="coerce").to_numpy(dtype=float)
+        col = pd.to_numeric(raw[c].replace("", np.nan), errors="coerce").to_numpy(dtype=float)
         optional = c in OPTIONAL
-        for i in np.flatnonzero(~np.isfinite(v)):
+        for i in np.flatnonzero(~np.isfinite(col)).tolist():
             if optional and raw[c].iloc[i] == "":
                 continue
             problems.append(f"line {lines[i]}: {c} = {raw[c].iloc[i]!r} is not a number")
-        for i in np.flatnonzero(v < 0):
-            problems.append(f"line {lines[i]}: {c} = {v[i]:g} is negative (energies are >= 0 per direction)")
-        values[c] = v
+        for i in np.flatnonzero(col < 0).tolist():
+            problems.append(f"line {lines[i]}: {c} = {col[i]:g} is negative (energies are >= 0 per direction)")
+        values[c] = col
     quality = raw["quality"].str.strip().replace("", "measured").tolist() if "quality" in raw else None
     if quality is not None:
         for i, q in enumerate(quality):
@@ -163,15 +163,15 @@ def read_meters(path: str | Path, site: Site) -> MeterData:
                 problems.append(f"line {lines[i]}: quality {q!r} is not measured, estimated or default")
     if problems:
         raise _fail(path, problems, "correct those lines; nothing was written")
-    utc = pd.DatetimeIndex([s for s in stamps]).tz_convert("UTC")  # type: ignore[misc]
+    utc = pd.DatetimeIndex([s for s in stamps if s is not None]).tz_convert("UTC")  # none is None here
     secs = utc.as_unit("s").asi8
     steps = np.diff(secs)
-    for i in np.flatnonzero(steps <= 0):
+    for i in np.flatnonzero(steps <= 0).tolist():
         problems.append(f"line {lines[i + 1]}: timestamp {raw['timestamp'].iloc[i + 1]} is not after line {lines[i]}")
     if problems:
         raise _fail(path, problems, "sort the rows by time and drop duplicates; nothing was written")
     dt_s = int(steps.min()) if len(steps) else 3600
-    for i in np.flatnonzero(steps % dt_s != 0):
+    for i in np.flatnonzero(steps % dt_s != 0).tolist():
         problems.append(
             f"line {lines[i + 1]}: {steps[i]} s after the previous row, not a multiple of the {dt_s} s step"
         )
@@ -182,7 +182,7 @@ def read_meters(path: str | Path, site: Site) -> MeterData:
     sinks = v["load_kwh"] + v["bat_in_kwh"] + v["grid_out_kwh"] + dump
     resid = supply - sinks
     tol = BALANCE_RTOL * np.maximum(supply, sinks) + BALANCE_ATOL_KWH
-    for i in np.flatnonzero(np.abs(resid) > tol):
+    for i in np.flatnonzero(np.abs(resid) > tol).tolist():
         problems.append(
             f"line {lines[i]}: sources {supply[i]:.4g} kWh and sinks {sinks[i]:.4g} kWh differ by more than "
             f"{tol[i]:.3g} kWh"
