@@ -1,18 +1,20 @@
-"""The islanding reserve, sized from the site's outage risk.
+"""The islanding reserve, sized from the site's outage risk (optional; the MPC holds the
+site file's reserve by default, see :mod:`islandgrid.mpc.strategy`).
 
 Rule: while the grid is up, keep enough energy for the battery ALONE to carry the
-forecast critical load through the ``quantile`` (default 80th) percentile of the
-site's outage durations:
+forecast critical load through the ``quantile`` (e.g. 80th) percentile of the
+site's outage durations, and never less than the site file's reserve:
 
-    reserve_kwh = soc_min_kwh + critical_kw * D_q / eta_discharge   (capped at soc_max_kwh)
+    reserve_kwh = max(soc_min_kwh + critical_kw * D_q / eta_discharge, site reserve)
+                  (capped at soc_max_kwh)
 
 where critical_kw is the mean forecast critical load over the next D_q hours, and D_q
 comes from the outage model: for the stochastic model (exponential durations with
 mean SAIDI / SAIFI) D_q = -mean * ln(1 - q); for an outage CSV it is the empirical
 quantile of the listed durations. Without either, the site file's reserve_frac is
-used. Outages longer than D_q (20 % of them at q = 0.8) fall to the genset, which
-the MPC then commits; shorter ones need no diesel at all, which is what keeps the
-diesel hours low. Horinger (20 events, 60 h a year): mean 3 h, D_0.8 = 4.8 h.
+used. Horinger (20 events, 60 h a year): mean 3 h, D_0.8 = 4.8 h. The battery serves
+the whole load during an outage (load is shed only as a last resort), so this reserve
+carries it for about critical / load x D_q (60 % of D_q on Horinger), not D_q.
 """
 
 from __future__ import annotations
@@ -61,4 +63,4 @@ def reserve_kwh(problem: DispatchProblem, duration_h: float | None, critical_kw:
         return b.reserve_kwh
     steps = max(1, round(duration_h / problem.dt_h))
     crit = float(np.mean(critical_kw[:steps])) if len(critical_kw) else 0.0
-    return float(min(b.soc_min_kwh + crit * duration_h / b.eta_discharge, b.soc_max_kwh))
+    return float(min(max(b.soc_min_kwh + crit * duration_h / b.eta_discharge, b.reserve_kwh), b.soc_max_kwh))

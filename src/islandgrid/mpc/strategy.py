@@ -11,6 +11,16 @@ other strategy.
 Near the end of the run the forecast is padded with its own last day so the horizon
 stays constant (the model is built once). Tariffs and grid carbon factors are known
 schedules, not forecasts, and are read for the horizon directly.
+
+The islanding reserve held while grid-tied is the site file's (``reserve_frac``), the
+same as the PV-first rules and the perfect-foresight reference hold, unless
+``reserve_quantile`` asks for one sized from the outage risk. Every kWh held above
+what is needed is bought from the grid at night and takes the room of a kWh of PV on
+every sunny day: on the example (hourly), the outage-risk reserve at q = 0.8 (210-230
+kWh against the site's 200 kWh) cost the MPC 4,600 CNY a year on perfect forecasts
+(5.1 MWh more PV curtailed), and 3,700-3,800 CNY on the persistence and clear-sky
+forecasts for 1.2-2.3 fewer diesel hours. Outages whose end the forecaster cannot see
+are met battery-first (see :mod:`islandgrid.mpc.realise`).
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import numpy as np
 
 from islandgrid.forecast.base import steps_per_day
 from islandgrid.mpc.realise import PlantState, realise_interval
-from islandgrid.mpc.reserve import DEFAULT_QUANTILE, outage_duration_quantile_h, reserve_kwh
+from islandgrid.mpc.reserve import outage_duration_quantile_h, reserve_kwh
 from islandgrid.mpc.window import InitialState, Penalties, WindowInputs, WindowModel
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
@@ -60,8 +70,11 @@ class MPCStrategy:
         Time between re-plans [h] (1 h).
     integer : bool
         Genset on/off as binaries (MILP) or relaxed (LP).
-    reserve_quantile : float
-        Outage-duration percentile the islanding reserve covers (see :mod:`islandgrid.mpc.reserve`).
+    reserve_quantile : float or None
+        None (default): hold the site file's islanding reserve (``reserve_frac``), as the PV-first
+        rules and the perfect-foresight reference do. A value q in (0, 1): size the reserve from the
+        outage risk (the battery alone carries the critical load through the q-quantile of the
+        outage durations, see :mod:`islandgrid.mpc.reserve`), never below the site's reserve.
     label : str or None
         Registry name; defaults to 'mpc_<forecaster>'.
     time_limit_s : float
@@ -75,7 +88,7 @@ class MPCStrategy:
     horizon_h: float = 48.0
     replan_h: float = 1.0
     integer: bool = True
-    reserve_quantile: float = DEFAULT_QUANTILE
+    reserve_quantile: float | None = None
     penalties: Penalties = field(default_factory=Penalties)
     label: str | None = None
     time_limit_s: float = 0.0
@@ -98,7 +111,7 @@ class MPCStrategy:
         day = steps_per_day(dt)
         fc = build_forecaster(self.forecaster, p)
         site = p.site
-        d_q = outage_duration_quantile_h(site, self.reserve_quantile)
+        d_q = None if self.reserve_quantile is None else outage_duration_quantile_h(site, self.reserve_quantile)
         model = WindowModel(
             p,
             horizon,
@@ -107,6 +120,7 @@ class MPCStrategy:
             time_limit_s=self.time_limit_s,
             mip_rel_gap=self.mip_rel_gap,
         )
+        wait_for_grid = fc.grid_truth is None  # outage ends are not forecast: a start waits for the battery
         out = np.empty((p.n, len(FLOW_COLUMNS)))
         state = PlantState(soc_kwh=p.battery.soc_init_kwh)
         self.stats = SolveStats()
@@ -130,14 +144,19 @@ class MPCStrategy:
             self.stats.methods.append(plan.method)
             fl = plan.flows
             for k in range(min(replan, p.n - t)):
+                # the grid is back within the hour although the plan assumed the outage goes on: its genset
+                # decision is moot (the realisation still runs out a start's minimum run time)
+                back = wait_for_grid and bool(p.grid_available[t + k]) and not bool(w.grid_available[k])
                 realise_interval(
                     p,
                     t + k,
                     state,
-                    bool(plan.on[k] > 0.5),
-                    float(fl["diesel"][k]),
+                    bool(plan.on[k] > 0.5) and not back,
+                    0.0 if back else float(fl["diesel"][k]),
                     float(fl["grid_in"][k]),
                     float(fl["grid_out"][k]),
                     out,
+                    w.reserve_kwh,
+                    wait_for_grid,
                 )
         return {c: out[:, i].copy() for i, c in enumerate(FLOW_COLUMNS)}
