@@ -128,6 +128,21 @@ def test_clearsky_index_scales_the_forecast(horinger: Site) -> None:
         build_forecaster("clearsky", sunny_days(days=1))
 
 
+def test_clearsky_index_is_the_median_of_recent_days(horinger: Site) -> None:
+    """Three days at 0.8, 0.8 and (yesterday) 0.2 of the clear-sky PV: the forecast issued at midnight
+    (no daylight in the last hour, so no nowcast) is 0.8 of the clear-sky PV, the typical recent day,
+    not yesterday's 0.2. With one day of history that day is all there is."""
+    from islandgrid.forecast.clearsky import ClearSkyIndex, clearsky_pv_kw
+
+    idx = pd.date_range("2025-06-20", periods=5 * 24, freq="1h", tz=horinger.location.tz)
+    cs = clearsky_pv_kw(horinger, idx, 1.0)
+    f = ClearSkyIndex(cs, 1.0, horinger.pv.kwp)
+    recent = cs[:72] * np.repeat([0.8, 0.8, 0.2], 24)
+    np.testing.assert_allclose(f.daily_indices(recent, 72), [0.2, 0.8, 0.8], rtol=1e-12)
+    np.testing.assert_allclose(f.predict(recent, 72, 48), 0.8 * cs[72:120], rtol=1e-12)
+    np.testing.assert_allclose(f.predict(recent[48:], 72, 48), 0.2 * cs[72:120], rtol=1e-12)
+
+
 def test_error_model_grows_with_lead_and_is_seeded() -> None:
     truth = np.full(400, 100.0)
     f = NoisyTruth(truth, sigma=0.3, tau_h=6.0, dt_h=0.25, seed=5)
