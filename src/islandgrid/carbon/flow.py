@@ -30,6 +30,7 @@ the ``loss_*_frac`` columns give the energy and source mix of all losses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numba
@@ -327,6 +328,109 @@ def _pool(
     )  # fmt: skip
 
 
+#: The flow columns the kernel reads [kWh, L].
+KERNEL_INPUTS: tuple[str, ...] = (
+    "pv_used_kwh",
+    "grid_in_kwh",
+    "diesel_kwh",
+    "bat_out_kwh",
+    "bat_in_kwh",
+    "bat_selfdis_kwh",
+    "fuel_l",
+    "load_served_kwh",
+    "grid_out_kwh",
+    "dump_kwh",
+)
+
+
+def _check_rule(rule: str) -> None:
+    if rule not in BATTERY_RULES:
+        raise SiteFileError(
+            "unknown battery carbon rule",
+            field="carbon.battery_rule",
+            value=rule,
+            allowed="pool, fifo",
+            fix="use 'pool' (GUIDE §4 default) or 'fifo'",
+        )
+
+
+def carbon_flow_arrays(
+    columns: Mapping[str, np.ndarray],
+    grid_co2_kg_per_kwh: np.ndarray | float,
+    diesel_co2_kg_per_l: float,
+    state: CarbonState,
+    eta_charge: float,
+    eta_discharge: float,
+    rule: str = "pool",
+    rtol: float = 1e-9,
+    index: pd.Index | None = None,
+) -> tuple[np.ndarray, CarbonState]:
+    """:func:`carbon_flow_state` on plain arrays: no DataFrame in or out (the ledger's hot path).
+
+    Parameters
+    ----------
+    columns : mapping of str to ndarray
+        At least :data:`KERNEL_INPUTS`, float64, one value per interval [kWh, L].
+    grid_co2_kg_per_kwh, diesel_co2_kg_per_l, state, eta_charge, eta_discharge, rule, rtol
+        As in :func:`carbon_flow_state`.
+    index : pandas.Index, optional
+        Names the interval in a conservation error.
+
+    Returns
+    -------
+    (ndarray, CarbonState)
+        ``(n, len(CARBON_COLUMNS))`` float64, C order, columns in :data:`CARBON_COLUMNS` order;
+        and the state after the last interval.
+    """
+    _check_rule(rule)
+
+    def col(name: str) -> np.ndarray:
+        return np.ascontiguousarray(columns[name], dtype=np.float64)
+
+    grid_in = col("grid_in_kwh")
+    n = len(grid_in)
+    grid_co2 = np.ascontiguousarray(grid_in * np.asarray(grid_co2_kg_per_kwh, dtype=np.float64))
+    diesel_co2 = np.ascontiguousarray(col("fuel_l") * float(diesel_co2_kg_per_l))
+    k0 = len(state.parcels)
+    size = k0 + n + 1
+    pe = np.zeros(size)
+    pm = np.zeros(size)
+    pmix = np.zeros((size, 3))
+    for i, (e, c, a, b, d) in enumerate(state.parcels):
+        pe[i], pm[i], pmix[i] = e, c, (a, b, d)
+    ends = np.array([0, k0], dtype=np.int64)
+    out = np.empty((n, _NCOL))
+    _kernel(
+        col("pv_used_kwh"),
+        grid_in,
+        col("diesel_kwh"),
+        col("bat_out_kwh"),
+        col("bat_in_kwh"),
+        col("bat_selfdis_kwh"),
+        grid_co2,
+        diesel_co2,
+        col("load_served_kwh"),
+        col("grid_out_kwh"),
+        col("dump_kwh"),
+        float(eta_charge),
+        float(eta_discharge),
+        rule == "fifo",
+        pe,
+        pm,
+        pmix,
+        ends,
+        out,
+    )
+    _check_conservation_array(out, rtol, state.co2_kg, index)
+    h, t = int(ends[0]), int(ends[1])
+    new = CarbonState(
+        tuple(
+            (float(pe[k]), float(pm[k]), float(pmix[k, 0]), float(pmix[k, 1]), float(pmix[k, 2])) for k in range(h, t)
+        )
+    )
+    return out, new
+
+
 def carbon_flow_state(
     flows: pd.DataFrame,
     grid_co2_kg_per_kwh: np.ndarray | float,
@@ -361,60 +465,20 @@ def carbon_flow_state(
     (pandas.DataFrame, CarbonState)
         :data:`CARBON_COLUMNS` on the flows' index, and the state after the last interval.
     """
-    if rule not in BATTERY_RULES:
-        raise SiteFileError(
-            "unknown battery carbon rule",
-            field="carbon.battery_rule",
-            value=rule,
-            allowed="pool, fifo",
-            fix="use 'pool' (GUIDE §4 default) or 'fifo'",
-        )
-
-    def col(name: str) -> np.ndarray:
-        return np.ascontiguousarray(flows[name].to_numpy(dtype=np.float64))
-
-    n = len(flows)
-    grid_co2 = col("grid_in_kwh") * np.asarray(grid_co2_kg_per_kwh, dtype=np.float64)
-    diesel_co2 = col("fuel_l") * float(diesel_co2_kg_per_l)
-    k0 = len(state.parcels)
-    size = k0 + n + 1
-    pe = np.zeros(size)
-    pm = np.zeros(size)
-    pmix = np.zeros((size, 3))
-    for i, (e, c, a, b, d) in enumerate(state.parcels):
-        pe[i], pm[i], pmix[i] = e, c, (a, b, d)
-    ends = np.array([0, k0], dtype=np.int64)
-    out = np.empty((n, _NCOL))
-    _kernel(
-        col("pv_used_kwh"),
-        col("grid_in_kwh"),
-        col("diesel_kwh"),
-        col("bat_out_kwh"),
-        col("bat_in_kwh"),
-        col("bat_selfdis_kwh"),
-        np.ascontiguousarray(grid_co2),
-        np.ascontiguousarray(diesel_co2),
-        col("load_served_kwh"),
-        col("grid_out_kwh"),
-        col("dump_kwh"),
-        float(eta_charge),
-        float(eta_discharge),
-        rule == "fifo",
-        pe,
-        pm,
-        pmix,
-        ends,
-        out,
+    _check_rule(rule)
+    columns = {name: flows[name].to_numpy(dtype=np.float64) for name in KERNEL_INPUTS}
+    out, new = carbon_flow_arrays(
+        columns,
+        grid_co2_kg_per_kwh,
+        diesel_co2_kg_per_l,
+        state,
+        eta_charge,
+        eta_discharge,
+        rule=rule,
+        rtol=rtol,
+        index=flows.index,
     )
-    frame = pd.DataFrame(out, index=flows.index, columns=list(CARBON_COLUMNS))
-    check_conservation(frame, rtol=rtol, initial_stock_kg=state.co2_kg)
-    h, t = int(ends[0]), int(ends[1])
-    new = CarbonState(
-        tuple(
-            (float(pe[k]), float(pm[k]), float(pmix[k, 0]), float(pmix[k, 1]), float(pmix[k, 2])) for k in range(h, t)
-        )
-    )
-    return frame, new
+    return pd.DataFrame(out, index=flows.index, columns=list(CARBON_COLUMNS)), new
 
 
 def carbon_flow(
@@ -483,17 +547,33 @@ def check_conservation(carbon: pd.DataFrame, rtol: float = 1e-9, initial_stock_k
     initial_stock_kg : float
         The battery's carbon stock before the first interval [kg].
     """
-    emitted = carbon["grid_co2_kg"].to_numpy() + carbon["diesel_co2_kg"].to_numpy()
-    carried = carbon["load_co2_kg"].to_numpy() + carbon["export_co2_kg"].to_numpy() + carbon["dump_co2_kg"].to_numpy()
-    stock = carbon["bat_co2_stock_kg"].to_numpy()
+    _check_conservation_array(
+        carbon[list(CARBON_COLUMNS)].to_numpy(dtype=np.float64), rtol, initial_stock_kg, carbon.index
+    )
+
+
+_I_GRID = CARBON_COLUMNS.index("grid_co2_kg")
+_I_DIESEL = CARBON_COLUMNS.index("diesel_co2_kg")
+_I_LOAD = CARBON_COLUMNS.index("load_co2_kg")
+_I_EXPORT = CARBON_COLUMNS.index("export_co2_kg")
+_I_DUMP = CARBON_COLUMNS.index("dump_co2_kg")
+_I_STOCK = CARBON_COLUMNS.index("bat_co2_stock_kg")
+
+
+def _check_conservation_array(out: np.ndarray, rtol: float, initial_stock_kg: float, index: pd.Index | None) -> None:
+    """:func:`check_conservation` on the kernel's ``(n, len(CARBON_COLUMNS))`` array."""
+    emitted = out[:, _I_GRID] + out[:, _I_DIESEL]
+    carried = out[:, _I_LOAD] + out[:, _I_EXPORT] + out[:, _I_DUMP]
+    stock = out[:, _I_STOCK]
     delta = np.diff(stock, prepend=initial_stock_kg)
     per_step = emitted - carried - delta
     scale = max(float(emitted.sum()), float(np.abs(stock).max(initial=0.0)), 1.0)
     bad = ~(np.abs(per_step) <= rtol * scale + 1e-9)  # NaN counts as a failure
     if bad.any():
         i = int(np.argmax(bad))
+        where = f" ({index[i]})" if index is not None else ""
         raise CarbonConservationError(
-            f"carbon not conserved at interval {i} ({carbon.index[i]}): in {emitted[i]:.9g} kg, "
+            f"carbon not conserved at interval {i}{where}: in {emitted[i]:.9g} kg, "
             f"out {carried[i]:.9g} kg, stock change {delta[i]:.9g} kg"
         )
 

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from islandgrid.errors import LedgerError
 
@@ -108,6 +108,7 @@ class SqliteBackend:
             self._con.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: not a usable ledger database ({exc})") from None
+        self._keys: dict[str, int] | None = None  # site keys looked up inside the current write transaction
 
     def transaction(self) -> AbstractContextManager[None]:
         return self._transaction()
@@ -119,18 +120,22 @@ class SqliteBackend:
             con.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise LedgerError(f"{self.path}: cannot start a write ({exc})") from None
+        self._keys = {}  # the write lock is held: no one else can add a site until COMMIT
         try:
-            yield
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        try:
-            con.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            con.execute("ROLLBACK")
-            raise LedgerError(f"{self.path}: commit failed ({exc})") from None
+            try:
+                yield
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            try:
+                con.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                con.execute("ROLLBACK")
+                raise LedgerError(f"{self.path}: commit failed ({exc})") from None
+        finally:
+            self._keys = None
 
-    def _one(self, sql: str, args: tuple[object, ...]) -> tuple[object, ...] | None:
+    def _one(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...] | None:
         try:
             row = self._con.execute(sql, args).fetchone()
         except sqlite3.DatabaseError as exc:
@@ -138,8 +143,16 @@ class SqliteBackend:
         return tuple(row) if row is not None else None
 
     def _site_key(self, site_id: str) -> int | None:
+        keys = self._keys
+        if keys is not None and site_id in keys:
+            return keys[site_id]
         row = self._one("SELECT site_key FROM sites WHERE site_id = ?", (site_id,))
-        return None if row is None else int(row[0])  # type: ignore[call-overload]
+        if row is None:
+            return None
+        key = int(row[0])
+        if keys is not None:
+            keys[site_id] = key
+        return key
 
     def last_row(self, site_id: str) -> Row | None:
         k = self._site_key(site_id)
@@ -150,7 +163,7 @@ class SqliteBackend:
             "SELECT key - ?, ts, payload, hash FROM records WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT 1",
             (base, base, base + SITE_STRIDE),
         )
-        return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]), bytes(row[3]))  # type: ignore[call-overload,arg-type]
+        return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]), bytes(row[3]))
 
     def rows(self, site_id: str) -> list[Row]:
         k = self._site_key(site_id)
@@ -170,18 +183,16 @@ class SqliteBackend:
         k = self._site_key(site_id)
         if k is None:
             raise LedgerError(f"site {site_id!r} must be stored (put_site) before its records")
-        base = k * SITE_STRIDE
+        base = int(k) * SITE_STRIDE
         try:
-            self._con.executemany(
-                "INSERT INTO records (key, ts, payload, hash) VALUES (?, ?, ?, ?)",
-                ((base + s, t, p, h) for s, t, p, h in rows),
-            )
+            # the key offset is an integer literal: the rows go to SQLite as they are, no per-row Python
+            self._con.executemany(f"INSERT INTO records (key, ts, payload, hash) VALUES ({base} + ?, ?, ?, ?)", rows)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: write failed ({exc})") from None
 
     def get_state(self, site_id: str) -> tuple[int, str] | None:
         row = self._one("SELECT seq, state FROM battery_state WHERE site_id = ?", (site_id,))
-        return None if row is None else (int(row[0]), str(row[1]))  # type: ignore[call-overload]
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def put_state(self, site_id: str, seq: int, state_json: str) -> None:
         self._con.execute(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,22 +17,29 @@ import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.factors import FACTORS, EmissionFactor, get_factor
-from islandgrid.carbon.flow import CARBON_COLUMNS, CarbonState, carbon_flow_state
+from islandgrid.carbon.flow import CarbonState, carbon_flow_arrays
 from islandgrid.errors import DataFileError
 from islandgrid.ledger.record import (
     ENERGY_FIELDS,
     FLAG_AFTER_GAP,
+    FLAG_RECONCILED,
     FORMAT_VERSION,
     QUALITY_CODES,
-    RECORD_DTYPE,
     LedgerRecord,
     chain_hashes,
-    split_payloads,
+    pack_records,
+    payload_list,
 )
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
 
-_CHUNK = 4096  # records packed per pass (about 1.4 MB, stays in cache)
+#: Meter-class tolerance of an interval's bus balance: a larger imbalance is refused [-], [kWh].
+BALANCE_RTOL = 0.02
+BALANCE_ATOL_KWH = 0.01
+#: Imbalances up to this fraction of the throughput are float rounding and left alone [-]:
+#: far below the 1e-9 of the carbon checks, far above the 1e-16 of a simulated row.
+ROUNDING_RTOL = 1e-12
+_ALL_FLOWS = list(range(len(FLOW_COLUMNS)))
 _NONNEG = tuple(c for c in ENERGY_FIELDS if c not in ("it_kwh", "soc_kwh"))  # what the ledger stores
 
 
@@ -116,6 +123,26 @@ def site_grid_factor(site: Site, index: pd.DatetimeIndex) -> np.ndarray:
     return np.full(len(index), value)
 
 
+def flow_columns(flows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every :data:`FLOW_COLUMNS` column as a contiguous float64 array, from one 2-D copy.
+
+    One pandas selection and one transpose instead of one ``flows[name]`` lookup per column
+    (which costs more than the carbon flow itself for a day of 1-minute rows).
+    """
+    columns = flows.columns
+    pos: list[int] = []
+    for c in FLOW_COLUMNS:
+        loc = columns.get_loc(c)
+        if not isinstance(loc, int):
+            raise DataFileError("a flow column appears more than once", field=c, fix="drop the duplicate column")
+        pos.append(loc)
+    if pos == _ALL_FLOWS and len(columns) == len(FLOW_COLUMNS):  # exactly the flow columns: no selection
+        block = flows.to_numpy(dtype=np.float64)
+    else:
+        block = flows.iloc[:, pos].to_numpy(dtype=np.float64)
+    return dict(zip(FLOW_COLUMNS, np.ascontiguousarray(block.T), strict=True))
+
+
 def validate_flows(flows: pd.DataFrame, source: str = "flows") -> float:
     """Check columns, index and signs; return the step [s].
 
@@ -157,8 +184,14 @@ def validate_flows(flows: pd.DataFrame, source: str = "flows") -> float:
             allowed=f"every {steps[0]:g} s",
             fix="resample to a constant step, or append in separate calls",
         )
+    _check_nonneg(flow_columns(flows), idx, source)
+    return float(steps[0]) if len(steps) else float("nan")
+
+
+def _check_nonneg(cols: dict[str, np.ndarray], idx: pd.Index, source: str) -> None:
+    """Raise on the first negative or non-finite stored energy (column order of the payload, then time)."""
     for c in _NONNEG:
-        v = flows[c].to_numpy(dtype=float)
+        v = cols[c]
         bad = ~np.isfinite(v) | (v < 0)
         if bad.any():
             i = int(np.argmax(bad))
@@ -170,7 +203,81 @@ def validate_flows(flows: pd.DataFrame, source: str = "flows") -> float:
                 allowed=">= 0",
                 fix=f"check row {i} ({idx[i]})",
             )
-    return float(steps[0]) if len(steps) else float("nan")
+
+
+def bus_residual(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Sources minus sinks of every interval (GUIDE §2 balance), and the throughput max(sources, sinks) [kWh].
+
+    sources = pv_used + grid_in + diesel + bat_out; sinks = load_served + bat_in + grid_out + dump.
+    """
+    supply = cols["pv_used_kwh"] + cols["grid_in_kwh"] + cols["diesel_kwh"] + cols["bat_out_kwh"]
+    sinks = cols["load_served_kwh"] + cols["bat_in_kwh"] + cols["grid_out_kwh"] + cols["dump_kwh"]
+    return supply - sinks, np.maximum(supply, sinks)
+
+
+def reconcile_bus(
+    cols: dict[str, np.ndarray], idx: pd.Index | None = None, source: str = "flows"
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Balance every interval's bus so that the carbon flow conserves carbon exactly (GUIDE §4).
+
+    Proportional sharing gives the sinks ``e_bus = carbon in / sources``; if the sinks hold more
+    or less energy than the sources, they carry away more or less carbon than came in. Metered
+    rows never balance exactly (meter classes, counter resolution), so an imbalance up to
+    :data:`BALANCE_RTOL` of the throughput + :data:`BALANCE_ATOL_KWH` is reconciled as the meter
+    CSV import does: a surplus goes to ``dump_kwh`` (a loss, carrying its carbon), a shortfall is
+    added to the largest source. Imbalances below :data:`ROUNDING_RTOL` (float rounding of
+    simulated flows) are left alone.
+
+    Parameters
+    ----------
+    cols : dict of str to ndarray
+        From :func:`flow_columns`; not modified.
+    idx : pandas.Index, optional
+        Names the interval in an error.
+    source : str
+        Names the input in an error.
+
+    Returns
+    -------
+    (dict, ndarray of bool)
+        The columns (changed ones copied) and which rows were reconciled.
+
+    Raises
+    ------
+    DataFileError
+        A row whose imbalance exceeds the meter tolerance.
+    """
+    resid, through = bus_residual(cols)
+    tol = BALANCE_RTOL * through + BALANCE_ATOL_KWH
+    bad = ~(np.abs(resid) <= tol)
+    if bad.any():
+        i = int(np.argmax(bad))
+        when = f" ({idx[i]})" if idx is not None else ""
+        raise DataFileError(
+            "the interval's sources and sinks differ by more than the meter tolerance",
+            source=source,
+            field=f"row {i}{when}",
+            value=f"sources - sinks = {resid[i]:.6g} kWh",
+            allowed=f"|sources - sinks| <= {BALANCE_RTOL:g} x throughput + {BALANCE_ATOL_KWH:g} kWh",
+            fix="sources (pv_used + grid_in + diesel + bat_out) must equal sinks (load_served + bat_in + grid_out"
+            " + dump); check the meters",
+        )
+    off = np.abs(resid) > ROUNDING_RTOL * through
+    if not off.any():
+        return cols, off
+    out = dict(cols)
+    surplus = off & (resid > 0)
+    if surplus.any():
+        out["dump_kwh"] = np.where(surplus, cols["dump_kwh"] + resid, cols["dump_kwh"])
+    short = off & (resid < 0)
+    if short.any():
+        names = ("pv_used_kwh", "grid_in_kwh", "diesel_kwh", "bat_out_kwh")
+        largest = np.argmax(np.vstack([cols[c] for c in names]), axis=0)
+        for k, c in enumerate(names):
+            m = short & (largest == k)
+            if m.any():
+                out[c] = np.where(m, cols[c] - resid, cols[c])
+    return out, off
 
 
 @dataclass(frozen=True)
@@ -181,8 +288,10 @@ class Batch:
     ----------
     records : ndarray
         Structured array of :data:`RECORD_DTYPE`.
-    rows : list of (seq, ts_s, payload, hash)
-        What the backend stores.
+    seqs, ts_s : list of int
+        Per record: its place in the chain, and the interval start [Unix s].
+    payloads, hashes : list of bytes
+        Per record: the canonical payload and its chain hash.
     state : CarbonState
         Battery carbon state after the last record.
     factor_digest : bytes
@@ -192,10 +301,22 @@ class Batch:
     """
 
     records: np.ndarray
-    rows: list[tuple[int, int, bytes, bytes]]
+    seqs: list[int]
+    ts_s: list[int]
+    payloads: list[bytes]
+    hashes: list[bytes]
     state: CarbonState
     factor_digest: bytes
     factor_body: str
+
+    @property
+    def n(self) -> int:
+        """Number of records."""
+        return len(self.payloads)
+
+    def rows(self) -> Iterator[tuple[int, int, bytes, bytes]]:
+        """(seq, ts_s, payload, hash) per record, what the backend stores."""
+        return zip(self.seqs, self.ts_s, self.payloads, self.hashes, strict=True)
 
 
 def _quality_codes(quality: str | Sequence[str], n: int) -> np.ndarray:
@@ -318,43 +439,54 @@ def build_batch(
             )
         if ts_s[0] > expected:
             row_flags[0] |= FLAG_AFTER_GAP
+    cols = flow_columns(flows)
+    cols, reconciled = reconcile_bus(cols, idx)
+    row_flags[reconciled] |= FLAG_RECONCILED
     grid = site_grid_factor(site, idx) if grid_co2_kg_per_kwh is None else np.asarray(grid_co2_kg_per_kwh, float)
+    grid = np.broadcast_to(np.asarray(grid, dtype=np.float64), (n,))
     b = site.battery
-    carbon, new_state = carbon_flow_state(
-        flows, grid, site.genset.co2_kg_per_l, state, b.eta_charge, b.eta_discharge, rule=site.carbon.battery_rule
+    carbon, new_state = carbon_flow_arrays(
+        cols,
+        grid,
+        site.genset.co2_kg_per_l,
+        state,
+        b.eta_charge,
+        b.eta_discharge,
+        rule=site.carbon.battery_rule,
+        index=idx,
     )
     body = canonical_json(factor_set(site, grid_label))
     digest = hashlib.sha256(body.encode("utf-8")).digest()
-    columns: list[tuple[str, np.ndarray | float]] = []
-    for name in ENERGY_FIELDS:
+    energies = np.empty((len(ENERGY_FIELDS), n))
+    for j, name in enumerate(ENERGY_FIELDS):
         if name == "it_kwh":
-            columns.append((name, np.nan if it_kwh is None else np.asarray(it_kwh, dtype=float)))
-        elif name in flows:
-            columns.append((name, flows[name].to_numpy(dtype=float)))
+            energies[j] = np.nan if it_kwh is None else np.asarray(it_kwh, dtype=float)
         else:
-            columns.append((name, np.nan))
-    columns.append(("e_grid_kg_per_kwh", grid))
-    columns.append(("diesel_kg_per_l", site.genset.co2_kg_per_l))
-    columns.extend((name, carbon[name].to_numpy()) for name in CARBON_COLUMNS)
+            energies[j] = cols.get(name, np.nan)
     seq0 = 0 if tip is None else tip.seq + 1
     seqs = np.arange(seq0, seq0 + n, dtype=np.int64)
     quality_codes = _quality_codes(quality, n)
-    digest_u8 = np.frombuffer(digest, dtype=np.uint8)
-    rec = np.empty(n, dtype=RECORD_DTYPE)
-    # fill in cache-sized chunks: a record is 344 bytes, so one field pass over a year would stream the whole array
-    for a in range(0, n, _CHUNK):
-        z = slice(a, min(a + _CHUNK, n))
-        r = rec[z]
-        r["version"] = FORMAT_VERSION
-        r["quality"] = quality_codes[z]
-        r["flags"] = row_flags[z]
-        r["dt_s"] = dt_s
-        r["seq"] = seqs[z]
-        r["ts_s"] = ts_s[z]
-        r["factor_set"] = digest_u8
-        for name, values in columns:
-            r[name] = values[z] if isinstance(values, np.ndarray) and values.ndim else values
-    payloads = split_payloads(rec.tobytes())
+    rec = pack_records(
+        version=FORMAT_VERSION,
+        quality=quality_codes,
+        flags=row_flags,
+        dt_s=dt_s,
+        seq=seqs,
+        ts_s=ts_s,
+        factor_set=digest,
+        energies=energies,
+        factors=(grid, site.genset.co2_kg_per_l),
+        carbon=carbon,
+    )
+    payloads = payload_list(rec)
     hashes = chain_hashes(prev_hash, payloads)
-    rows = list(zip(seqs.tolist(), ts_s.tolist(), payloads, hashes, strict=True))
-    return Batch(records=rec, rows=rows, state=new_state, factor_digest=digest, factor_body=body)
+    return Batch(
+        records=rec,
+        seqs=seqs.tolist(),
+        ts_s=ts_s.tolist(),
+        payloads=payloads,
+        hashes=hashes,
+        state=new_state,
+        factor_digest=digest,
+        factor_body=body,
+    )

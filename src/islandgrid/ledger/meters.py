@@ -27,7 +27,7 @@ import pandas as pd
 
 from islandgrid.carbon.factors import get_factor
 from islandgrid.errors import DataFileError
-from islandgrid.ledger.batch import site_grid_factor
+from islandgrid.ledger.batch import BALANCE_ATOL_KWH, BALANCE_RTOL, site_grid_factor
 from islandgrid.ledger.record import FLAG_GAP_FILLED, FLAG_RECONCILED, QUALITY_CODES
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
@@ -44,8 +44,6 @@ REQUIRED: tuple[str, ...] = (
     "load_kwh",
 )
 OPTIONAL: tuple[str, ...] = ("soc_kwh", "it_kwh", "dump_kwh", "unserved_kwh", "quality")
-BALANCE_RTOL = 0.02  # meter-class tolerance of a row's balance [-]
-BALANCE_ATOL_KWH = 0.01
 MAX_REPORTED = 10
 
 

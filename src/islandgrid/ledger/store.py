@@ -100,9 +100,9 @@ class LedgerStore:
             )
             b.put_site(sid, json.dumps({"name": site.location.name, "tz": site.location.tz, "site_id": sid}))
             b.put_factor_set(batch.factor_digest, batch.factor_body)
-            b.put_rows(sid, batch.rows)
-            b.put_state(sid, int(batch.records["seq"][-1]), json.dumps(batch.state.to_json()))
-        return len(batch.rows)
+            b.put_rows(sid, batch.rows())
+            b.put_state(sid, batch.seqs[-1], json.dumps(batch.state.to_json()))
+        return batch.n
 
     # -- reading -----------------------------------------------------------------------------
     def _tip(self, site_id: str) -> LedgerRecord | None:
