@@ -320,12 +320,6 @@ def test_dashboard_with_protected_reads_asks_for_the_token(browser: object, tmp_
         server.stop()
 
 
-@pytest.mark.xfail(
-    reason="ledger precision issue (being fixed in islandgrid.ledger): the controller now passes dt_s, but metered "
-    "rows balance only to the counters' 1 mWh and the store refuses some with 'carbon not conserved at interval 0 "
-    "(...): in 0.0574829721 kg, out 0.0574830371 kg, stock change 0 kg' (~1e-6 relative); remove this mark then",
-    strict=False,
-)
 def test_twin_meters_into_the_ledger_served_by_the_api(twin_server: Server) -> None:
     """`serve --db` meters every interval into the ledger; the API serves, verifies and reports it."""
     assert httpx.get(f"{twin_server.url}/api/health", timeout=10).json()["ledger"] is True

@@ -55,11 +55,6 @@ def test_controller_restart_resumes_the_ledger_chain_with_the_gap_flagged(horing
         sink.close()
 
 
-@pytest.mark.xfail(
-    reason="ledger precision issue (being fixed in islandgrid.ledger): metered rows balance only to the counters' "
-    "1 mWh, and the store refuses some with 'carbon not conserved at interval 0 (...)' at ~1e-6 relative",
-    strict=False,
-)
 def test_serve_restart_continues_the_chain_and_the_battery_pool(horinger, inputs, tmp_path: Path):
     """A new controller service on the same ledger file (``serve`` restarted) continues the chain after
     the tip, flags the downtime, and starts its status carbon flow from the tip's battery pool."""

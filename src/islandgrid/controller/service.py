@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.flow import CarbonState, carbon_flow_state
@@ -30,7 +31,7 @@ from islandgrid.controller.core import Controller
 from islandgrid.controller.events import EventLog
 from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
 from islandgrid.controller.planning import Plan, Planner
-from islandgrid.errors import DeviceError, IslandgridError
+from islandgrid.errors import DataFileError, DeviceError, IslandgridError
 from islandgrid.inputs.series import InputSeries
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
@@ -42,8 +43,9 @@ from islandgrid.twin.twin import FAULT_KINDS, Twin
 
 #: Operator setpoints ``set_setpoints`` accepts.
 SETPOINTS: tuple[str, ...] = ("reserve_frac", "genset_start_soc_frac", "shed_autonomy_h")
-#: Metered rows balance only to the counters' resolution (1 mWh), so the status's own carbon
-#: flow checks conservation to this tolerance (relative to at least 1 kg), not to 1e-9.
+#: Conservation tolerance of the status's own carbon flow (relative to at least 1 kg). Rows are
+#: reconciled as in the ledger first, so they conserve to 1e-9; the margin is for a row beyond
+#: the meter tolerance, which the ledger refuses but the live status still counts.
 METER_CARBON_RTOL = 1e-4
 _KPI_SUMS: tuple[str, ...] = (
     "load_served_kwh",
@@ -154,12 +156,17 @@ class ControllerService:
         Returns (load_pv_frac, load_co2_kg) of the interval and updates ``e_bat_kg_per_kwh``
         to the battery's intensity after it.
         """
-        ts = pd.Timestamp(epoch_s, unit="s", tz="UTC")
-        df = pd.DataFrame([{c: rec[c] for c in FLOW_COLUMNS}], index=pd.DatetimeIndex([ts]))
+        from islandgrid.ledger.batch import initial_state, reconcile_bus
+
+        index = pd.DatetimeIndex([pd.Timestamp(epoch_s, unit="s", tz="UTC")])
+        cols = {c: np.array([float(rec[c])]) for c in FLOW_COLUMNS}
+        # balance the bus as the ledger does (counter resolution), so both attribute the same energy; a row
+        # beyond the meter tolerance is refused by the ledger, and the live status counts it as metered
+        with contextlib.suppress(DataFileError):
+            cols, _ = reconcile_bus(cols, index)
+        df = pd.DataFrame(cols, index=index)
         b = self.site.battery
         if self._carbon is None:  # as a new ledger chain: the charge at the interval start counts as carbon-free
-            from islandgrid.ledger.batch import initial_state
-
             self._carbon = initial_state(self.site, df)
         frame, self._carbon = carbon_flow_state(
             df,
