@@ -118,11 +118,22 @@ def test_window_never_infeasible_from_out_of_bounds_state(
     up=st.booleans(),
     pv=st.floats(0.0, 150.0),
     load=st.floats(0.0, 150.0),
+    reserve_frac=st.floats(0.0, 0.95),
+    wait=st.booleans(),
 )
 def test_realisation_balances_any_plan(
-    soc_frac: float, plan_on: bool, diesel: float, g_in: float, up: bool, pv: float, load: float
+    soc_frac: float,
+    plan_on: bool,
+    diesel: float,
+    g_in: float,
+    up: bool,
+    pv: float,
+    load: float,
+    reserve_frac: float,
+    wait: bool,
 ) -> None:
-    """Whatever the plan said and whatever happened, the realised interval balances within limits."""
+    """Whatever the plan said and whatever happened, the realised interval balances within limits
+    (also battery-first during an outage of unknown end, and with any reserve)."""
     p = sunny_days(days=1, dt_h=0.25)
     n = 4
     p = replace(
@@ -140,13 +151,17 @@ def test_realisation_balances_any_plan(
     out = np.empty((n, len(FLOW_COLUMNS)))
     state = PlantState(p.battery.soc_init_kwh)
     for t in range(n):
-        realise_interval(p, t, state, plan_on, diesel, g_in, 0.0, out)
+        realise_interval(p, t, state, plan_on, diesel, g_in, 0.0, out, reserve_frac * p.battery.energy_kwh, wait)
     flows = {c: out[:, i] for i, c in enumerate(FLOW_COLUMNS)}
     check_flows(flows, p.battery, p.dt_h)
     # load is only shed when nothing else could serve it: battery at SoC min (or at its power limit),
     # grid down or at its limit, genset at its rating
-    if flows["unserved_kwh"].sum() > 1e-9:
-        assert (flows["diesel_kwh"] > 0).any() or p.genset.rated_kw == 0
+    g = p.genset
+    for k in np.flatnonzero(flows["unserved_kwh"] > 1e-9):
+        # the genset ran from its start delay on, at its rating (a battery-first start that would leave
+        # the load short starts at once)
+        assert flows["genset_on"][k] >= 1.0 - g.start_delay_h / p.dt_h - 1e-9
+        assert flows["diesel_kwh"][k] == pytest.approx(g.rated_kw * p.dt_h * flows["genset_on"][k], rel=1e-9)
 
 
 def test_reserve_rule_from_the_outage_model(horinger: Site) -> None:

@@ -45,10 +45,11 @@ def test_mpc_runs_no_more_diesel_than_pv_first_in_a_night_outage(outage: tuple[i
     assert cost(p, perfect) <= cost(p, rules)
 
 
-def _outage_problem(soc_frac: float, up: bool = False) -> DispatchProblem:
-    """One hour, 40 kW load, no PV, grid down (or up); 200 kWh battery, SoC min 20 kWh, reserve 60 kWh."""
+def _outage_problem(soc_frac: float, up: bool = False, load_kw: float = 40.0) -> DispatchProblem:
+    """One hour, 40 kW load, no PV, grid down (or up); 200 kWh battery, SoC min 20 kWh, reserve 60 kWh;
+    a 60 kW genset."""
     bat = battery(energy_kwh=200.0, p_kw=100.0, eta=1.0, soc_min=0.1, soc_init=soc_frac, reserve=0.3)
-    return problem([0.0], [40.0], [up], bat=bat, gen=genset(rated_kw=60.0, min_frac=0.3, min_run_h=0.5))
+    return problem([0.0], [load_kw], [up], bat=bat, gen=genset(rated_kw=60.0, min_frac=0.3, min_run_h=0.5))
 
 
 def _realise(p: DispatchProblem, *, plan_on: bool, diesel: float, wait: bool, g_in: float = 0.0) -> dict:
@@ -83,6 +84,10 @@ def test_realisation_waits_for_the_battery_when_the_outage_end_is_unknown() -> N
     assert f["genset_on"] == pytest.approx(0.6) and f["diesel_kwh"] == pytest.approx(24.0)
     f = _realise(_outage_problem(0.25), plan_on=False, diesel=0.0, wait=False)  # 30 kWh above SoC min
     assert f["genset_on"] == pytest.approx(0.5) and f["unserved_kwh"] == 0.0
+    # 80 kW: more than the genset alone can carry, so it starts at once and the battery helps all hour
+    for wait in (True, False):
+        f = _realise(_outage_problem(0.3, load_kw=80.0), plan_on=False, diesel=0.0, wait=wait)
+        assert f["genset_on"] == 1.0 and f["diesel_kwh"] == pytest.approx(60.0) and f["unserved_kwh"] == 0.0
 
 
 def test_realisation_keeps_the_reserve_while_the_grid_can_give_more() -> None:

@@ -68,6 +68,17 @@ class PlantState:
     run_h: float = 0.0
 
 
+def _start_fraction(p: DispatchProblem, need_kwh: float, late: float) -> float:
+    """The share of the interval a genset started in it runs [-]: ``late`` (it starts when the battery
+    reaches SoC min) if it and the battery can each carry the net load ``need_kwh`` alone, else at once;
+    never before its start delay has passed."""
+    dt = p.dt_h
+    at_once = max(1.0 - p.genset.start_delay_h / dt, 0.0)
+    if need_kwh / dt > min(p.genset.rated_kw, p.battery.discharge_kw) + _EPS:
+        return at_once
+    return min(max(late, 0.0), at_once)
+
+
 def realise_interval(
     p: DispatchProblem,
     t: int,
@@ -128,7 +139,7 @@ def realise_interval(
             r = max(r, min((g.min_run_h - state.run_h) / dt, 1.0))
         elif need - dis_cap > _EPS:
             # its minimum run time carries over into the next interval(s)
-            r = min((need - dis_cap) / p_gen, max(1.0 - g.start_delay_h / dt, 0.0))
+            r = _start_fraction(p, need, (need - dis_cap) / p_gen)
         else:
             r = 0.0
         diesel = p_gen * r
@@ -160,7 +171,14 @@ def realise_interval(
         b_out += extra
         net -= extra
     if net > _EPS and r > 0:
-        extra = min(net, rated * r - diesel)
+        # still short: a genset that was to run part of the interval runs all of it (from its start)
+        r_full = 1.0 if was_on else max(1.0 - g.start_delay_h / dt, 0.0)
+        if r < r_full:
+            r = r_full
+            more = max(gmin * r - diesel, 0.0)
+            diesel += more
+            net -= more
+        extra = min(max(net, 0.0), rated * r - diesel)
         diesel += extra
         net -= extra
     if net > _EPS and r == 0 and g.rated_kw > 0:
@@ -168,8 +186,7 @@ def realise_interval(
         # rest of the interval (at least its minimum run time and its minimum load, after its start
         # delay); its surplus goes back into the battery below
         need = net + b_out
-        r = 1.0 - b_out / need
-        r = min(max(r, g.min_run_h / dt), max(1.0 - g.start_delay_h / dt, 0.0))
+        r = _start_fraction(p, need, max(1.0 - b_out / need, g.min_run_h / dt))
         diesel = min(max(need * r, gmin * r), g.rated_kw * r * dt)
         net -= diesel  # may turn negative: the minimum-load surplus is handled below
     # 5. surplus: less battery discharge, more charge, less grid, genset to its minimum, export,
