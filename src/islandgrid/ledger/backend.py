@@ -58,6 +58,10 @@ class LedgerBackend(Protocol):
         """All records of a site in seq order."""
         ...
 
+    def row_chunks(self, site_id: str, size: int) -> Iterator[list[Row]]:
+        """All records of a site in seq order, ``size`` at a time, from one consistent snapshot."""
+        ...
+
     def put_rows(self, site_id: str, rows: Iterable[Row]) -> None:
         """Insert records (inside a transaction)."""
         ...
@@ -105,6 +109,7 @@ class SqliteBackend:
             self._con.execute("PRAGMA page_size=65536")  # large blobs, append-heavy: fewer pages to write
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=FULL")
+            self._con.execute("PRAGMA journal_size_limit=67108864")
             self._con.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: not a usable ledger database ({exc})") from None
@@ -165,19 +170,39 @@ class SqliteBackend:
         )
         return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]), bytes(row[3]))
 
-    def rows(self, site_id: str) -> list[Row]:
+    def _select_rows(self, site_id: str) -> sqlite3.Cursor | None:
         k = self._site_key(site_id)
         if k is None:
-            return []
+            return None
         base = k * SITE_STRIDE
         try:
-            cur = self._con.execute(
+            return self._con.execute(
                 "SELECT key - ?, ts, payload, hash FROM records WHERE key >= ? AND key < ? ORDER BY key",
                 (base, base, base + SITE_STRIDE),
             )
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: read failed ({exc})") from None
+
+    def rows(self, site_id: str) -> list[Row]:
+        cur = self._select_rows(site_id)
+        if cur is None:
+            return []
+        try:
             return cur.fetchall()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: read failed ({exc})") from None
+
+    def row_chunks(self, site_id: str, size: int) -> Iterator[list[Row]]:
+        cur = self._select_rows(site_id)  # one statement: one read snapshot, however long the walk
+        if cur is None:
+            return
+        try:
+            while rows := cur.fetchmany(size):
+                yield rows
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: read failed ({exc})") from None
+        finally:
+            cur.close()
 
     def put_rows(self, site_id: str, rows: Iterable[Row]) -> None:
         k = self._site_key(site_id)

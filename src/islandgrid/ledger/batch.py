@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from islandgrid.ledger.record import (
     FLAG_RECONCILED,
     FORMAT_VERSION,
     QUALITY_CODES,
+    RECORD_DTYPE,
     LedgerRecord,
     chain_hashes,
     pack_records,
@@ -39,6 +40,8 @@ BALANCE_ATOL_KWH = 0.01
 #: Imbalances up to this fraction of the throughput are float rounding and left alone [-]:
 #: far below the 1e-9 of the carbon checks, far above the 1e-16 of a simulated row.
 ROUNDING_RTOL = 1e-12
+#: Records packed and hashed per pass while they stream into the backend (about 2.8 MB).
+SLICE = 8192
 _ALL_FLOWS = list(range(len(FLOW_COLUMNS)))
 _NONNEG = tuple(c for c in ENERGY_FIELDS if c not in ("it_kwh", "soc_kwh"))  # what the ledger stores
 
@@ -280,18 +283,18 @@ def reconcile_bus(
     return out, off
 
 
-@dataclass(frozen=True)
 class Batch:
-    """Records ready to store.
+    """Records ready to store, packed and hashed a slice at a time as the backend takes them.
+
+    A year of 1-minute records is 180 MB of payloads; packing and hashing them in slices of
+    :data:`SLICE` keeps the memory small and the working set in cache.
 
     Attributes
     ----------
-    records : ndarray
-        Structured array of :data:`RECORD_DTYPE`.
-    seqs, ts_s : list of int
-        Per record: its place in the chain, and the interval start [Unix s].
-    payloads, hashes : list of bytes
-        Per record: the canonical payload and its chain hash.
+    n : int
+        Number of records.
+    seq0 : int
+        Seq of the first record.
     state : CarbonState
         Battery carbon state after the last record.
     factor_digest : bytes
@@ -300,23 +303,68 @@ class Batch:
         Canonical JSON of the factor set.
     """
 
-    records: np.ndarray
-    seqs: list[int]
-    ts_s: list[int]
-    payloads: list[bytes]
-    hashes: list[bytes]
-    state: CarbonState
-    factor_digest: bytes
-    factor_body: str
+    def __init__(
+        self,
+        *,
+        header: dict[str, Any],
+        energies: np.ndarray,
+        factors: tuple[np.ndarray, float],
+        carbon: np.ndarray,
+        prev_hash: bytes,
+        state: CarbonState,
+        factor_digest: bytes,
+        factor_body: str,
+    ) -> None:
+        self._header = header
+        self._energies = energies
+        self._factors = factors
+        self._carbon = carbon
+        self._prev_hash = prev_hash
+        self.n = len(header["seq"])
+        self.seq0 = int(header["seq"][0])
+        self.state = state
+        self.factor_digest = factor_digest
+        self.factor_body = factor_body
 
     @property
-    def n(self) -> int:
-        """Number of records."""
-        return len(self.payloads)
+    def last_seq(self) -> int:
+        """Seq of the last record."""
+        return self.seq0 + self.n - 1
+
+    def records(self, start: int = 0, stop: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Records ``start:stop`` as a structured array of :data:`RECORD_DTYPE` (into ``out`` if given)."""
+        z = slice(start, self.n if stop is None else stop)
+        h = self._header
+        grid, diesel = self._factors
+        return pack_records(
+            version=h["version"],
+            quality=h["quality"][z],
+            flags=h["flags"][z],
+            dt_s=h["dt_s"],
+            seq=h["seq"][z],
+            ts_s=h["ts_s"][z],
+            factor_set=h["factor_set"],
+            energies=self._energies[:, z],
+            factors=(grid[z], diesel),
+            carbon=self._carbon[z],
+            out=out,
+        )
 
     def rows(self) -> Iterator[tuple[int, int, bytes, bytes]]:
-        """(seq, ts_s, payload, hash) per record, what the backend stores."""
-        return zip(self.seqs, self.ts_s, self.payloads, self.hashes, strict=True)
+        """(seq, ts_s, payload, hash) per record, what the backend stores; packed and hashed lazily, in order."""
+        buf = np.empty(min(SLICE, self.n), dtype=RECORD_DTYPE)
+        prev = [self._prev_hash]
+
+        def one(start: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+            stop = min(start + SLICE, self.n)
+            rec = self.records(start, stop, out=buf[: stop - start])
+            payloads = payload_list(rec)  # copies: buf is reused for the next slice
+            hashes = chain_hashes(prev[0], payloads)
+            prev[0] = hashes[-1]
+            h = self._header
+            return zip(h["seq"][start:stop].tolist(), h["ts_s"][start:stop].tolist(), payloads, hashes, strict=True)
+
+        return chain.from_iterable(map(one, range(0, self.n, SLICE)))
 
 
 def _quality_codes(quality: str | Sequence[str], n: int) -> np.ndarray:
@@ -464,28 +512,21 @@ def build_batch(
         else:
             energies[j] = cols.get(name, np.nan)
     seq0 = 0 if tip is None else tip.seq + 1
-    seqs = np.arange(seq0, seq0 + n, dtype=np.int64)
-    quality_codes = _quality_codes(quality, n)
-    rec = pack_records(
-        version=FORMAT_VERSION,
-        quality=quality_codes,
-        flags=row_flags,
-        dt_s=dt_s,
-        seq=seqs,
-        ts_s=ts_s,
-        factor_set=digest,
+    header: dict[str, Any] = {
+        "version": FORMAT_VERSION,
+        "quality": _quality_codes(quality, n),
+        "flags": row_flags,
+        "dt_s": dt_s,
+        "seq": np.arange(seq0, seq0 + n, dtype=np.int64),
+        "ts_s": ts_s,
+        "factor_set": digest,
+    }
+    return Batch(
+        header=header,
         energies=energies,
         factors=(grid, site.genset.co2_kg_per_l),
         carbon=carbon,
-    )
-    payloads = payload_list(rec)
-    hashes = chain_hashes(prev_hash, payloads)
-    return Batch(
-        records=rec,
-        seqs=seqs.tolist(),
-        ts_s=ts_s.tolist(),
-        payloads=payloads,
-        hashes=hashes,
+        prev_hash=prev_hash,
         state=new_state,
         factor_digest=digest,
         factor_body=body,

@@ -102,6 +102,7 @@ def pack_records(
     energies: np.ndarray,
     factors: tuple[np.ndarray, float],
     carbon: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pack records: a structured array of :data:`RECORD_DTYPE` (its bytes are the payloads).
 
@@ -119,9 +120,11 @@ def pack_records(
         The grid factor per record [kg/kWh] and the diesel factor [kg/L].
     carbon : ndarray
         ``(n, len(CARBON_COLUMNS))`` from the carbon-flow kernel.
+    out : ndarray, optional
+        ``n`` records of :data:`RECORD_DTYPE` to fill (reused between calls).
     """
     n = len(seq)
-    rec = np.empty(n, dtype=RECORD_DTYPE)
+    rec = np.empty(n, dtype=RECORD_DTYPE) if out is None else out
     # the float fields of all records as one (n, 36) float64 view: whole blocks copied, not one field at a time
     floats = rec.view(np.uint8).reshape(n, RECORD_SIZE)[:, FLOAT_OFFSET:].view("<f8")
     ne = len(ENERGY_FIELDS)

@@ -101,7 +101,7 @@ class LedgerStore:
             b.put_site(sid, json.dumps({"name": site.location.name, "tz": site.location.tz, "site_id": sid}))
             b.put_factor_set(batch.factor_digest, batch.factor_body)
             b.put_rows(sid, batch.rows())
-            b.put_state(sid, batch.seqs[-1], json.dumps(batch.state.to_json()))
+            b.put_state(sid, batch.last_seq, json.dumps(batch.state.to_json()))
         return batch.n
 
     # -- reading -----------------------------------------------------------------------------

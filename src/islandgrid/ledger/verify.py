@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from islandgrid.ledger.record import (
     genesis_hash,
 )
 from islandgrid.ledger.store import LedgerStore
+
+#: Records read, hashed and checked per pass.
+VERIFY_SLICE = 8192
 
 
 @dataclass(frozen=True)
@@ -99,95 +103,149 @@ def verify_chain(
     """
     sid = store.resolve_site(site_id)
     assert sid is not None
-    rows = store.backend.rows(sid)
-    factor_sets = store.backend.factor_sets()
+    fields = _FieldChecks(store.backend.factor_sets(), rtol)
     sha = hashlib.sha256
-    h = genesis_hash(sid)
-    payloads: list[bytes] = []
-    append = payloads.append
-    for i, (seq, ts, payload, digest) in enumerate(rows):
-        if seq != i:
-            what = "missing" if seq > i else "duplicated or inserted"
-            raise _broken(sid, i, None, f"record {what} (found seq {seq} where seq {i} belongs)")
-        if len(payload) != RECORD_SIZE:
-            raise _broken(sid, i, ts, f"payload is {len(payload)} bytes, the format has {RECORD_SIZE}")
-        h = sha(h + payload).digest()
-        if h != digest:
-            raise _broken(sid, i, ts, "hash mismatch: the record, or one before it, was altered")
-        append(payload)
-    n = len(payloads)
-    if tip_hash is not None:
-        known = {bytes(r[3]).hex(): int(r[0]) for r in rows} if n else {}
-        if tip_hash.lower() not in known:
-            raise _broken(sid, n, None, f"the published tip {tip_hash[:16]}... is not in the chain (truncated?)")
+    g = h = genesis_hash(sid)
+    n = gaps = 0
+    first_ts = last_ts = None
+    anchor = _anchor(tip_hash)
+    anchored = False
+    # in slices, as the backend reads them: memory stays small and nothing is decoded per row in Python
+    for rows in store.backend.row_chunks(sid, VERIFY_SLICE):
+        m = len(rows)
+        seqs = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=m)
+        tss = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=m)
+        payloads: list[bytes] = list(map(itemgetter(2), rows))
+        stored: list[bytes] = list(map(itemgetter(3), rows))
+        lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=m)
+        computed: list[bytes] = []
+        append = computed.append
+        for p in payloads:
+            h = sha(h + p).digest()
+            append(h)
+        # checks 1-3 in record order (its place, its length, its hash): the first failure ends the walk
+        first_seq = _first(seqs != np.arange(n, n + m))
+        first_len = _first(lengths != RECORD_SIZE)
+        first_hash = (
+            None
+            if computed == stored
+            else next(i for i, (a, b) in enumerate(zip(computed, stored, strict=True)) if a != b)
+        )
+        bad = [(i, k) for k, i in enumerate((first_seq, first_len, first_hash)) if i is not None]
+        if bad:
+            i, k = min(bad)
+            if k == 0:
+                what = "missing" if seqs[i] > n + i else "duplicated or inserted"
+                raise _broken(sid, n + i, None, f"record {what} (found seq {int(seqs[i])} where seq {n + i} belongs)")
+            if k == 1:
+                raise _broken(sid, n + i, int(tss[i]), f"payload is {lengths[i]} bytes, the format has {RECORD_SIZE}")
+            raise _broken(sid, n + i, int(tss[i]), "hash mismatch: the record, or one before it, was altered")
+        anchored = anchored or (anchor is not None and anchor in stored)
+        rec = np.frombuffer(b"".join(payloads), dtype=RECORD_DTYPE)
+        fields.check(rec, seqs, tss, n)  # remembers the first failure; raised after the chain-level checks
+        gaps += int(np.count_nonzero(rec["flags"] & FLAG_AFTER_GAP))
+        first_ts = int(rec["ts_s"][0]) if first_ts is None else first_ts
+        last_ts = int(rec["ts_s"][-1])
+        n += m
+    if tip_hash is not None and not anchored:
+        raise _broken(sid, n, None, f"the published tip {tip_hash[:16]}... is not in the chain (truncated?)")
     if expect_records is not None and n < expect_records:
         raise _broken(sid, n, None, f"only {n} records, {expect_records} expected (truncated?)")
+    if fields.failure is not None:
+        seq, ts, why = fields.failure
+        raise _broken(sid, seq, ts, why)
     if n == 0:
-        return VerifyReport(sid, 0, genesis_hash(sid).hex(), None, None, 0)
-    rec = np.frombuffer(b"".join(payloads), dtype=RECORD_DTYPE)
-    seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-    tss = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-    _check_fields(sid, rec, seqs, tss, factor_sets, rtol)
+        return VerifyReport(sid, 0, g.hex(), None, None, 0)
+    assert first_ts is not None and last_ts is not None
     return VerifyReport(
         site_id=sid,
         n_records=n,
         tip_hash=h.hex(),
-        first=pd.Timestamp(int(rec["ts_s"][0]), unit="s", tz="UTC"),
-        last=pd.Timestamp(int(rec["ts_s"][-1]), unit="s", tz="UTC"),
-        gaps=int(np.count_nonzero(rec["flags"] & FLAG_AFTER_GAP)),
+        first=pd.Timestamp(first_ts, unit="s", tz="UTC"),
+        last=pd.Timestamp(last_ts, unit="s", tz="UTC"),
+        gaps=gaps,
     )
+
+
+def _anchor(tip_hash: str | None) -> bytes | None:
+    if tip_hash is None:
+        return None
+    try:
+        return bytes.fromhex(tip_hash)
+    except ValueError:
+        return b""  # not a hash: in no chain
 
 
 def _first(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
 
-def _check_fields(
-    sid: str, rec: np.ndarray, seqs: np.ndarray, tss: np.ndarray, factor_sets: dict[bytes, str], rtol: float
-) -> None:
-    """Vectorised checks 2 and 4 to 7 of :func:`verify_chain`; each names the first bad record."""
-    ts = rec["ts_s"]
-    checks: list[tuple[np.ndarray, str]] = [
-        (rec["version"] != FORMAT_VERSION, f"unknown format version (expected {FORMAT_VERSION})"),
-        (rec["seq"] != seqs, "the seq inside the payload differs from its place (reordered)"),
-        (ts != tss, "the timestamp inside the payload differs from the stored one (reordered)"),
-        (rec["quality"] >= len(QUALITY_NAMES), "unknown data-quality code"),
-        (rec["dt_s"] == 0, "zero interval length"),
-    ]
-    ends = ts[:-1] + rec["dt_s"][:-1].astype(np.int64)
-    order = np.concatenate(([False], ts[1:] < ends))
-    checks.append((order, "starts before the previous interval ends (out of order)"))
-    unflagged = np.concatenate(([False], (ts[1:] > ends) & ~(rec["flags"][1:] & FLAG_AFTER_GAP).astype(bool)))
-    checks.append((unflagged, "intervals are missing before it and it is not flagged after_gap (deleted records)"))
-    digests = np.ascontiguousarray(rec["factor_set"]).view("<u8")  # (n, 4): compare 32 bytes as 4 words
-    matched = np.zeros(len(rec), dtype=bool)
-    for d, body in factor_sets.items():
-        mask = (digests == np.frombuffer(d, dtype="<u8")).all(axis=1)
-        matched |= mask
-        if hashlib.sha256(body.encode("utf-8")).digest() != d:
-            checks.append((mask, "its factor set was altered"))
-    checks.append((~matched, "its factor set is missing"))
-    grid_co2 = rec["grid_in_kwh"] * rec["e_grid_kg_per_kwh"]
-    diesel_co2 = rec["fuel_l"] * rec["diesel_kg_per_l"]
-    emitted = rec["grid_co2_kg"] + rec["diesel_co2_kg"]
-    scale = np.maximum(np.abs(emitted), np.abs(rec["bat_co2_stock_kg"])) + 1e-9
-    checks.append((np.abs(grid_co2 - rec["grid_co2_kg"]) > rtol * scale, "grid CO2 is not grid_in x factor"))
-    checks.append((np.abs(diesel_co2 - rec["diesel_co2_kg"]) > rtol * scale, "diesel CO2 is not fuel x factor"))
-    stock = rec["bat_co2_stock_kg"]
-    prev = np.concatenate(([np.nan], stock[:-1]))
-    carried = rec["load_co2_kg"] + rec["export_co2_kg"] + rec["dump_co2_kg"]
-    imbalance = np.abs(emitted - carried - (stock - prev))
-    bad = imbalance > rtol * np.maximum(scale, np.abs(prev)) + 1e-9
-    bad[0] = False
-    checks.append((bad, "carbon not conserved against the previous record's battery stock"))
-    finite = np.ones(len(rec), dtype=bool)
-    for name in ("load_served_kwh", "load_co2_kg", "e_bus_kg_per_kwh", "bat_co2_stock_kg"):
-        finite &= np.isfinite(rec[name])
-    checks.append((~finite, "non-finite figures"))
-    firsts = [(i, why) for mask, why in checks if (i := _first(mask)) is not None]
-    if firsts:
-        i, why = min(firsts)
-        raise _broken(sid, int(rec["seq"][i]) if why.startswith("the seq") is False else i, int(ts[i]), why)
+class _FieldChecks:
+    """Vectorised checks 2 and 4 to 7 of :func:`verify_chain`, slice by slice, carrying what crosses a boundary.
+
+    ``failure`` is (seq, ts, why) of the first bad record, by record and then by message, as one pass over
+    the whole chain would name it.
+    """
+
+    def __init__(self, factor_sets: dict[bytes, str], rtol: float) -> None:
+        self.rtol = rtol
+        self.sets = [
+            (np.frombuffer(d, dtype="<u8"), hashlib.sha256(body.encode("utf-8")).digest() == d)
+            for d, body in factor_sets.items()
+        ]
+        self.prev_end: int | None = None  # end of the previous record's interval [Unix s]
+        self.prev_stock = np.nan  # the previous record's battery carbon stock [kg]
+        self.failure: tuple[int, int, str] | None = None
+
+    def check(self, rec: np.ndarray, seqs: np.ndarray, tss: np.ndarray, offset: int) -> None:
+        """Check records ``offset, offset + 1, ...`` (one slice, in order)."""
+        if self.failure is not None:
+            return
+        rtol = self.rtol
+        ts = rec["ts_s"]
+        dt = rec["dt_s"].astype(np.int64)
+        checks: list[tuple[np.ndarray, str]] = [
+            (rec["version"] != FORMAT_VERSION, f"unknown format version (expected {FORMAT_VERSION})"),
+            (rec["seq"] != seqs, "the seq inside the payload differs from its place (reordered)"),
+            (ts != tss, "the timestamp inside the payload differs from the stored one (reordered)"),
+            (rec["quality"] >= len(QUALITY_NAMES), "unknown data-quality code"),
+            (rec["dt_s"] == 0, "zero interval length"),
+        ]
+        prev_end = np.concatenate(([ts[0] if self.prev_end is None else self.prev_end], ts[:-1] + dt[:-1]))
+        checks.append((ts < prev_end, "starts before the previous interval ends (out of order)"))
+        unflagged = (ts > prev_end) & ~(rec["flags"] & FLAG_AFTER_GAP).astype(bool)
+        checks.append((unflagged, "intervals are missing before it and it is not flagged after_gap (deleted records)"))
+        digests = np.ascontiguousarray(rec["factor_set"]).view("<u8")  # (n, 4): compare 32 bytes as 4 words
+        matched = np.zeros(len(rec), dtype=bool)
+        for d, intact in self.sets:
+            mask = (digests == d).all(axis=1)
+            matched |= mask
+            if not intact:
+                checks.append((mask, "its factor set was altered"))
+        checks.append((~matched, "its factor set is missing"))
+        grid_co2 = rec["grid_in_kwh"] * rec["e_grid_kg_per_kwh"]
+        diesel_co2 = rec["fuel_l"] * rec["diesel_kg_per_l"]
+        emitted = rec["grid_co2_kg"] + rec["diesel_co2_kg"]
+        stock = rec["bat_co2_stock_kg"]
+        scale = np.maximum(np.abs(emitted), np.abs(stock)) + 1e-9
+        checks.append((np.abs(grid_co2 - rec["grid_co2_kg"]) > rtol * scale, "grid CO2 is not grid_in x factor"))
+        checks.append((np.abs(diesel_co2 - rec["diesel_co2_kg"]) > rtol * scale, "diesel CO2 is not fuel x factor"))
+        prev = np.concatenate(([self.prev_stock], stock[:-1]))
+        carried = rec["load_co2_kg"] + rec["export_co2_kg"] + rec["dump_co2_kg"]
+        imbalance = np.abs(emitted - carried - (stock - prev))
+        bad = imbalance > rtol * np.maximum(scale, np.abs(prev)) + 1e-9  # False after the first record (NaN)
+        checks.append((bad, "carbon not conserved against the previous record's battery stock"))
+        finite = np.ones(len(rec), dtype=bool)
+        for name in ("load_served_kwh", "load_co2_kg", "e_bus_kg_per_kwh", "bat_co2_stock_kg"):
+            finite &= np.isfinite(rec[name])
+        checks.append((~finite, "non-finite figures"))
+        firsts = [(i, why) for mask, why in checks if (i := _first(mask)) is not None]
+        if firsts:
+            i, why = min(firsts)
+            seq = offset + i if why.startswith("the seq") else int(rec["seq"][i])
+            self.failure = (seq, int(ts[i]), why)
+        self.prev_end = int(ts[-1] + dt[-1])
+        self.prev_stock = float(stock[-1])
 
 
 def read_records(store: LedgerStore, site_id: str | None = None) -> pd.DataFrame:
