@@ -125,3 +125,19 @@ def test_per_row_quality(horinger: Site, week: pd.DataFrame) -> None:
 
     assert read_records(store)["quality"].tolist() == q
     assert np.isfinite(read_records(store)["load_co2_kg"]).all()
+
+
+def test_append_streams_in_slices_to_the_same_chain(horinger: Site, week: pd.DataFrame, monkeypatch) -> None:
+    """Records are packed and hashed a slice at a time as SQLite takes them: the slice size changes nothing."""
+    from islandgrid.ledger import batch
+
+    one = open_ledger(":memory:")
+    one.append_flows(horinger, week)
+    monkeypatch.setattr(batch, "SLICE", 7)
+    sliced = open_ledger(":memory:")
+    sliced.append_flows(horinger, week)
+    a, b = one.tip(), sliced.tip()
+    assert a is not None and b is not None and a.hash == b.hash and b.seq == len(week) - 1
+    from islandgrid.ledger.verify import verify_chain
+
+    assert verify_chain(sliced).tip_hash == a.hash

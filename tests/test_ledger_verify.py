@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -15,9 +16,9 @@ from typer.testing import CliRunner
 
 from islandgrid.cli.main import app
 from islandgrid.errors import ChainBrokenError
-from islandgrid.ledger import open_ledger
+from islandgrid.ledger import open_ledger, verify
 from islandgrid.ledger.backend import SITE_STRIDE
-from islandgrid.ledger.record import RECORD_SIZE
+from islandgrid.ledger.record import RECORD_DTYPE, RECORD_SIZE, genesis_hash
 from islandgrid.ledger.verify import read_records, verify_chain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +110,65 @@ def test_deleted_inserted_reordered_records_are_named(built: Path, tmp_path: Pat
     assert r.exit_code == 1
     # the copy inserted at 50 pushes the original down: the original still chains, the copy at 51 does not
     assert f"seq {51 if attack == 'insert' else 50}" in r.output
+
+
+def _forge(db: Path, seq: int, edit) -> None:
+    """Change record ``seq``'s payload and re-hash the chain from there on (what a forger with write access does)."""
+    con = _raw(db)
+    (site_id,) = con.execute("SELECT site_id FROM sites").fetchone()
+    rows = con.execute("SELECT key, payload FROM records ORDER BY key").fetchall()
+    h = genesis_hash(site_id)
+    for i, (key, payload) in enumerate(rows):
+        if i == seq:
+            rec = np.frombuffer(payload, dtype=RECORD_DTYPE).copy()
+            edit(rec)
+            payload = rec.tobytes()
+            con.execute("UPDATE records SET payload = ? WHERE key = ?", (payload, key))
+        h = hashlib.sha256(h + payload).digest()
+        if i >= seq:
+            con.execute("UPDATE records SET hash = ? WHERE key = ?", (h, key))
+    con.close()
+
+
+@pytest.mark.parametrize("slice_size", [5, 7, 10_000])
+def test_checks_carry_across_verify_slices(built: Path, tmp_path: Path, monkeypatch, slice_size: int) -> None:
+    """Verification reads the chain in slices: what spans two slices (battery stock, interval order) is still checked,
+    and every finding names the same record as one pass over the whole chain."""
+    monkeypatch.setattr(verify, "VERIFY_SLICE", slice_size)
+    with open_ledger(built) as s:
+        whole = verify_chain(s)
+    assert whole.n_records == 168
+    cases = [
+        ("flip", 50, "hash mismatch"),
+        ("stock", 50, "carbon not conserved"),  # 50 starts a slice of 5 and of 10: the stock crosses the boundary
+        ("stock", 49, "carbon not conserved"),
+        ("early", 50, "starts before the previous interval ends"),
+        ("late", 35, "not flagged after_gap"),  # 35 starts a slice of 5 and of 7
+    ]
+    for kind, seq, message in cases:
+        (tmp_path / f"{kind}{seq}").mkdir()
+        db = _copy(built, tmp_path / f"{kind}{seq}")
+        if kind == "flip":
+            con = _raw(db)
+            (payload,) = con.execute("SELECT payload FROM records WHERE key = ?", (SITE_STRIDE + seq,)).fetchone()
+            b = bytearray(payload)
+            b[300] ^= 4
+            con.execute("UPDATE records SET payload = ? WHERE key = ?", (bytes(b), SITE_STRIDE + seq))
+            con.close()
+        elif kind == "stock":
+            _forge(db, seq, lambda r: r.__setitem__("bat_co2_stock_kg", r["bat_co2_stock_kg"] + 0.5))
+        elif kind == "early":
+            _forge(db, seq, lambda r: r.__setitem__("ts_s", r["ts_s"] - 600))
+        else:
+            _forge(db, seq, lambda r: r.__setitem__("ts_s", r["ts_s"] + 3600))
+        if kind in ("early", "late"):  # keep the row's ts column in step with the payload
+            con = _raw(db)
+            (payload,) = con.execute("SELECT payload FROM records WHERE key = ?", (SITE_STRIDE + seq,)).fetchone()
+            ts = int(np.frombuffer(payload, dtype=RECORD_DTYPE)["ts_s"][0])
+            con.execute("UPDATE records SET ts = ? WHERE key = ?", (ts, SITE_STRIDE + seq))
+            con.close()
+        with open_ledger(db) as s, pytest.raises(ChainBrokenError, match=f"seq {seq} .*{message}"):
+            verify_chain(s)
 
 
 def test_truncation_found_with_the_published_tip(built: Path, tmp_path: Path) -> None:
