@@ -9,13 +9,14 @@ then checks that the chain verifies and that every acknowledged record is there.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
@@ -48,6 +49,10 @@ with open_ledger(":memory:") as warm:  # load the compiled carbon kernel before 
     warm.append_flows(site, flows.iloc[:2], dt_s=dt_s)
 
 
+def say(text):  # one write(2) of a short line is atomic: a kill never leaves half a line in the pipe
+    os.write(1, (text + "\n").encode())
+
+
 def write(seed):
     rng = np.random.default_rng(seed)
     store = open_ledger(db)
@@ -58,12 +63,12 @@ def write(seed):
         chunk = flows.iloc[off : min(off + int(rng.integers(1, 51)), n)]
         chunk = chunk.set_axis(chunk.index + lap * n * step)
         last = start + len(chunk) - 1
-        print(f"begin {start} {last}", flush=True)
+        say(f"begin {start} {last}")
         store.append_flows(site, chunk, dt_s=dt_s)
-        print(f"commit {last}", flush=True)  # append_flows returned: acknowledged
+        say(f"commit {last}")  # append_flows returned: acknowledged
 
 
-print("ready", flush=True)
+say("ready")
 for line in sys.stdin:
     pid = os.fork()
     if pid == 0:
@@ -71,17 +76,34 @@ for line in sys.stdin:
             write(int(line))
         finally:
             os._exit(3)  # only reached if the writer failed
-    print(f"pid {pid}", flush=True)
+    say(f"pid {pid}")
     _, status = os.waitpid(pid, 0)
-    print(f"ended {status}", flush=True)
+    say(f"ended {status}")
 """
 
 
-def _line(out: IO[str], deadline: float) -> str:
-    line = out.readline()
-    assert line, "the writer's parent died"
-    assert time.monotonic() < deadline, "the crash test took too long"
-    return line.strip()
+class _Lines:
+    """Lines from a pipe, with a deadline: a stuck writer fails the test with what it said, never hangs it."""
+
+    def __init__(self, fd: int, deadline: float, log: Path) -> None:
+        self.fd, self.deadline, self.log = fd, deadline, log
+        self.buf = b""
+        self.seen: list[str] = []
+
+    def __call__(self) -> str:
+        while b"\n" not in self.buf:
+            left = self.deadline - time.monotonic()
+            ready, _, _ = select.select([self.fd], [], [], max(left, 0.0))
+            assert ready, f"no word from the writers in time; last lines {self.seen[-5:]}; stderr {self._err()}"
+            chunk = os.read(self.fd, 65536)
+            assert chunk, f"the writers' parent died; last lines {self.seen[-5:]}; stderr {self._err()}"
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        self.seen.append(line.decode())
+        return self.seen[-1]
+
+    def _err(self) -> str:
+        return self.log.read_text()[-2000:] if self.log.exists() else ""
 
 
 def test_sigkill_mid_write_loses_no_committed_record(tmp_path: Path, horinger_result: islandgrid.Result) -> None:
@@ -90,40 +112,42 @@ def test_sigkill_mid_write_loses_no_committed_record(tmp_path: Path, horinger_re
     horinger_result.flows.to_pickle(flows_file)  # simulated once here, not in every writer
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     rng = np.random.default_rng(7)
-    deadline = time.monotonic() + 120.0
     committed = -1
     live_kills = mid_write_kills = 0
-    parent = subprocess.Popen(
-        [sys.executable, "-c", ZYGOTE, str(db), str(SITE), str(flows_file)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    err_log = tmp_path / "writers.err"
+    with open(err_log, "w") as err:
+        parent = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE, str(db), str(SITE), str(flows_file)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=env,
+        )
     assert parent.stdin is not None and parent.stdout is not None
+    read = _Lines(parent.stdout.fileno(), time.monotonic() + 150.0, err_log)
     pid = None
     try:
-        assert _line(parent.stdout, deadline) == "ready"
+        assert read() == "ready"
         for round_ in range(ROUNDS):
-            parent.stdin.write(f"{round_}\n")
+            parent.stdin.write(f"{round_}\n".encode())
             parent.stdin.flush()
             # the writer's first "begin" and its parent's "pid" race: take both, in either order
             lines: list[str] = []
             while pid is None or not lines:
-                line = _line(parent.stdout, deadline)
-                assert not line.startswith("ended"), f"the writer failed at once: {line}"
+                line = read()
+                assert not line.startswith("ended"), f"the writer failed at once: {line}; stderr {read._err()}"
                 if line.startswith("pid"):
                     pid = int(line.split()[1])
                 else:
                     lines.append(line)
             time.sleep(float(rng.uniform(0.0, 0.04)))  # it is writing: kill it at a random moment
-            os.kill(pid, signal.SIGKILL)
-            while not (line := _line(parent.stdout, deadline)).startswith("ended"):
+            os.kill(pid, signal.SIGKILL)  # not yet reaped (its parent waits for it), so the pid is still its own
+            while not (line := read()).startswith("ended"):
                 lines.append(line)
             pid = None  # reaped by its parent
             status = int(line.split()[1])
             # it was alive when the signal came (it never returns on its own)
-            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (status, read._err())
             live_kills += 1
             attempted = committed
             for ln in lines:
@@ -142,8 +166,10 @@ def test_sigkill_mid_write_loses_no_committed_record(tmp_path: Path, horinger_re
             committed = tip.seq  # a write that finished but was not acknowledged is committed too
     finally:
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-        parent.stdin.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            parent.stdin.close()
         try:
             parent.wait(timeout=30)
         except subprocess.TimeoutExpired:
