@@ -14,11 +14,8 @@ from islandgrid.strategy.base import FLOW_COLUMNS
 
 def _flows(rows: list[dict[str, float]]) -> pd.DataFrame:
     idx = pd.date_range("2025-01-01", periods=len(rows), freq="h", tz="Asia/Shanghai")
-    df = pd.DataFrame(0.0, index=idx, columns=list(FLOW_COLUMNS))
-    for i, r in enumerate(rows):
-        for k, v in r.items():
-            df.iloc[i, df.columns.get_loc(k)] = v
-    return df
+    data = {c: [float(r.get(c, 0.0)) for r in rows] for c in FLOW_COLUMNS}  # one frame, not a setitem per cell
+    return pd.DataFrame(data, index=idx, columns=list(FLOW_COLUMNS))
 
 
 @st.composite

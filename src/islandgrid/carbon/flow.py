@@ -6,7 +6,9 @@ pool (GUIDE §4). For interval t:
     e_bus = (grid_in*e_grid + diesel_co2 + bat_out*e_bat) / (pv_used + grid_in + diesel + bat_out)
 
 and every sink (load served, battery charge, export, dump) takes e_bus and the bus's source
-mix. The battery keeps an energy stock S [kWh stored] and a carbon stock M [kg]:
+mix. (Exactly: the sinks share the carbon in over the energy that left the bus, which is e_bus
+when the bus balances; so the rounding of a balance never creates or destroys carbon.) The
+battery keeps an energy stock S [kWh stored] and a carbon stock M [kg]:
 
     S <- S*(1 - self-discharge) + eta_c*bat_in - bat_out/eta_d
     M <- M + bat_in*e_bus - bat_out*e_bat,     e_bat = M / (S*eta_d)
@@ -216,7 +218,13 @@ def _kernel(
                 e_bat = e_head
                 c_out = 0.0
         supply = pv[t] + grid_in[t] + diesel[t] + bat_out[t]
+        sinks = load[t] + grid_out[t] + dump[t] + bat_in[t]
         co2_in = grid_co2[t] + diesel_co2[t] + c_out
+        # the sinks share the carbon in over the energy that left the bus: equal to e_bus when the bus balances,
+        # and no float rounding of the balance can create or destroy carbon (it would be amplified where a
+        # genset burns fuel for a few nWh: e_bus of 1e9 kg/kWh times an imbalance of 1e-16 kWh)
+        delivered = supply > 1e-12 and sinks > 1e-12
+        e_share = co2_in / sinks if delivered else 0.0
         if supply > 1e-12:
             e_bus = co2_in / supply
             f_pv = (pv[t] + bat_out[t] * x_pv) / supply
@@ -229,7 +237,7 @@ def _kernel(
             f_diesel = 0.0
         # charge: add eta_c*bat_in with the bus's carbon and mix
         s_add = eta_c * bat_in[t]
-        c_add = bat_in[t] * e_bus
+        c_add = bat_in[t] * e_share
         if s_add > 0.0 or c_add > 0.0:
             if fifo or tail == head:
                 if not fifo:
@@ -274,10 +282,10 @@ def _kernel(
         out[t, 1] = e_bat
         out[t, 2] = grid_co2[t]
         out[t, 3] = diesel_co2[t]
-        out[t, 4] = load[t] * e_bus
-        out[t, 5] = grid_out[t] * e_bus
+        out[t, 4] = load[t] * e_share
+        out[t, 5] = grid_out[t] * e_share
         # fuel burnt with no energy delivered (an idle genset held on) is a loss
-        out[t, 6] = dump[t] * e_bus if supply > 1e-12 else co2_in
+        out[t, 6] = dump[t] * e_share if delivered else co2_in
         out[t, 7] = m_tot
         out[t, 8] = f_pv
         out[t, 9] = f_grid
