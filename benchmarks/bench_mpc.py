@@ -87,18 +87,18 @@ def describe(label: str, times: list[float], plans: list[Any] | None = None) -> 
 
 
 def main(quick: bool = False) -> None:
-    import highspy
 
     import islandgrid
     from islandgrid.inputs.series import build_inputs
     from islandgrid.mpc.strategy import MPCStrategy
+    from islandgrid.optimize.solve import new_highs
     from islandgrid.simulate.engine import build_problem, run_problem
     from islandgrid.strategy import get_strategy
 
     site = islandgrid.load_site(ROOT / "examples" / "horinger-ai-room.toml")
     inputs = build_inputs(site, "15min")
     p = build_problem(site, inputs)
-    version = highspy.Highs().version()
+    version = new_highs().version()
     print(f"one MPC window: {H} x 15-min steps, 48 hourly genset binaries, Horinger example, HiGHS {version}")
     down = np.flatnonzero(~p.grid_available)
     first = down[np.r_[True, np.diff(down) > 1]]
