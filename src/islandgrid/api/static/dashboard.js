@@ -369,15 +369,16 @@
     ].map((t) => ({ x, y: t.y, name: t.name, type: "scatter", mode: "lines",
       line: { color: t.color, width: 2, dash: t.dash || "solid" }, hovertemplate: "%{y:.1f} kW" }));
     traces.push({ x, y: series.soc, name: "SoC", yaxis: "y2",
-      type: "scatter", mode: "lines", line: { color: "#8e44ad", width: 1.5 }, hovertemplate: "%{y:.1f} %" });
+      type: "scatter", mode: "lines", line: { color: "#8e44ad", width: 2 }, hovertemplate: "%{y:.1f} %" });
     const layout = {
-      margin: { l: 48, r: 48, t: 8, b: 56 }, height: 300, uirevision: "keep",
+      margin: { l: 48, r: 16, t: 8, b: 56 }, height: 340, uirevision: "keep",
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: "DejaVu Sans, Arial, sans-serif", size: 11, color: "#4a5562" },
       xaxis: { gridcolor: "#eef1f4", type: "date" },
-      yaxis: { title: { text: "kW" }, gridcolor: "#eef1f4", zerolinecolor: "#c9d1da" },
-      yaxis2: { title: { text: "SoC %" }, overlaying: "y", side: "right", range: [0, 100], tickmode: "linear",
-        tick0: 0, dtick: 25, showgrid: false, zeroline: false },
+      // power on top, SoC in its own strip below: on one shared axis the SoC line hid behind the load line
+      yaxis: { title: { text: "kW" }, gridcolor: "#eef1f4", zerolinecolor: "#c9d1da", domain: [0.34, 1] },
+      yaxis2: { title: { text: "SoC %" }, domain: [0, 0.24], anchor: "x", range: [0, 100], tickmode: "linear",
+        tick0: 0, dtick: 50, gridcolor: "#eef1f4", zeroline: false },
       legend: { orientation: "h", y: -0.18, x: 0 }, hovermode: "x unified",
     };
     Plotly.react(el, traces, layout, { displayModeBar: false, responsive: true });
