@@ -134,3 +134,36 @@ def test_a_row_off_balance_beyond_the_meter_tolerance_is_refused(horinger: Site,
     assert before is not None and after is not None and after.hash == before.hash
     assert store.append_flows(horinger, rows[1], dt_s=60) == 1
     store.close()
+
+
+def test_metered_chain_counts_the_initial_charge_as_unknown_origin() -> None:
+    """A new metered chain does not know where the charge already stored came from.
+
+    Three night hours served from the battery alone: on a simulated chain ('estimated') the initial
+    charge is carbon-free PV, as in the simulation; on a metered chain ('measured') it is counted
+    conservatively at the fossil-only gap-fill factor and reaches the load as grid energy, never as PV.
+    """
+    from islandgrid.carbon.factors import get_factor
+    from islandgrid.ledger.batch import GAP_FILL_FACTOR
+
+    site = islandgrid.load_site("examples/horinger-ai-room.toml")
+    idx = pd.date_range("2025-01-10 00:00", periods=3, freq="1h", tz=site.location.tz)
+    rows = pd.DataFrame(0.0, index=idx, columns=list(FLOW_COLUMNS))
+    for c in ("load_kwh", "load_served_kwh", "bat_out_kwh"):
+        rows[c] = 30.0
+    rows["critical_load_kwh"] = 18.0
+    rows["soc_kwh"] = np.nan
+    rows["grid_available"] = 1.0
+    factor = get_factor(GAP_FILL_FACTOR).value  # kg/kWh, from the bundled registry
+    got = {}
+    for quality in ("estimated", "measured"):
+        store = open_ledger(":memory:")
+        store.append_flows(site, rows, quality=quality)
+        got[quality] = read_records(store)
+        store.close()
+    sim, met = got["estimated"], got["measured"]
+    assert np.all(sim["load_pv_frac"] == 1.0) and np.all(sim["load_co2_kg"] == 0.0)
+    assert np.all(met["load_pv_frac"] == 0.0) and np.allclose(met["load_grid_frac"], 1.0)
+    # 30 kWh delivered took 30 / eta_d kWh of stored energy at `factor` per kWh stored
+    expected_kg = 30.0 / site.battery.eta_discharge * factor
+    np.testing.assert_allclose(met["load_co2_kg"], expected_kg, rtol=1e-9)

@@ -96,6 +96,12 @@ class CarbonState:
         """An initial charge counted as carbon-free PV (the simulation's convention)."""
         return cls(((float(energy_kwh), 0.0, 1.0, 0.0, 0.0),))
 
+    @classmethod
+    def unknown_origin(cls, energy_kwh: float, co2_kg_per_kwh: float) -> CarbonState:
+        """An initial charge whose origin was not metered, counted as grid energy at ``co2_kg_per_kwh`` [kg/kWh]."""
+        e = float(energy_kwh)
+        return cls(((e, e * float(co2_kg_per_kwh), 0.0, 1.0, 0.0),))
+
     def to_json(self) -> list[list[float]]:
         """A JSON-friendly form (lists of floats)."""
         return [list(p) for p in self.parcels]
@@ -259,14 +265,16 @@ def _kernel(
                     pmix[k, 2] = (s_keep * pmix[k, 2] + s_add * f_diesel) / s_new
                 pe[k] = s_new
                 pm[k] += c_add
-        m_tot = m_tot + c_add - c_out
-        # end-of-interval stock and its mix
+        # end-of-interval stock and its mix; the carbon stock is summed over the parcels (not carried as a
+        # running total), so it is a function of the queue alone and a resumed chain gives the same bits
         s_end = 0.0
+        m_tot = 0.0
         b_pv = 0.0
         b_grid = 0.0
         b_diesel = 0.0
         for k in range(head, tail):
             s_end += pe[k]
+            m_tot += pm[k]
             b_pv += pe[k] * pmix[k, 0]
             b_grid += pe[k] * pmix[k, 1]
             b_diesel += pe[k] * pmix[k, 2]

@@ -166,8 +166,8 @@ class ControllerService:
             cols, _ = reconcile_bus(cols, index)
         df = pd.DataFrame(cols, index=index)
         b = self.site.battery
-        if self._carbon is None:  # as a new ledger chain: the charge at the interval start counts as carbon-free
-            self._carbon = initial_state(self.site, df)
+        if self._carbon is None:  # as a new metered ledger chain: the charge already stored, of unknown origin
+            self._carbon = initial_state(self.site, df, "measured")
         frame, self._carbon = carbon_flow_state(
             df,
             self.planner.grid_co2_kg_per_kwh(epoch_s),

@@ -34,6 +34,8 @@ from islandgrid.ledger.record import (
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
 
+#: The conservative factor for energy of unknown origin: filled gaps, a metered chain's initial charge.
+GAP_FILL_FACTOR = "mee-national-fossil-2023"
 #: Meter-class tolerance of an interval's bus balance: a larger imbalance is refused [-], [kWh].
 BALANCE_RTOL = 0.02
 BALANCE_ATOL_KWH = 0.01
@@ -96,7 +98,7 @@ def factor_set(site: Site, grid_label: str | None = None) -> dict[str, Any]:
         residual = _factor_entry(get_factor(c.residual_factor, field="carbon.residual_factor"))
     else:
         residual = {"name": "site-file value", "value": float(c.residual_factor), "unit": "kg CO2/kWh"}
-    fossil = _factor_entry(get_factor("mee-national-fossil-2023"))
+    fossil = _factor_entry(get_factor(GAP_FILL_FACTOR))
     return {
         "grid": grid,
         "diesel": diesel,
@@ -389,10 +391,14 @@ def _quality_codes(quality: str | Sequence[str], n: int) -> np.ndarray:
     return np.array([QUALITY_CODES[x] for x in q], dtype=np.uint8)
 
 
-def initial_state(site: Site, flows: pd.DataFrame) -> CarbonState:
+def initial_state(site: Site, flows: pd.DataFrame, quality: str | Sequence[str] = "estimated") -> CarbonState:
     """The battery state before a new chain: metered SoC if given (backed out of the first row), else the site's.
 
-    The initial charge is counted as carbon-free, as in the simulation.
+    A simulated chain (quality 'estimated' or 'default') counts the initial charge as carbon-free,
+    as the simulation does. A metered chain (first row 'measured': the live controller, a meter
+    import) does not know where the charge already in the battery came from, so it is counted
+    conservatively, as grid energy at the fossil-only gap-fill factor (``mee-national-fossil-2023``,
+    the factor gaps are filled with); it reaches the load as grid-sourced, never as PV.
     """
     b = site.battery
     soc0 = float(flows["soc_kwh"].iloc[0]) if "soc_kwh" in flows else float("nan")
@@ -400,8 +406,13 @@ def initial_state(site: Site, flows: pd.DataFrame) -> CarbonState:
         first = flows.iloc[0]
         s = soc0 - b.eta_charge * float(first["bat_in_kwh"]) + float(first["bat_out_kwh"]) / b.eta_discharge
         s += float(first["bat_selfdis_kwh"])
-        return CarbonState.carbon_free(max(s, 0.0))
-    return CarbonState.carbon_free(b.soc_init_frac * b.energy_kwh)
+        energy_kwh = max(s, 0.0)
+    else:
+        energy_kwh = b.soc_init_frac * b.energy_kwh
+    first_quality = quality if isinstance(quality, str) else (quality[0] if len(quality) else "estimated")
+    if first_quality == "measured":
+        return CarbonState.unknown_origin(energy_kwh, get_factor(GAP_FILL_FACTOR).value)
+    return CarbonState.carbon_free(energy_kwh)
 
 
 def build_batch(

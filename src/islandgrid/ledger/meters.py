@@ -27,7 +27,7 @@ import pandas as pd
 
 from islandgrid.carbon.factors import get_factor
 from islandgrid.errors import DataFileError
-from islandgrid.ledger.batch import BALANCE_ATOL_KWH, BALANCE_RTOL, site_grid_factor
+from islandgrid.ledger.batch import BALANCE_ATOL_KWH, BALANCE_RTOL, GAP_FILL_FACTOR, site_grid_factor
 from islandgrid.ledger.record import FLAG_GAP_FILLED, FLAG_RECONCILED, QUALITY_CODES
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
@@ -251,7 +251,7 @@ def _assemble(
         gap = frame["load_served_kwh"].isna().to_numpy()
         load = frame["load_served_kwh"]
         fill_load = np.maximum(load.ffill().to_numpy(), load.bfill().to_numpy())[gap]
-        fossil = get_factor("mee-national-fossil-2023").value
+        fossil = get_factor(GAP_FILL_FACTOR).value
         zero_cols = [c for c in FLOW_COLUMNS if c.endswith("_kwh") or c in ("fuel_l", "genset_on")]
         frame.loc[gap, zero_cols] = 0.0
         frame.loc[gap, "load_kwh"] = fill_load

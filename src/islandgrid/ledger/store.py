@@ -81,7 +81,7 @@ class LedgerStore:
         with b.transaction():
             tip = self._tip(sid)
             if tip is None:
-                state = initial_state(site, flows)
+                state = initial_state(site, flows, quality)
                 prev = genesis_hash(sid)
             else:
                 state = self._state(sid, tip)
