@@ -247,3 +247,19 @@ def test_factors_command_lists_provenance() -> None:
     r = runner.invoke(app, ["factors", "--kind", "residual"])
     assert r.exit_code == 0
     assert "0.6096" in r.output and "0.5856" in r.output and "MEE/NBS" in r.output
+
+
+@pytest.mark.parametrize("command", [["ledger", "verify"], ["ledger", "export", "--out", "x.csv"]])
+def test_a_file_that_is_not_a_ledger_is_bad_input(tmp_path: Path, command: list[str]) -> None:
+    """A wrong file given as --db: exit 2, a message naming the file and the fix, the file untouched."""
+    db = tmp_path / "notes.db"
+    db.write_bytes(b"these are my notes, not a database\n" * 100)
+    before = db.read_bytes()
+    args = [*command[:2], "--db", str(db), *command[2:]]
+    if "--out" in args:
+        args[args.index("--out") + 1] = str(tmp_path / "x.csv")
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert "not a usable ledger database" in r.output and "Fix:" in r.output and "notes.db" in r.output
+    assert db.read_bytes() == before
+    assert not (tmp_path / "x.csv").exists()

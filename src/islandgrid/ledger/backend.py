@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from islandgrid.errors import LedgerError
+from islandgrid.errors import DataFileError, LedgerError
 
 #: (seq, ts_s, payload, hash)
 Row = tuple[int, int, bytes, bytes]
@@ -111,8 +111,13 @@ class SqliteBackend:
             self._con.execute("PRAGMA synchronous=FULL")
             self._con.execute("PRAGMA journal_size_limit=67108864")
             self._con.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: not a usable ledger database ({exc})") from None
+        except sqlite3.DatabaseError as exc:  # a wrong file given as --db: bad input, exit 2, file untouched
+            raise DataFileError(
+                f"not a usable ledger database ({exc})",
+                source=self.path,
+                fix="pass the SQLite file written by 'islandgrid ledger build/import' or 'serve --db', "
+                "or a path that does not exist yet for a new ledger",
+            ) from None
         self._keys: dict[str, int] | None = None  # site keys looked up inside the current write transaction
 
     def transaction(self) -> AbstractContextManager[None]:
