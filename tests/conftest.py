@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import islandgrid
+from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.site.spec import Site
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +18,12 @@ EXAMPLES = ROOT / "examples"
 def horinger() -> Site:
     """The seed case, examples/horinger-ai-room.toml."""
     return islandgrid.load_site(EXAMPLES / "horinger-ai-room.toml")
+
+
+@pytest.fixture(scope="session")
+def inputs(horinger: Site) -> InputSeries:
+    """The seed case's input series at its own resolution (the controller/twin tests' weather, load, grid)."""
+    return build_inputs(horinger)
 
 
 @pytest.fixture(scope="session")

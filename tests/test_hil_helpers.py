@@ -1,11 +1,19 @@
-"""Shared helpers of the controller/twin tests: a site tuned for short scenarios, invariants."""
+"""Shared helpers of the controller/twin tests: a site tuned for short scenarios, invariants, a stepped run."""
 
 from __future__ import annotations
+
+import asyncio
 
 import numpy as np
 import pandas as pd
 
+from islandgrid.controller.rig import SteppedRig
 from islandgrid.site.spec import Site
+
+
+def run_for(rig: SteppedRig, seconds: float, at: dict | None = None) -> None:
+    """Step the in-process rig for ``seconds`` of twin time, injecting the faults of ``at`` (twin time [s] -> fault)."""
+    asyncio.run(rig.run_for(seconds, at))
 
 
 def fast_site(site: Site, **controller: object) -> Site:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pandas as pd
@@ -11,20 +10,9 @@ import pytest
 from islandgrid.controller.metering import LedgerSink
 from islandgrid.controller.rig import SteppedRig
 from islandgrid.controller.service import ControllerService
-from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.ledger.record import FLAG_AFTER_GAP
 from islandgrid.ledger.verify import read_records, verify_chain
-from islandgrid.site.spec import Site
-from test_hil_helpers import fast_site
-
-
-@pytest.fixture(scope="module")
-def inputs(horinger: Site) -> InputSeries:
-    return build_inputs(horinger)
-
-
-def _run(rig: SteppedRig, seconds: float, at: dict | None = None) -> None:
-    asyncio.run(rig.run_for(seconds, at))
+from test_hil_helpers import fast_site, run_for
 
 
 def _gaps_after(records: pd.DataFrame) -> list[pd.Timestamp]:
@@ -38,7 +26,7 @@ def test_controller_restart_resumes_the_ledger_chain_with_the_gap_flagged(horing
     sink = LedgerSink(str(tmp_path / "ledger.sqlite"))
     rig = SteppedRig(site, inputs, "2025-04-01 09:00", sink=sink)
     try:
-        _run(rig, 600, {100.0: ("grid_loss", {}), 250.0: ("controller_restart", {})})
+        run_for(rig, 600, {100.0: ("grid_loss", {}), 250.0: ("controller_restart", {})})
         svc = rig.service
         assert svc.ledger_errors == 0, [e["message"] for e in svc.event_log.of_kind("ledger_error")]
         report = verify_chain(sink.store)
@@ -63,7 +51,7 @@ def test_serve_restart_continues_the_chain_and_the_battery_pool(horinger, inputs
     sink = LedgerSink(path)
     rig = SteppedRig(site, inputs, "2025-01-15 20:00", sink=sink)
     rig.service.set_setpoints({"reserve_frac": 0.9})  # charge from the grid: the pool carries carbon
-    _run(rig, 900)
+    run_for(rig, 900)
     first = rig.service
     e_bat = first.e_bat_kg_per_kwh
     assert e_bat > 0 and first.ledger_errors == 0
@@ -74,7 +62,7 @@ def test_serve_restart_continues_the_chain_and_the_battery_pool(horinger, inputs
     try:
         rig.service = ControllerService(site, rig.link, rig.clock, inputs, twin=rig.twin, sink=sink2)
         assert rig.service.e_bat_kg_per_kwh == pytest.approx(e_bat, rel=1e-6)  # resumed from the tip
-        _run(rig, 300)
+        run_for(rig, 300)
         assert rig.service.ledger_errors == 0
         report = verify_chain(sink2.store)
         assert report.n_records == first.ledger_rows + rig.service.ledger_rows

@@ -6,27 +6,14 @@ gives the physics of every step, the event log the controller's decisions.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from islandgrid.controller.metering import MemorySink
 from islandgrid.controller.rig import SteppedRig
-from islandgrid.inputs.series import InputSeries, build_inputs
-from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
-from test_hil_helpers import check_invariants, fast_site
-
-
-@pytest.fixture(scope="module")
-def inputs(horinger: Site) -> InputSeries:
-    return build_inputs(horinger)
-
-
-def _run(rig: SteppedRig, seconds: float, at: dict | None = None) -> None:
-    asyncio.run(rig.run_for(seconds, at))
+from test_hil_helpers import check_invariants, fast_site, run_for
 
 
 def _kinds(rig: SteppedRig) -> list[str]:
@@ -45,7 +32,9 @@ def test_unplanned_outage_at_a_random_moment_no_critical_unserved(horinger, inpu
     """A grid loss at any moment: the PCS carries the room in the same step; zero critical unserved."""
     site = fast_site(horinger, fast_loop_s=2.0)
     rig = SteppedRig(site, inputs, f"2025-03-21 {start_hour:02d}:00")
-    _run(rig, outage_at_s + 1800, {float(outage_at_s): ("grid_loss", {}), outage_at_s + 1200.0: ("grid_restore", {})})
+    run_for(
+        rig, outage_at_s + 1800, {float(outage_at_s): ("grid_loss", {}), outage_at_s + 1200.0: ("grid_restore", {})}
+    )
     tr = rig.twin.plant.trace_frame()
     b = rig.twin.plant.cfg.battery
     check_invariants(tr, b.soc_min_kwh, b.soc_max_kwh)
@@ -65,7 +54,7 @@ def test_a_day_with_an_outage_meters_every_interval(horinger, inputs):
     site = fast_site(horinger, fast_loop_s=4.0)
     sink = MemorySink()
     rig = SteppedRig(site, inputs, "2025-07-01 00:00", sink=sink)
-    _run(rig, 86400, {18 * 3600.0 + 17: ("grid_loss", {}), 21 * 3600.0: ("grid_restore", {})})
+    run_for(rig, 86400, {18 * 3600.0 + 17: ("grid_loss", {}), 21 * 3600.0: ("grid_restore", {})})
     tr = rig.twin.plant.trace_frame()
     b = rig.twin.plant.cfg.battery
     check_invariants(tr, b.soc_min_kwh, b.soc_max_kwh)
@@ -89,9 +78,9 @@ def test_planned_islanding_and_reconnection(horinger, inputs):
     """Planned: PCC flow driven to ~0 before the breaker opens; reconnection only after the sync check."""
     site = fast_site(horinger)
     rig = SteppedRig(site, inputs, "2025-05-10 10:00")
-    _run(rig, 120)
+    run_for(rig, 120)
     rig.service.request_mode("island")
-    _run(rig, 600)
+    run_for(rig, 600)
     ev = rig.service.event_log
     planned = ev.of_kind("planned_island")
     assert planned, _kinds(rig)
@@ -101,7 +90,7 @@ def test_planned_islanding_and_reconnection(horinger, inputs):
     assert tr.breaker_closed.iloc[-1] == 0
     assert not ev.of_kind("resync") and rig.service.status()["mode"] == "islanded"  # stays islanded on request
     rig.service.request_mode("grid")
-    _run(rig, 600)
+    run_for(rig, 600)
     rec = ev.of_kind("reconnected")
     assert rec, _kinds(rig)
     d = rec[0]["data"]
@@ -118,8 +107,8 @@ def test_reconnection_refused_while_out_of_sync(horinger, inputs):
     """A grid 0.45 Hz off nominal is 'normal' but the PCS cannot follow it within 0.3 Hz: refused."""
     site = fast_site(horinger)
     rig = SteppedRig(site, inputs, "2025-05-10 12:00")
-    _run(rig, 60, {10.0: ("grid_loss", {})})
-    _run(rig, 400, {0.0 + rig.clock.now_s(): ("grid_off_nominal", {"hz": 0.45})})
+    run_for(rig, 60, {10.0: ("grid_loss", {})})
+    run_for(rig, 400, {0.0 + rig.clock.now_s(): ("grid_off_nominal", {"hz": 0.45})})
     ev = rig.service.event_log
     refused = ev.of_kind("sync_refused")
     assert refused, _kinds(rig)
@@ -129,7 +118,7 @@ def test_reconnection_refused_while_out_of_sync(horinger, inputs):
     assert (tr.breaker_closed[tr.t_s > 20] == 0).all()
     assert rig.twin.plant.closures == [] and rig.twin.plant.refused == []  # it never even tried
     # the grid comes back to nominal: now it reconnects, in sync
-    _run(rig, 400, {rig.clock.now_s(): ("grid_restore", {})})
+    run_for(rig, 400, {rig.clock.now_s(): ("grid_restore", {})})
     assert ev.of_kind("reconnected")
     assert rig.twin.plant.out_of_sync_closures == 0 and rig.twin.plant.refused == []
 
@@ -139,7 +128,7 @@ def test_genset_fail_to_start_in_a_long_night_outage_sheds_in_order(horinger, in
     site = fast_site(horinger, fast_loop_s=2.0)
     rig = SteppedRig(site, inputs, "2025-01-15 19:00")
     faults = {0.0: ("genset_fail_to_start", {}), 60.0: ("grid_loss", {})}
-    _run(rig, 7 * 3600, faults)
+    run_for(rig, 7 * 3600, faults)
     ev = rig.service.event_log
     kinds = _kinds(rig)
     starts = ev.of_kind("genset_start")
@@ -165,7 +154,7 @@ def test_bms_trip_genset_forms_the_grid_then_black_start(horinger, inputs):
     when the trip clears the controller resets the BMS and the PCS forms the grid again."""
     site = fast_site(horinger)
     rig = SteppedRig(site, inputs, "2025-02-01 02:00")
-    _run(rig, 900, {30.0: ("grid_loss", {}), 120.0: ("bms_trip", {"duration_s": 300})})
+    run_for(rig, 900, {30.0: ("grid_loss", {}), 120.0: ("bms_trip", {"duration_s": 300})})
     kinds = _kinds(rig)
     assert "blackout" in kinds and "genset_running" in kinds
     tr = rig.twin.plant.trace_frame()
@@ -183,7 +172,7 @@ def test_blind_controller_falls_back_to_the_safe_state(horinger, inputs):
     when telemetry is back it resumes the mode the devices imply."""
     site = fast_site(horinger)
     rig = SteppedRig(site, inputs, "2025-04-01 09:00")
-    _run(rig, 120, {10.0: ("modbus_timeout", {"device": "pcs", "duration_s": 60})})
+    run_for(rig, 120, {10.0: ("modbus_timeout", {"device": "pcs", "duration_s": 60})})
     ev = rig.service.event_log
     kinds = _kinds(rig)
     assert "device_timeout" in kinds and "device_ok" in kinds
@@ -197,7 +186,7 @@ def test_blind_controller_falls_back_to_the_safe_state(horinger, inputs):
 def test_stale_or_failing_telemetry_is_logged_and_survived(horinger, inputs, kind):
     site = fast_site(horinger)
     rig = SteppedRig(site, inputs, "2025-04-01 09:00")
-    _run(rig, 90, {10.0: (kind, {"device": "pcc", "duration_s": 40}), 30.0: ("grid_loss", {})})
+    run_for(rig, 90, {10.0: (kind, {"device": "pcc", "duration_s": 40}), 30.0: ("grid_loss", {})})
     kinds = _kinds(rig)
     assert ("telemetry_stale" if kind == "telemetry_stale" else "device_exception") in kinds
     assert "safe" in [e["data"]["mode"] for e in rig.service.event_log.of_kind("mode")]
@@ -213,7 +202,7 @@ def test_controller_restart_resumes_and_the_ledger_gap_is_flagged(horinger, inpu
     sink = MemorySink()
     rig = SteppedRig(site, inputs, "2025-04-01 09:00", sink=sink)
     rig.service.set_setpoints({"shed_autonomy_h": 3.0, "genset_start_soc_frac": 0.25, "reserve_frac": 0.5})
-    _run(rig, 400, {100.0: ("grid_loss", {}), 250.0: ("controller_restart", {})})
+    run_for(rig, 400, {100.0: ("grid_loss", {}), 250.0: ("controller_restart", {})})
     kinds = _kinds(rig)
     assert kinds.count("controller_start") == 2 and "controller_restart" in kinds
     c = rig.service.controller  # the new one: operator setpoints survive the restart

@@ -4,7 +4,6 @@ the current intensity carries the battery pool's intensity e_bat."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,8 @@ import pytest
 from islandgrid.carbon.flow import pv_share
 from islandgrid.controller.metering import LedgerSink
 from islandgrid.controller.rig import SteppedRig
-from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.ledger.verify import read_records, verify_chain
-from islandgrid.site.spec import Site
-from test_hil_helpers import fast_site
-
-
-@pytest.fixture(scope="module")
-def inputs(horinger: Site) -> InputSeries:
-    return build_inputs(horinger)
-
-
-def _run(rig: SteppedRig, seconds: float, at: dict | None = None) -> None:
-    asyncio.run(rig.run_for(seconds, at))
+from test_hil_helpers import fast_site, run_for
 
 
 def _ledger(tmp_path: Path) -> LedgerSink:
@@ -40,12 +28,12 @@ def test_night_on_a_battery_charged_from_the_grid_is_not_zero_carbon(horinger, i
     rig = SteppedRig(site, inputs, "2025-01-15 20:00", sink=sink)
     svc = rig.service
     try:
-        _run(rig, 60)
+        run_for(rig, 60)
         svc.set_setpoints({"reserve_frac": 0.9})
-        _run(rig, 3600)
+        run_for(rig, 3600)
         assert read_records(sink.store).bat_in_kwh.sum() > 10  # charged from the grid: no PV at night
         assert svc.status()["battery_carbon_kg_per_kwh"] > 0.1
-        _run(rig, 1200, {rig.clock.now_s() + 30: ("grid_loss", {})})
+        run_for(rig, 1200, {rig.clock.now_s() + 30: ("grid_loss", {})})
         st = svc.status()
         assert st["mode"] == "islanded"
         assert st["grid_kw"] == 0 and st["genset_kw"] == 0 and st["pv_kw"] == 0 and st["battery_kw"] > 0
@@ -70,7 +58,7 @@ def test_pv_share_today_is_the_attributed_share_and_never_above_one(horinger, in
     sink = _ledger(tmp_path)
     rig = SteppedRig(site, inputs, "2025-05-10 06:00", sink=sink)
     try:
-        _run(rig, 7 * 3600)
+        run_for(rig, 7 * 3600)
         rec = read_records(sink.store)
         assert rig.service.ledger_errors == 0 and len(rec) == rig.service.ledger_rows
         assert rec.pv_used_kwh.sum() > rec.load_served_kwh.sum()  # the old pv_used / load_served > 1
@@ -86,5 +74,5 @@ def test_pv_share_today_is_the_attributed_share_and_never_above_one(horinger, in
 
 def test_status_names_the_site(horinger, inputs):
     rig = SteppedRig(fast_site(horinger), inputs, "2025-05-10 06:00")
-    _run(rig, 5)
+    run_for(rig, 5)
     assert rig.service.status()["site_name"] == horinger.location.name

@@ -8,21 +8,10 @@ from itertools import pairwise
 import pytest
 
 from islandgrid.controller.rig import SteppedRig
-from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.links.inprocess import InProcessLink
-from islandgrid.site.spec import Site
 from islandgrid.twin.plant import FORMER_DEAD, FORMER_PCS, PCS_FORM, REFUSED_DF, REFUSED_DPHI, REFUSED_GRID
 from islandgrid.twin.twin import Twin
-from test_hil_helpers import check_invariants, fast_site
-
-
-@pytest.fixture(scope="module")
-def inputs(horinger: Site) -> InputSeries:
-    return build_inputs(horinger)
-
-
-def _run(rig: SteppedRig, seconds: float, at: dict | None = None) -> None:
-    asyncio.run(rig.run_for(seconds, at))
+from test_hil_helpers import check_invariants, fast_site, run_for
 
 
 def _modes(rig: SteppedRig) -> list[str]:
@@ -41,7 +30,7 @@ def test_black_start_from_the_battery_after_a_total_blackout(horinger, inputs):
         30.0: ("grid_loss", {}),
         60.0: ("bms_trip", {"duration_s": 200}),  # the trip's cause clears at t = 260 s
     }
-    _run(rig, 600, faults)
+    run_for(rig, 600, faults)
     ev = rig.service.event_log
     modes = _modes(rig)
     assert modes[:4] == ["islanded", "blackout", "black_start", "islanded"], modes
@@ -86,7 +75,7 @@ def test_blackout_with_an_empty_battery_waits_for_the_grid(horinger, inputs):
         40.0: ("bms_trip", {}),
         300.0: ("grid_restore", {}),
     }
-    _run(rig, 400, faults)
+    run_for(rig, 400, faults)
     ev = rig.service.event_log
     modes = _modes(rig)
     assert "blackout" in modes and "black_start" not in modes, modes
@@ -159,8 +148,8 @@ def test_controller_with_loose_sync_limits_is_refused_by_the_relay(horinger, inp
     each refusal is logged with the cause, the site stays islanded and no out-of-sync close happens."""
     site = fast_site(horinger, sync_df_hz=1.0, sync_dphi_deg=180.0)
     rig = SteppedRig(site, inputs, "2025-05-10 12:00")
-    _run(rig, 60, {10.0: ("grid_loss", {})})
-    _run(rig, 300, {rig.clock.now_s(): ("grid_off_nominal", {"hz": 0.45})})
+    run_for(rig, 60, {10.0: ("grid_loss", {})})
+    run_for(rig, 300, {rig.clock.now_s(): ("grid_off_nominal", {"hz": 0.45})})
     ev = rig.service.event_log
     refused = ev.of_kind("breaker_close_refused")
     assert refused, ev.kinds()
