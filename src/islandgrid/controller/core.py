@@ -57,6 +57,11 @@ BLACK_START_MIN_FRAC = 0.01
 BMS_RESET_EVERY_S = 30.0
 
 
+def _sync_fields(df_hz: float, dv_frac: float, dphi_deg: float) -> dict[str, float]:
+    """Δf [Hz], ΔV [-] and Δφ [°] as an event's data fields."""
+    return {"df_hz": round(df_hz, 4), "dv_frac": round(dv_frac, 4), "dphi_deg": round(dphi_deg, 2)}
+
+
 @dataclass
 class TickTiming:
     """Timing of one fast-loop tick, in real seconds (perf_counter)."""
@@ -268,6 +273,15 @@ class Controller:
         self.bms_trip_seen = t.get("pcs", "bms_tripped") >= 1
         self._emit("controller_start", f"controller started in {mode}", mode=mode)
 
+    def _bms_reset_due(self, now_s: float) -> bool:
+        """The BMS is tripped and the last reset request is at least ``BMS_RESET_EVERY_S`` old."""
+        return self.tel.get("pcs", "bms_tripped") >= 1 and now_s - self.last_bms_reset_s >= BMS_RESET_EVERY_S
+
+    def _reset_bms(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+        """Request a BMS reset in this command set."""
+        cmds["pcs"]["bms_reset"] = 1.0
+        self.last_bms_reset_s = now_s
+
     def _watch_bms(self) -> None:
         """Log the BMS tripping and coming back."""
         tripped = self.tel.get("pcs", "bms_tripped") >= 1
@@ -393,9 +407,8 @@ class Controller:
         p = min(max(p, -self.battery.charge_kw), self.battery.discharge_kw)
         cmds["pcs"].update({"p_set_kw": p, "mode_req": PCS_FOLLOW, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
         cmds["pv"]["limit_frac"] = 1.0
-        if t.get("pcs", "bms_tripped") >= 1 and now_s - self.last_bms_reset_s >= BMS_RESET_EVERY_S:
-            cmds["pcs"]["bms_reset"] = 1.0
-            self.last_bms_reset_s = now_s
+        if self._bms_reset_due(now_s):
+            self._reset_bms(now_s, cmds)
         g = self.gm.tick(now_s, t.get("genset", "state"), False, self.fresh("genset", now_s))
         if self.gm.state == "failed":
             self.gm.reset()
@@ -437,11 +450,9 @@ class Controller:
             self._emit("blackout", "bus dead", soc_frac=t.get("pcs", "soc_frac"))
             self._blackout(now_s, cmds)
             return
-        tripped = t.get("pcs", "bms_tripped") >= 1
         cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
-        if tripped and now_s - self.last_bms_reset_s >= BMS_RESET_EVERY_S:
-            cmds["pcs"]["bms_reset"] = 1.0
-            self.last_bms_reset_s = now_s
+        if self._bms_reset_due(now_s):
+            self._reset_bms(now_s, cmds)
         self._island_sources(now_s, cmds)
         # reconnection: grid normal for stable_grid_s, and the operator has not asked to stay islanded
         if self.grid_normal() and not self.op.want_island:
@@ -520,9 +531,7 @@ class Controller:
             self._emit(
                 "breaker_close",
                 f"synchronism check passed (Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°): close commanded",
-                df_hz=round(df, 4),
-                dv_frac=round(dv, 4),
-                dphi_deg=round(dphi, 2),
+                **_sync_fields(df, dv, dphi),
             )
             return
         if now_s - self.resync_since_s > c.resync_timeout_s:
@@ -530,9 +539,7 @@ class Controller:
                 "sync_refused",
                 f"reconnection refused: Δf {df:.3f} Hz (≤ {c.sync_df_hz}), ΔV {dv * 100:.1f} % "
                 f"(≤ {c.sync_dv_frac * 100:g}), Δφ {dphi:.1f}° (≤ {c.sync_dphi_deg:g})",
-                df_hz=round(df, 4),
-                dv_frac=round(dv, 4),
-                dphi_deg=round(dphi, 2),
+                **_sync_fields(df, dv, dphi),
             )
             self.grid_stable_since_s = now_s  # wait another stable period before trying again
             self._set_mode("islanded", "synchronism not reached in time")
@@ -549,9 +556,7 @@ class Controller:
         self._emit(
             "reconnected",
             f"breaker closed at Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°",
-            df_hz=round(df, 4),
-            dv_frac=round(dv, 4),
-            dphi_deg=round(dphi, 2),
+            **_sync_fields(df, dv, dphi),
         )
         self._grid_tied(now_s, cmds)
 
@@ -572,24 +577,20 @@ class Controller:
         has_energy = (
             t.get("pcs", "soc_kwh") - self.battery.soc_min_kwh >= BLACK_START_MIN_FRAC * self.battery.energy_kwh
         )
-        reset_due = tripped and now_s - self.last_bms_reset_s >= BMS_RESET_EVERY_S
+        reset_due = self._bms_reset_due(now_s)
         if has_energy and (self.mode == "black_start" or not tripped or reset_due):
             if self.mode != "black_start":
                 self.shedder.shed_all(now_s, "black start")
                 self._set_mode("black_start", "black start from the battery")
                 self._emit("black_start", "the PCS energises the dead bus with every non-critical group shed")
-            if reset_due:
-                cmds["pcs"]["bms_reset"] = 1.0  # with the form request: the bus is energised the step it closes
-                self.last_bms_reset_s = now_s
             cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
         else:
             if self.mode == "black_start":
                 self._set_mode("blackout", "black start abandoned: the battery is empty")
             # standby: a PCS that comes back (BMS reset) must not energise the whole room by itself
             cmds["pcs"].update({"mode_req": PCS_FOLLOW, "p_set_kw": 0.0})
-            if reset_due:
-                cmds["pcs"]["bms_reset"] = 1.0
-                self.last_bms_reset_s = now_s
+        if reset_due:  # in the same command set as the form request: the bus is energised the step it closes
+            self._reset_bms(now_s, cmds)
         g = self.gm.tick(now_s, t.get("genset", "state"), True, self.fresh("genset", now_s))
         cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
         cmds["load"]["shed_req"] = float(self.shedder.mask)
