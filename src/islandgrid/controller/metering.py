@@ -86,21 +86,15 @@ class LedgerSink:
         return int(self.store.append_flows(site, flows, quality=quality, dt_s=dt_s))
 
     def carbon_state(self, site: Site) -> Any:
-        """The battery's carbon pool after the chain's last record (a ``CarbonState``), or None for a new chain.
+        """The battery's carbon state after the chain's last record (a ``CarbonState``), or None for a new chain.
 
         The controller's status continues its own carbon flow from here, so the battery's
-        intensity survives a restart of ``serve``. The pool is rebuilt from the tip's hashed
-        stock (S, M and source mix), as the store does when it has no saved state.
+        intensity survives a restart of ``serve``; it is the state the store's next append
+        continues from.
         """
-        from islandgrid.carbon.flow import CarbonState
         from islandgrid.ledger.batch import site_id_of
 
-        tip = self.store.tip(site_id_of(site))
-        if tip is None:
-            return None
-        v = {k: float(x) for k, x in tip.values.items()}
-        stock = (v["bat_energy_kwh"], v["bat_co2_stock_kg"])
-        return CarbonState(((*stock, v["bat_pv_frac"], v["bat_grid_frac"], v["bat_diesel_frac"]),))
+        return self.store.battery_state(site_id_of(site))
 
     def close(self) -> None:
         """Close the store."""

@@ -118,6 +118,14 @@ class LedgerStore:
         mix = (v["bat_pv_frac"], v["bat_grid_frac"], v["bat_diesel_frac"])
         return CarbonState(((v["bat_energy_kwh"], v["bat_co2_stock_kg"], *mix),))
 
+    def battery_state(self, site_id: str) -> CarbonState | None:
+        """The battery's carbon state after the chain's last record (what the next append continues from).
+
+        None for a chain with no records.
+        """
+        tip = self._tip(site_id)
+        return None if tip is None else self._state(site_id, tip)
+
     def tip(self, site_id: str | None = None) -> LedgerRecord | None:
         """The last record of a site's chain, or None when the chain is empty.
 
