@@ -220,8 +220,16 @@ def bus_residual(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return supply - sinks, np.maximum(supply, sinks)
 
 
+def balance_tolerance_kwh(throughput_kwh: np.ndarray) -> np.ndarray:
+    """The largest |sources - sinks| an interval may have and still be reconciled [kWh] (meter class)."""
+    return BALANCE_RTOL * throughput_kwh + BALANCE_ATOL_KWH
+
+
 def reconcile_bus(
-    cols: dict[str, np.ndarray], idx: pd.Index | None = None, source: str = "flows"
+    cols: dict[str, np.ndarray],
+    idx: pd.Index | None = None,
+    source: str = "flows",
+    rounding_rtol: float = ROUNDING_RTOL,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Balance every interval's bus so that the carbon flow conserves carbon exactly (GUIDE §4).
 
@@ -241,6 +249,9 @@ def reconcile_bus(
         Names the interval in an error.
     source : str
         Names the input in an error.
+    rounding_rtol : float
+        Imbalances up to this fraction of the throughput are left alone [-]; 0 reconciles
+        every non-zero imbalance (the meter CSV import).
 
     Returns
     -------
@@ -253,7 +264,7 @@ def reconcile_bus(
         A row whose imbalance exceeds the meter tolerance.
     """
     resid, through = bus_residual(cols)
-    tol = BALANCE_RTOL * through + BALANCE_ATOL_KWH
+    tol = balance_tolerance_kwh(through)
     bad = ~(np.abs(resid) <= tol)
     if bad.any():
         i = int(np.argmax(bad))
@@ -267,7 +278,7 @@ def reconcile_bus(
             fix="sources (pv_used + grid_in + diesel + bat_out) must equal sinks (load_served + bat_in + grid_out"
             " + dump); check the meters",
         )
-    off = np.abs(resid) > ROUNDING_RTOL * through
+    off = np.abs(resid) > rounding_rtol * through
     if not off.any():
         return cols, off
     out = dict(cols)

@@ -27,7 +27,13 @@ import pandas as pd
 
 from islandgrid.carbon.factors import get_factor
 from islandgrid.errors import DataFileError
-from islandgrid.ledger.batch import BALANCE_ATOL_KWH, BALANCE_RTOL, GAP_FILL_FACTOR, site_grid_factor
+from islandgrid.ledger.batch import (
+    GAP_FILL_FACTOR,
+    balance_tolerance_kwh,
+    bus_residual,
+    reconcile_bus,
+    site_grid_factor,
+)
 from islandgrid.ledger.record import FLAG_GAP_FILLED, FLAG_RECONCILED, QUALITY_CODES
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
@@ -174,20 +180,29 @@ def read_meters(path: str | Path, site: Site) -> MeterData:
             f"line {lines[i + 1]}: {steps[i]} s after the previous row, not a multiple of the {dt_s} s step"
         )
     v = values
-    supply = v["pv_kwh"] + v["grid_in_kwh"] + v["diesel_kwh"] + v["bat_out_kwh"]
     dump = v.get("dump_kwh", np.zeros(len(raw)))
     dump = np.where(np.isfinite(dump), dump, 0.0)
-    sinks = v["load_kwh"] + v["bat_in_kwh"] + v["grid_out_kwh"] + dump
-    resid = supply - sinks
-    tol = BALANCE_RTOL * np.maximum(supply, sinks) + BALANCE_ATOL_KWH
+    bus = {
+        "pv_used_kwh": v["pv_kwh"],
+        "grid_in_kwh": v["grid_in_kwh"],
+        "diesel_kwh": v["diesel_kwh"],
+        "bat_out_kwh": v["bat_out_kwh"],
+        "load_served_kwh": v["load_kwh"],
+        "bat_in_kwh": v["bat_in_kwh"],
+        "grid_out_kwh": v["grid_out_kwh"],
+        "dump_kwh": dump,
+    }
+    resid, through = bus_residual(bus)
+    tol = balance_tolerance_kwh(through)
     for i in np.flatnonzero(np.abs(resid) > tol).tolist():
+        sources = through[i] if resid[i] >= 0 else through[i] + resid[i]  # through = max(sources, sinks)
         problems.append(
-            f"line {lines[i]}: sources {supply[i]:.4g} kWh and sinks {sinks[i]:.4g} kWh differ by more than "
+            f"line {lines[i]}: sources {sources:.4g} kWh and sinks {sources - resid[i]:.4g} kWh differ by more than "
             f"{tol[i]:.3g} kWh"
         )
     if problems:
         raise _fail(path, problems, "check the meters of those intervals; nothing was written")
-    return _assemble(site, utc, dt_s, v, dump, resid, quality)
+    return _assemble(site, utc, dt_s, v, bus, quality)
 
 
 def _assemble(
@@ -195,24 +210,16 @@ def _assemble(
     utc: pd.DatetimeIndex,
     dt_s: int,
     v: dict[str, np.ndarray],
-    dump: np.ndarray,
-    resid: np.ndarray,
+    bus: dict[str, np.ndarray],
     quality: list[str] | None,
 ) -> MeterData:
-    """Reconcile small imbalances, then place rows on the full grid and fill the gaps."""
+    """Reconcile small imbalances (as every ledger append does), then place rows on the full grid and fill gaps."""
     n = len(utc)
-    pv, grid_in, diesel, bat_out = (v[c].copy() for c in ("pv_kwh", "grid_in_kwh", "diesel_kwh", "bat_out_kwh"))
-    dump = dump.copy()
+    bus, reconciled = reconcile_bus(bus, utc, rounding_rtol=0.0)  # flag every row that did not balance
+    pv, grid_in, diesel, bat_out = (bus[c] for c in ("pv_used_kwh", "grid_in_kwh", "diesel_kwh", "bat_out_kwh"))
+    dump = bus["dump_kwh"]
     flags = np.zeros(n, dtype=np.uint8)
-    surplus = resid > 0
-    dump[surplus] += resid[surplus]
-    short = np.flatnonzero(resid < 0)
-    if len(short):
-        stack = np.vstack([pv, grid_in, diesel, bat_out])
-        largest = np.argmax(stack[:, short], axis=0)
-        stack[largest, short] -= resid[short]
-        pv, grid_in, diesel, bat_out = stack
-    flags[resid != 0] |= FLAG_RECONCILED
+    flags[reconciled] |= FLAG_RECONCILED
     unserved = v.get("unserved_kwh", np.zeros(n))
     unserved = np.where(np.isfinite(unserved), unserved, 0.0)
     soc = v.get("soc_kwh", np.full(n, np.nan))
