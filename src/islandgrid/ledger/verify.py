@@ -33,6 +33,7 @@ from islandgrid.ledger.record import (
     QUALITY_NAMES,
     RECORD_DTYPE,
     RECORD_SIZE,
+    chain_hashes,
     flag_names,
     genesis_hash,
 )
@@ -104,7 +105,6 @@ def verify_chain(
     sid = store.resolve_site(site_id)
     assert sid is not None
     fields = _FieldChecks(store.backend.factor_sets(), rtol)
-    sha = hashlib.sha256
     g = h = genesis_hash(sid)
     n = gaps = 0
     first_ts = last_ts = None
@@ -118,11 +118,8 @@ def verify_chain(
         payloads: list[bytes] = list(map(itemgetter(2), rows))
         stored: list[bytes] = list(map(itemgetter(3), rows))
         lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=m)
-        computed: list[bytes] = []
-        append = computed.append
-        for p in payloads:
-            h = sha(h + p).digest()
-            append(h)
+        computed = chain_hashes(h, payloads)
+        h = computed[-1] if computed else h
         # checks 1-3 in record order (its place, its length, its hash): the first failure ends the walk
         first_seq = _first(seqs != np.arange(n, n + m))
         first_len = _first(lengths != RECORD_SIZE)
