@@ -8,7 +8,10 @@ Prints, measured in this run (median of 3 after a warm-up):
 - the kernel time, designs/s and ns per design-step;
 - the whole ``run_sizing`` (inputs, kernel, pricing, Pareto, baseline);
 - the same designs one at a time through ``islandgrid.simulate``-equivalent ``run_problem``
-  on a sample, extrapolated, as the peer ratio.
+  on a sample, extrapolated, as the peer ratio, against the kernel and against ``run_sizing``
+  end to end (the ratio benchmarks/README.md quotes).
+
+The 5 s target is checked on ``run_sizing`` end to end.
 """
 
 from __future__ import annotations
@@ -73,12 +76,13 @@ def main() -> int:
     per = (time.perf_counter() - t0) / len(sample)
     print(
         f"peer, one design at a time through run_problem: {per * 1e3:.1f} ms a design -> "
-        f"{per * n:.1f} s for {n:,} ({per * n / t:.0f}x slower)"
+        f"{per * n:.1f} s for {n:,}: {per * n / t_all:.0f}x slower than run_sizing end to end "
+        f"({per * n / t:.0f}x slower than the kernel alone)"
     )
     best = res.best_design()
     print(f"cheapest meeting pv_share >= 0.8, diesel <= 50 h, no unserved critical: {best}")
-    ok = t <= TARGET_S and n >= 10_000
-    print(f"target <= {TARGET_S:.0f} s for >= 10,000 designs: {'MET' if ok else 'MISSED'}")
+    ok = t_all <= TARGET_S and n >= 10_000
+    print(f"target: run_sizing end to end <= {TARGET_S:.0f} s for >= 10,000 designs: {'MET' if ok else 'MISSED'}")
     return 0 if ok else 1
 
 
