@@ -62,10 +62,10 @@ export function renderChart(h, status, tz) {
     margin: { l: 48, r: 16, t: 8, b: 56 }, height: 340, uirevision: "keep",
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
     font: { family: "DejaVu Sans, Arial, sans-serif", size: 11, color: "#4a5562" },
-    xaxis: { gridcolor: "#eef1f4", type: "date", tickformat: "%H:%M" }, // site-local wall clock; the zone is in the hint
+    xaxis: { gridcolor: "#eef1f4", type: "date" }, // the site-local wall clock; the zone is in the hint
     // power on top, SoC in its own strip below: on one shared axis the SoC line hid behind the load line
-    yaxis: { title: { text: "kW" }, gridcolor: "#eef1f4", zerolinecolor: "#c9d1da", domain: [0.34, 1] },
-    yaxis2: { title: { text: "SoC %" }, domain: [0, 0.24], anchor: "x", range: [0, 100], tickmode: "linear",
+    yaxis: { title: { text: "kW" }, gridcolor: "#eef1f4", zerolinecolor: "#c9d1da", domain: [0.4, 1] },
+    yaxis2: { title: { text: "SoC %" }, domain: [0, 0.22], anchor: "x", range: [0, 100], tickmode: "linear",
       tick0: 0, dtick: 50, gridcolor: "#eef1f4", zeroline: false },
     legend: { orientation: "h", y: -0.18, x: 0 }, hovermode: "x unified",
   };
