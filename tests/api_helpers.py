@@ -170,7 +170,7 @@ class FakeView:
                 "unserved_kw": self.unserved_kw,
                 "unserved_critical_kw": self.unserved_critical_kw,
                 "site_tz": SITE_TZ,
-                "live": True,
+                "live": not self.stale_since,  # as the controller: not live while a device is stale
                 "loops": {"fast": "running", "planning": "running"},
                 "stale_devices": sorted(self.stale_since),
                 "telemetry_age_by_device_s": {

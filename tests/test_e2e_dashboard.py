@@ -412,6 +412,18 @@ def test_dashboard_tells_the_truth_on_fake_view(browser: object, fake_server: Se
     stale_nodes = page.evaluate("() => [...document.querySelectorAll('#nodes g')].map(g => g.dataset.stale)")
     assert stale_nodes == ["true"] * 5
     _screenshot(page, tmp_path, "dashboard-fake-not-live.png")
+
+    # a status older than the controller's stale limit (the fast loop stuck) is not live either
+    def too_old(route: object) -> None:
+        body = route.fetch().json()  # type: ignore[attr-defined]
+        body.update(live=False, stale=True, status_age_s=42.0, loops={"fast": "running", "planning": "running"})
+        route.fulfill(json=body)  # type: ignore[attr-defined]
+
+    page.unroute("**/api/status")
+    page.route("**/api/status", too_old)
+    _wait(page, "() => document.getElementById('banner').textContent.includes('the status is 42.0 s old')")
+    assert page.text_content("#conn-text") == "not live"
+    assert page.text_content("#flow-pv") == "stale"
     assert errors == [], errors
     page.close()
 

@@ -4,7 +4,7 @@
 // server only; no framework, nothing from other hosts.
 "use strict";
 
-import { $, banner, getJson, localDateTime, post, setToken, token } from "./util.js";
+import { $, banner, frozen, getJson, localDateTime, post, setToken, token } from "./util.js";
 import { buildFlow, renderFlow } from "./flow.js";
 import { buildStates, renderMode } from "./states.js";
 import { renderAlarms, renderKpiTiles, renderKpis, renderStatusTiles, situation } from "./panels.js";
@@ -57,10 +57,10 @@ async function pollStatus() {
     }
     document.querySelectorAll(".twin-only").forEach((b) => { b.hidden = s.twin === false; });
     const stale = Array.isArray(s.stale_devices) ? s.stale_devices : [];
-    if (s.live === false) setConn("down", "not live");
+    if (frozen(s)) setConn("down", "not live");
     else if (stale.length) setConn("stale", `stale: ${stale.join(", ")}`);
     else setConn("live", "live");
-    document.body.classList.toggle("not-live", s.live === false);
+    document.body.classList.toggle("not-live", frozen(s));
     const [text, kind] = situation(s);
     if (text) banner(text, kind);
     else if (!state.protected) banner("");

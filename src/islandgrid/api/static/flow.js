@@ -3,7 +3,7 @@
 // shows "stale" with its last value and age instead of a live-looking number.
 "use strict";
 
-import { $, COLOURS, fmtAge, fmtKw, fmtPct, first, num, svg, words } from "./util.js";
+import { $, COLOURS, fmtAge, fmtKw, fmtPct, first, frozen, num, svg, words } from "./util.js";
 
 // Nodes left of the bus feed it (path drawn node -> bus); nodes right of it are drawn bus -> node.
 // `device` is the controller's device (status.telemetry_age_by_device_s) the node's figures come from.
@@ -70,9 +70,9 @@ function drawLink(key, kw, towardsBus, active) {
   }
 }
 
-/** The devices whose figures are not live now: the controller's stale list, or all when not live. */
+/** The devices whose figures are not live now: the controller's stale list, or all when frozen. */
 export function staleDevices(s) {
-  if (s.live === false) return new Set(Object.values(NODES).map((n) => n.device));
+  if (frozen(s)) return new Set(Object.values(NODES).map((n) => n.device));
   return new Set(Array.isArray(s.stale_devices) ? s.stale_devices : []);
 }
 

@@ -5,7 +5,8 @@
 // definition per figure on screen. The banner says what the status says, nothing it does not.
 "use strict";
 
-import { $, el, fmtKw, fmtPct, first, localDateTime, localTime, normMode, num, words, zoneName } from "./util.js";
+import { $, el, fmtAge, fmtKw, fmtPct, first, frozen, localDateTime, localTime, loopsDown, normMode, num, words, zoneName }
+  from "./util.js";
 import { staleDevices } from "./flow.js";
 
 /** The KPI block of today: the `today` object of GET /api/kpis. */
@@ -154,10 +155,11 @@ export function renderAlarms(alarms, tz, onAck) {
 export function situation(s) {
   const out = [];
   let alarm = false;
-  if (s.live === false) {
-    const down = Object.entries(s.loops || {}).filter(([, v]) => v !== "running").map(([k]) => k + " loop");
-    out.push(`Not live: ${down.length ? down.join(" and ") + " down" : "the controller is not running"}; `
-      + "every figure below is the last known value, not live.");
+  if (frozen(s)) {
+    const down = loopsDown(s).map((k) => k + " loop");
+    const why = down.length ? down.join(" and ") + " down"
+      : num(s.status_age_s) !== null ? `the status is ${fmtAge(s.status_age_s)} old` : "the controller is not running";
+    out.push(`Not live: ${why}; every figure below is the last known value, not live.`);
     alarm = true;
   }
   const critical = num(s.unserved_critical_kw) ?? 0;
@@ -183,7 +185,7 @@ export function situation(s) {
     out.push("Genset failed: " + (retry === null ? "no automatic retry; use Retry genset." : `automatic retry in ${Math.ceil(retry)} s.`));
   }
   const stale = Array.isArray(s.stale_devices) ? s.stale_devices : [];
-  if (stale.length && s.live !== false) out.push(`Stale telemetry from ${stale.join(", ")}: those figures are greyed, not live.`);
+  if (stale.length && !frozen(s)) out.push(`Stale telemetry from ${stale.join(", ")}: those figures are greyed, not live.`);
   const errors = Object.keys(s.device_errors || {});
   if (errors.length) out.push(`Device errors: ${errors.map((d) => d + " " + words(s.device_errors[d])).join(", ")}.`);
   return [out.join(" "), alarm ? "" : "info"];

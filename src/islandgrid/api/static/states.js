@@ -2,7 +2,7 @@
 // manager, BMS, strategy) and the per-device telemetry table (age, stale flag, link error).
 "use strict";
 
-import { $, DEVICES, STATES, el, fmtAge, fmtPct, first, modeLabel, normMode, num, svg, words } from "./util.js";
+import { $, DEVICES, STATES, el, fmtAge, fmtPct, first, frozen, modeLabel, normMode, num, svg, words } from "./util.js";
 
 // Two loops share "islanded": grid-tied -> (islanding) -> islanded -> resync -> grid-tied on the
 // left, islanded -> blackout -> black start -> islanded on the right.
@@ -87,7 +87,7 @@ function renderDevices(s) {
   for (const d of names) {
     const tr = el("tr");
     tr.dataset.device = d;
-    const isStale = stale.has(d) || s.live === false;
+    const isStale = stale.has(d) || frozen(s);
     const error = errors[d];
     tr.className = isStale ? "stale" : error ? "error" : "";
     const state = error ? "error: " + words(error) : isStale ? (stale.has(d) ? "stale" : "not live") : "live";

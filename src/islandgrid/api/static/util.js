@@ -36,6 +36,17 @@ export function fmtAge(s) {
 }
 export function words(s) { return String(s ?? "").replace(/_/g, " "); }
 
+/** The loops that are not running (status.loops: {"fast": "running" | "down", ...}). */
+export function loopsDown(s) {
+  return Object.entries(s.loops || {}).filter(([, v]) => v !== "running").map(([k]) => k);
+}
+/** The whole status is frozen, not only some devices: a loop is down, the status itself is too old
+ *  (status.stale), or it is not live with no stale device to blame. */
+export function frozen(s) {
+  const someStale = Array.isArray(s.stale_devices) && s.stale_devices.length > 0;
+  return loopsDown(s).length > 0 || s.stale === true || (s.live === false && !someStale);
+}
+
 // --- site-local time: the site's IANA zone (status.site_tz) with its offset shown ---------------
 const formats = new Map();
 function parts(ts, tz) {
