@@ -127,7 +127,8 @@ export function renderAlarms(alarms, tz, onAck) {
     li.dataset.kind = a.kind;
     const kind = el("span", "k", ALARM_LABELS[a.kind] || words(a.kind));
     const dev = el("span", "dev", a.device && a.device !== "site" ? a.device : "");
-    const msg = el("span", "m", a.message + (a.count > 1 ? ` (×${a.count})` : ""));
+    const msg = el("span", "m", a.message);
+    msg.title = `refreshed ${a.count} times while active`; // the condition is re-checked every fast-loop period
     const when = el("span", "t", localTime(a.raised_epoch_s, tz));
     when.title = "raised " + localDateTime(a.raised_epoch_s, tz)
       + (num(a.cleared_epoch_s) !== null ? ", cleared " + localDateTime(a.cleared_epoch_s, tz) : "");
