@@ -11,7 +11,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.errors import DeviceError
 
 START = datetime(2026, 6, 21, 1, 0, tzinfo=UTC)  # 09:00 in Hohhot: the sun is up
@@ -21,6 +23,8 @@ FAULTS = ("grid_loss", "grid_restore", "bms_trip", "genset_fail_to_start", "tele
 E_GRID = 0.6849  # kg/kWh, MEE Inner Mongolia 2022
 E_DIESEL = 0.95  # kg/kWh at part load
 BAT_KWH = 500.0
+CRITICAL_KW = 18.0  # the toy room's critical load group [kW]
+SITE_TZ = "Asia/Shanghai"
 
 
 def _iso(t: datetime) -> str:
@@ -54,6 +58,15 @@ class FakeView:
         self._diesel_min = 0.0
         self._co2_kg = 0.0
         self.calls: list[tuple[str, Any]] = []
+        # device faults (bms_trip, genset_fail_to_start, telemetry_stale, modbus_timeout) and the alarm board
+        self.alarm_board = AlarmBoard()
+        self.bms_tripped = False
+        self.genset_failed = False
+        self.stale_since: dict[str, int] = {}
+        self.device_errors: dict[str, str] = {}
+        self.unserved_kw = 0.0
+        self.unserved_critical_kw = 0.0
+        self._unserved_critical_kwh = 0.0
         self._event("start", "controller started (fake view)", {"strategy": self.strategy})
         self._step()
 
@@ -85,14 +98,30 @@ class FakeView:
             self._event("genset_start", "genset started: SoC below the start setpoint")
         if self.genset_state == "running":
             genset = 100.0
+        self.unserved_kw = self.unserved_critical_kw = 0.0
+        if self.mode == "blackout" and not (self.bms_tripped and self.genset_failed):
+            self.genset_state = "running"
+            self._set_mode("islanded", "genset formed the bus")
+        if islanded and self.bms_tripped and self.genset_failed:  # nothing can form the bus
+            self._set_mode("blackout", "bus dead: BMS tripped and the genset failed")
+            self.unserved_kw, self.unserved_critical_kw, pv, load = load, CRITICAL_KW, 0.0, 0.0
+            self._unserved_critical_kwh += CRITICAL_KW / 60.0
+        epoch = self.now.timestamp()
+        if self.unserved_critical_kw > 0:
+            self.alarm_board.raise_(AlarmKind.UNSERVED_CRITICAL, f"{CRITICAL_KW:.1f} kW critical load unserved", epoch)
+        else:
+            self.alarm_board.clear(AlarmKind.UNSERVED_CRITICAL, epoch)
         if islanded:
-            battery = net - genset
+            battery = 0.0 if self.bms_tripped else net - genset
+            if self.bms_tripped:  # no battery: the genset follows the load and PV is curtailed to the rest
+                genset = min(genset, load)
+                pv = min(pv, load - genset)
             if battery < 0 and self.soc_frac >= self.setpoints["soc_max_frac"]:
                 pv, battery = pv + battery, 0.0  # full battery: curtail PV
             grid = 0.0
         else:
             battery = -min(250.0, -net) if net < 0 else 0.0
-            if net < 0 and self.soc_frac >= self.setpoints["soc_max_frac"]:
+            if (net < 0 and self.soc_frac >= self.setpoints["soc_max_frac"]) or self.bms_tripped:
                 battery = 0.0
             grid = max(0.0, net) if net > 0 else 0.0
         self.soc_frac = min(1.0, max(0.0, self.soc_frac - battery / 60.0 / BAT_KWH))
@@ -138,6 +167,21 @@ class FakeView:
                 "soc_kwh": round(self.soc_frac * BAT_KWH, 1),
                 **self.flows,
                 "shed_kw": 0.0,
+                "unserved_kw": self.unserved_kw,
+                "unserved_critical_kw": self.unserved_critical_kw,
+                "site_tz": SITE_TZ,
+                "live": not self.stale_since,  # as the controller: not live while a device is stale
+                "loops": {"fast": "running", "planning": "running"},
+                "stale_devices": sorted(self.stale_since),
+                "telemetry_age_by_device_s": {
+                    d: 0.4 + 60.0 * (self._steps - self.stale_since.get(d, self._steps))
+                    for d in ("pv", "pcs", "genset", "pcc", "load")
+                },
+                "device_errors": dict(self.device_errors),
+                "bms_tripped": self.bms_tripped,
+                "genset_manager": "failed" if self.genset_failed else "idle",
+                "genset_retry_in_s": None,
+                "alarms": self.alarm_board.snapshot(),
                 "breaker": self.breaker,
                 "genset_state": self.genset_state,
                 "pv_share_today_frac": round(self._pv_kwh / self._load_kwh, 4) if self._load_kwh else 0.0,
@@ -164,12 +208,32 @@ class FakeView:
         with self._lock:
             self._catch_up()
             today = {
-                "pv_share_frac": round(self._pv_kwh / self._load_kwh, 4) if self._load_kwh else 0.0,
-                "diesel_min": self._diesel_min,
+                "pv_share": round(self._pv_kwh / self._load_kwh, 4) if self._load_kwh else 0.0,
+                "diesel_minutes": self._diesel_min,
+                "unserved_critical_kwh": round(self._unserved_critical_kwh, 3),
                 "load_kwh": round(self._load_kwh, 2),
                 "co2_kg": round(self._co2_kg, 2),
             }
-            return {"today": today, "since_start": dict(today), "since": _iso(START)}
+            day = self.now.astimezone(ZoneInfo(SITE_TZ)).date().isoformat()
+            return {"today": today, "since_start": dict(today), "since": _iso(START), "day": day}
+
+    def alarms(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.alarm_board.snapshot()
+
+    def acknowledge_alarm(self, alarm_id: str) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("ack", alarm_id))
+            return self.alarm_board.acknowledge(alarm_id).as_dict()
+
+    def reset_genset(self) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("genset_reset", None))
+            self.genset_failed = False
+            self.genset_state = "off"
+            self.alarm_board.clear(AlarmKind.GENSET_FAILED, self.now.timestamp())
+            self._event("command", "operator: genset reset")
+            return {"accepted": "genset_reset"}
 
     def request_mode(self, mode: str) -> dict[str, Any]:
         with self._lock:
@@ -222,7 +286,23 @@ class FakeView:
                 self.breaker = "open"
                 self._event("grid_loss", "grid lost: PCC breaker opened, battery forms the grid")
                 self._set_mode("islanded", "grid loss")
-            elif kind == "grid_restore":
+            epoch = self.now.timestamp()
+            device = str(params.get("device", "pcs" if kind == "telemetry_stale" else "pcc"))
+            if kind == "grid_loss":
+                self.alarm_board.raise_(AlarmKind.GRID_LOST, "grid lost: PCC breaker opened", epoch)
+            elif kind == "bms_trip":
+                self.bms_tripped = True
+                self.alarm_board.raise_(AlarmKind.BMS_TRIP, "BMS opened the battery contactor", epoch)
+            elif kind == "genset_fail_to_start":
+                self.genset_failed, self.genset_state = True, "fail_to_start"
+                self.alarm_board.raise_(AlarmKind.GENSET_FAILED, "genset failed to start after 3 attempts", epoch)
+            elif kind == "telemetry_stale":
+                self.stale_since.setdefault(device, self._steps)
+                self.alarm_board.raise_(AlarmKind.TELEMETRY_STALE, f"{device}: heartbeat frozen", epoch, device)
+            elif kind == "modbus_timeout":
+                self.device_errors[device] = "timeout"
+            if kind == "grid_restore":
+                self.alarm_board.clear(AlarmKind.GRID_LOST, epoch)
                 self.grid_up = True
                 self._event("grid_restore", "grid back: resynchronising")
                 self._set_mode("resync", "grid restored")

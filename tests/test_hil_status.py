@@ -76,3 +76,20 @@ def test_status_names_the_site(horinger, inputs):
     rig = SteppedRig(fast_site(horinger), inputs, "2025-05-10 06:00")
     run_for(rig, 5)
     assert rig.service.status()["site_name"] == horinger.location.name
+
+
+def test_today_is_the_site_local_day_and_the_status_names_the_zone(horinger, inputs):
+    """'Today' resets at site-local midnight (Asia/Shanghai, UTC+8), not at UTC midnight; the status and
+    the KPIs say which zone and which day, so the dashboard shows site-local time with its zone."""
+    rig = SteppedRig(fast_site(horinger, fast_loop_s=10.0), inputs, "2025-05-10 23:50")
+    run_for(rig, 9 * 60)
+    k = rig.service.kpis()
+    assert k["day"] == "2025-05-10" and k["tz"] == horinger.location.tz == "Asia/Shanghai"
+    before = k["today"]["intervals"]
+    assert before > 0
+    run_for(rig, 12 * 60)  # past 00:00 local (16:00 UTC): a new day with only its own intervals
+    k = rig.service.kpis()
+    assert k["day"] == "2025-05-11"
+    assert 0 < k["today"]["intervals"] <= 12  # the minutes since local midnight, not the day before's
+    assert k["total"]["intervals"] >= before + k["today"]["intervals"]
+    assert rig.service.status()["site_tz"] == "Asia/Shanghai"

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from islandgrid.carbon.flow import CarbonState, carbon_flow_state
+from islandgrid.carbon.flow import CarbonState, carbon_flow_state, pv_share
 from islandgrid.controller.core import Controller
 from islandgrid.controller.events import EventLog
 from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
@@ -332,6 +332,7 @@ class ControllerService:
         return {
             "ts": iso_utc(epoch),
             "site_name": self.site.location.name,
+            "site_tz": self.site.location.tz,  # the dashboard shows site-local time in this zone
             "mode": c.mode,
             "soc_frac": t.get("pcs", "soc_frac"),
             "soc_kwh": t.get("pcs", "soc_kwh"),
@@ -405,7 +406,7 @@ class ControllerService:
                 self._kpi_sums.pop(k, None)
 
     def kpis(self) -> dict[str, Any]:
-        """KPIs from the metered intervals: 'today' (site-local date) and 'total'."""
+        """KPIs from the metered intervals: 'today' (the site-local date ``day``, in zone ``tz``) and 'total'."""
         today = datetime.fromtimestamp(self.clock.epoch_s(), tz=self._tz).date().isoformat()
         step_min = self.site.controller.meter_interval_s / 60.0
 
@@ -422,8 +423,8 @@ class ControllerService:
                 "fuel_l": a["fuel_l"],
                 "unserved_kwh": a["unserved_kwh"],
                 "unserved_critical_kwh": a["unserved_critical_kwh"],
-                # GUIDE §2 pv_share: load energy attributed to PV (through the battery pool) ÷ load served
-                "pv_share": min(max(a["pv_attributed_kwh"] / served, 0.0), 1.0) if served > 0 else 0.0,
+                # the one pv_share (carbon.flow.pv_share): load attributed to PV ÷ load served, on the day's sums
+                "pv_share": pv_share(np.array([served]), np.array([a["pv_attributed_kwh"] / max(served, 1e-12)])),
                 "diesel_minutes": a["genset_on"] * step_min,
                 "islanded_minutes": a["islanded_intervals"] * step_min,
                 "co2_kg": a["co2_kg"],
@@ -434,7 +435,7 @@ class ControllerService:
 
         total = view(self._kpi_sums.get("total"))
         total["unplanned_islandings"] = len(self.event_log.of_kind("unplanned_island"))
-        return {"today": view(self._kpi_sums.get(today)), "total": total}
+        return {"today": view(self._kpi_sums.get(today)), "total": total, "day": today, "tz": self.site.location.tz}
 
     def request_mode(self, mode: str) -> dict[str, Any]:
         """'island' (planned islanding) or 'grid' (reconnect when the grid is stable)."""
