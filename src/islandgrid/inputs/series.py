@@ -13,7 +13,7 @@ from islandgrid.inputs import grid as grid_inputs
 from islandgrid.inputs import load as load_inputs
 from islandgrid.inputs.pv import pv_ac_kw, read_timeseries_csv, solar_position
 from islandgrid.inputs.timegrid import RESOLUTIONS, make_index
-from islandgrid.inputs.weather import weather_on_grid
+from islandgrid.inputs.weather import check_station_distance, weather_on_grid
 from islandgrid.site.spec import Site
 
 #: Columns of :attr:`InputSeries.frame` and their units.
@@ -83,6 +83,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     temp = np.full(n, np.nan)
     if site.weather.epw is not None:
         weather = weather_on_grid(site.weather.epw, index, dt_h)
+        check_station_distance(site, weather)
         temp = weather.frame["temp_air"].to_numpy()
         solpos = solar_position(
             index,
@@ -123,6 +124,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     start, end = index[0], index[-1] + pd.Timedelta(hours=dt_h)
     if g.outages_csv is not None:
         outages = grid_inputs.outages_from_csv(g.outages_csv, tz)
+        grid_inputs.require_outage_in(outages, start, end, g.outages_csv)
     elif g.outages is not None:
         outages = grid_inputs.stochastic_outages(g.outages, start, end)
     else:

@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from islandgrid.errors import DataFileError
+from islandgrid.errors import DataFileError, SiteFileError
 from islandgrid.inputs.timegrid import tmy_hours
+from islandgrid.site.spec import Site
+
+#: Mean radius of the Earth, IUGG (Moritz 2000, "Geodetic Reference System 1980") [km].
+EARTH_RADIUS_KM = 6371.0088
 
 _COLUMNS = ("ghi", "dni", "dhi", "temp_air", "wind_speed", "atmospheric_pressure")
 
@@ -116,3 +120,36 @@ def weather_on_grid(path: Path, index: pd.DatetimeIndex, dt_h: float) -> Weather
         out[:, :3] = np.maximum(out[:, :3], 0.0)
     frame = pd.DataFrame(out, index=index, columns=list(_COLUMNS))
     return Weather(frame=frame, **header)
+
+
+def great_circle_km(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
+    """Great-circle distance on the mean sphere, haversine formula (Sinnott 1984, Sky & Telescope 68:159) [km]."""
+    p1, p2 = np.radians(lat1_deg), np.radians(lat2_deg)
+    dphi, dlam = p2 - p1, np.radians(lon2_deg - lon1_deg)
+    h = np.sin(dphi / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam / 2.0) ** 2
+    return float(2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(min(h, 1.0))))
+
+
+def check_station_distance(site: Site, weather: Weather) -> None:
+    """Refuse a site farther than ``[weather] max_distance_km`` from its EPW file's own station.
+
+    Raises
+    ------
+    SiteFileError
+        Naming the site's lat/lon, the station's and the distance.
+    """
+    loc = site.location
+    km = great_circle_km(loc.lat_deg, loc.lon_deg, weather.lat_deg, weather.lon_deg)
+    limit_km = site.weather.max_distance_km
+    if km > limit_km:
+        raise SiteFileError(
+            f"the site is {km:,.0f} km from the weather file's station ({weather.lat_deg:g} N, "
+            f"{weather.lon_deg:g} E, from the LOCATION line of {site.weather.epw}), so its sun and its climate "
+            "do not match.",
+            source=str(site.source) if site.source else None,
+            field="location.lat_deg, location.lon_deg",
+            value=(loc.lat_deg, loc.lon_deg),
+            allowed=f"within {limit_km:g} km of the station ([weather] max_distance_km)",
+            fix="check the signs (north and east are positive) and the weather file; raise [weather] "
+            "max_distance_km only if that station is really the best weather for this site",
+        )
