@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from badinput_helpers import EXAMPLES, assert_refused, base_site, run, snapshot, write_site
 
 import islandgrid
+from badinput_helpers import EXAMPLES, assert_refused, base_site, run, snapshot, write_site
 from islandgrid.errors import SiteFileError
 from islandgrid.inputs.series import build_inputs
 from islandgrid.inputs.weather import great_circle_km
