@@ -13,7 +13,7 @@ from islandgrid.carbon.factors import FACTORS
 from islandgrid.cli.main import app
 from islandgrid.inputs.timegrid import RESOLUTIONS
 from islandgrid.site.spec import Site
-from islandgrid.strategy import strategy_factories
+from islandgrid.strategy import strategy_factories, strategy_summaries
 
 RUNNER = CliRunner()
 
@@ -116,3 +116,5 @@ def test_strategies_lists_the_registry() -> None:
     assert r.exit_code == 0
     for name in strategy_factories():
         assert re.search(rf"│ {name}\s+│", r.stdout), name
+    missing = [name for name, summary in strategy_summaries().items() if not summary]
+    assert not missing, f"add a line to strategy._SUMMARIES for {missing}"

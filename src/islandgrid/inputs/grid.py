@@ -67,13 +67,19 @@ def outages_from_csv(path: Path, tz: str) -> pd.DataFrame:
         raise DataFileError(f"not a readable CSV ({exc})", source=str(path), fix="columns: start,end") from None
     if not {"start", "end"} <= set(df.columns):
         raise DataFileError(
-            "missing columns", source=str(path), value=list(df.columns), fix="the header must be 'start,end'"
+            "missing columns",
+            source=str(path),
+            field="header",
+            value=list(df.columns),
+            fix="the header must be 'start,end'",
         )
     try:
         s = pd.DatetimeIndex(pd.to_datetime(df["start"], format="mixed"))
         e = pd.DatetimeIndex(pd.to_datetime(df["end"], format="mixed"))
     except (ValueError, TypeError) as exc:
-        raise DataFileError(f"malformed timestamp ({exc})", source=str(path), fix="use ISO 8601 local times") from None
+        raise DataFileError(
+            f"malformed timestamp ({exc})", source=str(path), field="start, end", fix="use ISO 8601 local times"
+        ) from None
     s = s.tz_localize(tz) if s.tz is None else s.tz_convert(tz)
     e = e.tz_localize(tz) if e.tz is None else e.tz_convert(tz)
     bad = np.asarray(e <= s)
@@ -82,6 +88,7 @@ def outages_from_csv(path: Path, tz: str) -> pd.DataFrame:
         raise DataFileError(
             f"outage on line {i + 2} ends before it starts",
             source=str(path),
+            field="start, end",
             value=f"{s[i]} -> {e[i]}",
             fix="swap start and end",
         )

@@ -67,10 +67,12 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
         Overrides ``site.simulation.resolution``.
     """
     res = resolution or site.simulation.resolution
+    source = str(site.source) if site.source else None
     if res not in RESOLUTIONS:
         raise SiteFileError(
             "unknown resolution",
-            field="simulation.resolution",
+            source=None if resolution else source,
+            field="--resolution" if resolution else "simulation.resolution",
             value=res,
             allowed=", ".join(RESOLUTIONS),
             fix="pick one of those",
@@ -112,6 +114,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     if spec.pue.kind == "temperature" and site.weather.epw is None:
         raise SiteFileError(
             "a temperature-dependent PUE needs an EPW weather file",
+            source=source,
             field="load.pue.kind",
             value="temperature",
             allowed="'constant' when weather comes from pv_csv",
@@ -135,7 +138,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     if g.carbon_csv is not None:
         co2 = read_timeseries_csv(g.carbon_csv, "kg_per_kwh", index, lo=0.0, hi=2.0, unit="kg/kWh")
     elif isinstance(g.carbon_factor, str):
-        factor = get_factor(g.carbon_factor)
+        factor = get_factor(g.carbon_factor, source=source)
         co2 = np.full(n, factor.value)
     else:
         co2 = np.full(n, float(g.carbon_factor))

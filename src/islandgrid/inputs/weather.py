@@ -52,12 +52,14 @@ def read_epw_hourly(path: Path) -> tuple[pd.DataFrame, dict[str, float]]:
         raise DataFileError(
             f"not a readable EPW file ({type(exc).__name__}: {exc})",
             source=str(path),
+            field="weather.epw",
             fix="give an EnergyPlus weather file: 8 header lines and 8760 hourly rows",
         ) from None
     if len(data) != 8760:
         raise DataFileError(
             f"has {len(data)} data rows",
             source=str(path),
+            field="weather.epw",
             allowed="exactly 8760 hourly rows (a typical year)",
             fix="use a complete EPW typical-year file",
         )
@@ -69,6 +71,7 @@ def read_epw_hourly(path: Path) -> tuple[pd.DataFrame, dict[str, float]]:
             raise DataFileError(
                 f"column {col} has a missing or invalid value at data row {i + 1}",
                 source=str(path),
+                field=col,
                 value=float(frame[col].iloc[i]),
                 allowed="0 to 1500 W/m²",
                 fix="fill the gap in the EPW file (e.g. with the EnergyPlus weather converter)",
@@ -77,6 +80,7 @@ def read_epw_hourly(path: Path) -> tuple[pd.DataFrame, dict[str, float]]:
         raise DataFileError(
             "GHI exceeds 1500 W/m²",
             source=str(path),
+            field="ghi",
             value=float(frame["ghi"].max()),
             allowed="0 to 1500 W/m²",
             fix="check the irradiance units are W/m² (Wh/m² per hour)",

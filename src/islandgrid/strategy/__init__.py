@@ -31,45 +31,61 @@ def _optimal(mode: str, reserve: bool = True) -> Callable[[], Strategy]:
     return make
 
 
-#: The one strategy registry: name -> (how to build it, one-line summary for ``islandgrid strategies``).
-#: Optimising strategies register here too; they are imported lazily so that the rule path does not
-#: pay for the solver import.
-_REGISTRY: dict[str, tuple[Callable[[], Strategy], str]] = {
-    "load_following": (
-        _rule("load_following"),
-        "HOMER load following: the genset follows the net load; only its minimum-load surplus charges the battery",
-    ),
-    "cycle_charging": (
-        _rule("cycle_charging"),
-        "HOMER cycle charging: a started genset runs at full output until the battery reaches the setpoint",
-    ),
-    "pv_first": (
-        _rule("pv_first"),
-        "PV, then the battery (keeping the islanding reserve while grid-tied), then the grid; genset last",
-    ),
-    "mpc": (_mpc("clearsky", "mpc"), "model-predictive control on clear-sky forecasts (as mpc_clearsky)"),
-    "mpc_perfect": (_mpc("perfect"), "model-predictive control on perfect forecasts (its best case)"),
-    "mpc_persistence": (_mpc("persistence"), "model-predictive control on persistence forecasts"),
-    "mpc_clearsky": (_mpc("clearsky"), "model-predictive control on clear-sky forecasts"),
-    "mpc_noisy": (_mpc("noisy"), "model-predictive control on seeded noisy forecasts"),
-    "optimal": (_optimal("milp"), "the whole year with perfect foresight, MILP (HiGHS): the bound for any EMS"),
-    "optimal_lp": (_optimal("lp"), "the same year as an LP (no genset commitment): a lower bound on cost"),
-    "optimal_no_reserve": (_optimal("milp", reserve=False), "as optimal, without the islanding reserve"),
+def strategy_factories() -> dict[str, Callable[[], Strategy]]:
+    """Every strategy name and how to build it.
+
+    Optimising strategies register here too; they are imported lazily so that the
+    rule path does not pay for the solver import.
+    """
+    factories: dict[str, Callable[[], Strategy]] = {
+        "load_following": _rule("load_following"),
+        "cycle_charging": _rule("cycle_charging"),
+        "pv_first": _rule("pv_first"),
+        "mpc": _mpc("clearsky", "mpc"),
+        "mpc_perfect": _mpc("perfect"),
+        "mpc_persistence": _mpc("persistence"),
+        "mpc_clearsky": _mpc("clearsky"),
+        "mpc_noisy": _mpc("noisy"),
+        "optimal": _optimal("milp"),
+        "optimal_lp": _optimal("lp"),
+        "optimal_no_reserve": _optimal("milp", reserve=False),
+    }
+    return factories
+
+
+#: One line per registered strategy for ``islandgrid strategies`` (the names come from
+#: :func:`strategy_factories`; a test checks each has its line).
+_SUMMARIES: dict[str, str] = {
+    "load_following": "HOMER load following: the genset follows the net load; only its minimum-load surplus "
+    "charges the battery",
+    "cycle_charging": "HOMER cycle charging: a started genset runs at full output until the battery reaches "
+    "the setpoint",
+    "pv_first": "PV, then the battery (keeping the islanding reserve while grid-tied), then the grid; genset last",
+    "mpc": "model-predictive control on clear-sky forecasts (as mpc_clearsky)",
+    "mpc_perfect": "model-predictive control on perfect forecasts (its best case)",
+    "mpc_persistence": "model-predictive control on persistence forecasts",
+    "mpc_clearsky": "model-predictive control on clear-sky forecasts",
+    "mpc_noisy": "model-predictive control on seeded noisy forecasts",
+    "optimal": "the whole year with perfect foresight, MILP (HiGHS): the bound for any EMS",
+    "optimal_lp": "the same year as an LP (no genset commitment): a lower bound on cost",
+    "optimal_no_reserve": "as optimal, without the islanding reserve",
 }
 
 
-def strategy_factories() -> dict[str, Callable[[], Strategy]]:
-    """Every strategy name and how to build it."""
-    return {name: make for name, (make, _) in _REGISTRY.items()}
-
-
 def strategy_summaries() -> dict[str, str]:
-    """Every strategy name and a one-line summary of what it does."""
-    return {name: summary for name, (_, summary) in _REGISTRY.items()}
+    """Every registered strategy name and a one-line summary of what it does ('' when it has none)."""
+    return {name: _SUMMARIES.get(name, "") for name in strategy_factories()}
 
 
-def get_strategy(name: str) -> Strategy:
+def get_strategy(name: str, source: str | None = None) -> Strategy:
     """Build the strategy called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+    source : str, optional
+        The site file the name came from, for the error message.
 
     Raises
     ------
@@ -80,6 +96,7 @@ def get_strategy(name: str) -> Strategy:
     if name not in factories:
         raise SiteFileError(
             "unknown strategy",
+            source=source,
             field="simulation.strategy",
             value=name,
             allowed=", ".join(factories),
