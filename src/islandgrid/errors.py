@@ -54,10 +54,11 @@ class InputError(IslandgridError):
         parts = []
         if source:
             parts.append(f"{source}:")
-        if field:
-            parts.append(f"[{field}]")
-        if field is not None or value is not None:
+        if value is not None:
+            parts += [f"[{field}]"] if field else []
             parts.append(f"= {value!r}:")
+        elif field:
+            parts.append(f"[{field}]:")
         parts.append(message)
         text = " ".join(parts)
         if allowed:

@@ -183,7 +183,7 @@ FACTORS: tuple[EmissionFactor, ...] = (
 )
 
 
-def get_factor(name: str, field: str = "grid.carbon_factor") -> EmissionFactor:
+def get_factor(name: str, field: str = "grid.carbon_factor", source: str | None = None) -> EmissionFactor:
     """Look up a factor by ``name`` or ``name@version`` (the newest version when none is given).
 
     Parameters
@@ -192,6 +192,8 @@ def get_factor(name: str, field: str = "grid.carbon_factor") -> EmissionFactor:
         Registry name, optionally with ``@version``.
     field : str
         The site-file field the name came from, for the error message.
+    source : str, optional
+        The file the name came from, for the error message.
 
     Raises
     ------
@@ -204,6 +206,7 @@ def get_factor(name: str, field: str = "grid.carbon_factor") -> EmissionFactor:
         return max(found, key=lambda f: f.version)
     raise SiteFileError(
         "unknown emission factor",
+        source=source,
         field=field,
         value=name,
         allowed=", ".join(f.name for f in FACTORS),

@@ -23,6 +23,9 @@ from islandgrid.errors import DataFileError, InputError
 #: NVIDIA H100 SXM5 maximum board power (datasheet: TDP up to 700 W) [kW].
 H100_SXM_KW = 0.7
 MAX_REPORTED = 10
+#: Class 1 active-energy meters are accurate to 1 % (IEC 62053-21); a job may draw that much more
+#: than the room's metered peak before it is refused [-].
+METER_ACCURACY_FRAC = 0.01
 
 
 def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
@@ -100,7 +103,38 @@ def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
             source=str(path),
             fix="correct those lines",
         )
-    return pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_hours"])
+    frame = pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_hours"])
+    frame.attrs["source"] = str(path)
+    return frame
+
+
+def room_peak_it_kw(records: pd.DataFrame) -> float:
+    """The room's largest IT draw in the ledger [kW]: no job can draw more than the whole room.
+
+    An interval without metered IT energy counts its facility energy (IT x PUE), an upper bound.
+    """
+    it = records["it_kwh"].to_numpy(dtype=float)
+    energy = np.where(np.isfinite(it), it, records["load_kwh"].to_numpy(dtype=float))
+    return float(np.nanmax(energy / (records["dt_s"].to_numpy(dtype=float) / 3600.0), initial=0.0))
+
+
+def _check_job_power(jobs: pd.DataFrame, kws: np.ndarray, peak_kw: float, kw_per_gpu: float) -> None:
+    """Refuse jobs drawing more than the room's peak IT power, naming each (up to ten)."""
+    limit_kw = peak_kw * (1.0 + METER_ACCURACY_FRAC)
+    bad = [(str(j), float(k)) for j, k in zip(jobs["job_id"], kws, strict=True) if k > limit_kw]
+    if not bad:
+        return
+    more = f" (and {len(bad) - MAX_REPORTED} more)" if len(bad) > MAX_REPORTED else ""
+    listed = "; ".join(f"job {j} draws {k:,.1f} kW" for j, k in bad[:MAX_REPORTED])
+    raise DataFileError(
+        f"{len(bad)} job(s) draw more IT power than the whole room ever drew: {listed}{more}.",
+        source=jobs.attrs.get("source"),
+        field="kw",
+        value=bad[0][1],
+        allowed=f"0 to {limit_kw:,.1f} kW (the room's peak IT draw in the ledger, {peak_kw:,.1f} kW, "
+        f"+ {METER_ACCURACY_FRAC:.0%} meter accuracy)",
+        fix=f"give each job's mean IT draw in kW (not W); gpu_hours use --kw-per-gpu = {kw_per_gpu:g} kW per GPU",
+    )
 
 
 def allocate_jobs(
@@ -128,7 +162,8 @@ def allocate_jobs(
     Raises
     ------
     InputError
-        A job outside the ledger's period, or no PUE where the ledger has no IT energy.
+        A job outside the ledger's period, a job drawing more than the room's peak IT power
+        (:func:`room_peak_it_kw`), or no PUE where the ledger has no IT energy.
     """
     if not 0 < kw_per_gpu <= 5:
         raise InputError("kW per GPU out of range", field="--kw-per-gpu", value=kw_per_gpu, allowed="0 to 5 kW")
@@ -148,19 +183,21 @@ def allocate_jobs(
     out = []
     starts = pd.DatetimeIndex(jobs["start"]).tz_convert("UTC")
     ends = pd.DatetimeIndex(jobs["end"]).tz_convert("UTC")
-    kws = jobs["kw"].to_numpy(dtype=float)
-    gpu_hours = jobs["gpu_hours"].to_numpy(dtype=float)
+    dur_h = (ends - starts).total_seconds().to_numpy() / 3600.0
+    gpu_kw = jobs["gpu_hours"].to_numpy(dtype=float) * kw_per_gpu / dur_h
+    kws = np.where(np.isfinite(jobs["kw"].to_numpy(dtype=float)), jobs["kw"].to_numpy(dtype=float), gpu_kw)
+    _check_job_power(jobs, kws, room_peak_it_kw(records), kw_per_gpu)
     for j, job_id in enumerate(jobs["job_id"].astype(str).tolist()):
         start, end = starts[j], ends[j]
         s = int(start.timestamp())
         e = int(end.timestamp())
-        dur_h = (e - s) / 3600.0
-        kw = float(kws[j]) if np.isfinite(kws[j]) else float(gpu_hours[j]) * kw_per_gpu / dur_h
+        kw = float(kws[j])
         lo = int(np.searchsorted(t1, s, side="right"))
         hi = int(np.searchsorted(t0, e, side="left"))
         if hi <= lo:
             raise InputError(
                 "job lies outside the ledger's period",
+                source=jobs.attrs.get("source"),
                 field="job_id",
                 value=job_id,
                 allowed=f"{records.index[0]} to {records.index[-1]} UTC",
@@ -195,7 +232,7 @@ def allocate_jobs(
                 "intensity_kg_per_kwh": co2 / fac_sum if fac_sum > 0 else 0.0,
                 "pv_share": float((fac * pv_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
                 "covered_h": float(overlap_h.sum()),
-                "job_h": dur_h,
+                "job_h": float(dur_h[j]),
             }
         )
     return pd.DataFrame(out)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
+from islandgrid.cli.helpfmt import RESOLUTION_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +23,7 @@ def register(app: typer.Typer) -> None:
     @friendly_errors
     def forecast(
         site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
-        resolution: Annotated[str | None, typer.Option(help="1h or 15min; overrides the site file.")] = None,
+        resolution: Annotated[str | None, typer.Option(help=RESOLUTION_HELP)] = None,
         horizon_h: Annotated[float, typer.Option(help="Forecast horizon \\[h].", min=1, max=168)] = 48.0,
         issue_every_h: Annotated[float, typer.Option(help="Hours between issued forecasts.", min=0.25)] = 1.0,
         out: Annotated[Path | None, typer.Option(help="Write skill.csv here.")] = None,

@@ -9,12 +9,20 @@ import typer
 from rich.console import Console
 
 from islandgrid.cli.common import friendly_errors
+from islandgrid.cli.helpfmt import RESOLUTION_HELP, STRATEGY_HELP
 
 if TYPE_CHECKING:
     from islandgrid.ledger.store import LedgerStore
 
 DB = Annotated[Path, typer.Option("--db", help="The ledger database (SQLite).")]
 SITE_ID = Annotated[str | None, typer.Option("--site-id", help="The chain; default from the site file.")]
+#: ``--site-id`` of the commands that read a ledger and take no site file.
+EVERY_CHAIN = Annotated[
+    str | None, typer.Option("--site-id", help="Only this chain; default every chain in the ledger.")
+]
+ONE_CHAIN = Annotated[
+    str | None, typer.Option("--site-id", help="The chain; needed only when the ledger holds several.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +35,8 @@ def register(app: typer.Typer) -> None:
     def build(
         site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
         db: DB,
-        resolution: Annotated[str | None, typer.Option(help="1h, 15min or 1min; overrides the site file.")] = None,
-        strategy: Annotated[str | None, typer.Option(help="Dispatch strategy; overrides the site file.")] = None,
+        resolution: Annotated[str | None, typer.Option(help=RESOLUTION_HELP)] = None,
+        strategy: Annotated[str | None, typer.Option(help=STRATEGY_HELP)] = None,
         site_id: SITE_ID = None,
     ) -> None:
         """Simulate a year and record every interval (quality 'estimated', flagged simulated)."""
@@ -88,7 +96,7 @@ def register(app: typer.Typer) -> None:
     @friendly_errors
     def verify(
         db: DB,
-        site_id: SITE_ID = None,
+        site_id: EVERY_CHAIN = None,
         tip: Annotated[str | None, typer.Option("--tip", help="A published tip hash the chain must contain.")] = None,
     ) -> None:
         """Check the whole chain; exit 0 only when intact, else name the first bad record."""
@@ -109,7 +117,7 @@ def register(app: typer.Typer) -> None:
     def export(
         db: DB,
         out: Annotated[Path, typer.Option("--out", help="FILE.csv or FILE.parquet.")],
-        site_id: SITE_ID = None,
+        site_id: ONE_CHAIN = None,
     ) -> None:
         """Write every record (all fields, quality, flags, hash) as CSV or Parquet."""
         from islandgrid.ledger.export import export_records

@@ -8,6 +8,7 @@ from islandgrid.cli.common import main_guard
 from islandgrid.cli.economics import register as register_economics
 from islandgrid.cli.factors import register as register_factors
 from islandgrid.cli.forecast import register as register_forecast
+from islandgrid.cli.helpfmt import use_help_classes
 from islandgrid.cli.ledger import register as register_ledger
 from islandgrid.cli.optimize import register as register_optimize
 from islandgrid.cli.regret import register as register_regret
@@ -16,6 +17,7 @@ from islandgrid.cli.resilience import register as register_resilience
 from islandgrid.cli.serve import register as register_serve
 from islandgrid.cli.simulate import register as register_simulate
 from islandgrid.cli.size import register as register_size
+from islandgrid.cli.strategies import register as register_strategies
 
 app = typer.Typer(
     name="islandgrid",
@@ -42,8 +44,10 @@ register_report(app)
 register_factors(app)
 register_serve(app)
 register_optimize(app)
+register_strategies(app)
 # Further command groups register here, one line each:
 # (ledger / report / factors: carbon; optimize / size / resilience / forecast: planning; serve: controller)
+use_help_classes(app)  # last: every command and group registered above
 
 
 def run() -> None:

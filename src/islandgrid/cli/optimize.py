@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
+from islandgrid.cli.helpfmt import RESOLUTION_HELP
 
 
 def solve_lines(kpis: dict[str, Any], currency: str) -> list[str]:
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[
             bool, typer.Option("--json", help="Print the KPIs as one JSON object, nothing else.")
         ] = False,
-        resolution: Annotated[str | None, typer.Option(help="1h, 15min or 1min; overrides the site file.")] = None,
+        resolution: Annotated[str | None, typer.Option(help=RESOLUTION_HELP)] = None,
         mode: Annotated[
             str, typer.Option(help="milp: hourly genset commitment (min load, min run, start cost); lp: the bound.")
         ] = "milp",

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
+from islandgrid.cli.helpfmt import RESOLUTION_HELP, STRATEGY_CHOICES
 
 
 def _strict(row: dict[str, Any]) -> dict[str, Any]:
@@ -29,9 +30,10 @@ def register(app: typer.Typer) -> None:
     @friendly_errors
     def regret(
         site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
-        resolution: Annotated[str | None, typer.Option(help="1h or 15min; overrides the site file.")] = None,
+        resolution: Annotated[str | None, typer.Option(help=RESOLUTION_HELP)] = None,
         strategy: Annotated[
-            list[str] | None, typer.Option("--strategy", "-s", help="Only these strategies (repeatable).")
+            list[str] | None,
+            typer.Option("--strategy", "-s", help=f"Only these strategies (repeatable), from {STRATEGY_CHOICES}."),
         ] = None,
         out: Annotated[Path | None, typer.Option(help="Write regret.csv and regret.json here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the rows as JSON, nothing else.")] = False,

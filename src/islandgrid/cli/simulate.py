@@ -12,6 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
+from islandgrid.cli.helpfmt import RESOLUTION_HELP, STRATEGY_HELP
 from islandgrid.reports.kpi_format import KPI_ROWS, fmt_kpi, targets_verdict
 
 
@@ -43,8 +44,8 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[
             bool, typer.Option("--json", help="Print the KPIs as one JSON object, nothing else.")
         ] = False,
-        resolution: Annotated[str | None, typer.Option(help="1h, 15min or 1min; overrides the site file.")] = None,
-        strategy: Annotated[str | None, typer.Option(help="Dispatch strategy; overrides the site file.")] = None,
+        resolution: Annotated[str | None, typer.Option(help=RESOLUTION_HELP)] = None,
+        strategy: Annotated[str | None, typer.Option(help=STRATEGY_HELP)] = None,
         out: Annotated[
             Path | None, typer.Option(help="Write flows (Parquet, CSV), kpis.json and report.html here.")
         ] = None,

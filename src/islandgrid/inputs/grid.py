@@ -67,13 +67,19 @@ def outages_from_csv(path: Path, tz: str) -> pd.DataFrame:
         raise DataFileError(f"not a readable CSV ({exc})", source=str(path), fix="columns: start,end") from None
     if not {"start", "end"} <= set(df.columns):
         raise DataFileError(
-            "missing columns", source=str(path), value=list(df.columns), fix="the header must be 'start,end'"
+            "missing columns",
+            source=str(path),
+            field="header",
+            value=list(df.columns),
+            fix="the header must be 'start,end'",
         )
     try:
         s = pd.DatetimeIndex(pd.to_datetime(df["start"], format="mixed"))
         e = pd.DatetimeIndex(pd.to_datetime(df["end"], format="mixed"))
     except (ValueError, TypeError) as exc:
-        raise DataFileError(f"malformed timestamp ({exc})", source=str(path), fix="use ISO 8601 local times") from None
+        raise DataFileError(
+            f"malformed timestamp ({exc})", source=str(path), field="start, end", fix="use ISO 8601 local times"
+        ) from None
     s = s.tz_localize(tz) if s.tz is None else s.tz_convert(tz)
     e = e.tz_localize(tz) if e.tz is None else e.tz_convert(tz)
     bad = np.asarray(e <= s)
@@ -82,10 +88,30 @@ def outages_from_csv(path: Path, tz: str) -> pd.DataFrame:
         raise DataFileError(
             f"outage on line {i + 2} ends before it starts",
             source=str(path),
+            field="start, end",
             value=f"{s[i]} -> {e[i]}",
             fix="swap start and end",
         )
     return pd.DataFrame({"start": s, "end": e}).sort_values("start").reset_index(drop=True)
+
+
+def require_outage_in(windows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, path: Path) -> None:
+    """Refuse an outage file none of whose windows touches the simulated period [start, end).
+
+    A file that names outages only in other years would silently simulate a grid that never fails.
+    """
+    inside = (pd.DatetimeIndex(windows["start"]) < end) & (pd.DatetimeIndex(windows["end"]) > start)
+    if not np.asarray(inside).any():
+        span = f"{windows['start'].min()} to {windows['end'].max()}" if len(windows) else "no rows"
+        raise DataFileError(
+            f"no outage falls inside the simulated period {start} to {end}",
+            source=str(path),
+            field="start, end",
+            value=f"{len(windows)} outage(s), {span}",
+            allowed=f"at least one outage overlapping {start.year} ([simulation] year)",
+            fix="give the outages of the simulated year, set [simulation] year to the file's year, "
+            "or remove grid.outages_csv for a grid that never fails",
+        )
 
 
 def availability(index: pd.DatetimeIndex, dt_h: float, windows: pd.DataFrame) -> np.ndarray:
@@ -112,10 +138,6 @@ def tariff(spec: GridSpec, index: pd.DatetimeIndex) -> np.ndarray:
     """Import price per interval from the TOU bands in local time [currency/kWh]."""
     price = np.full(len(index), spec.import_price_per_kwh, dtype=float)
     hours = index.hour.to_numpy()
-    for band in spec.tou:
-        if band.start_hour < band.end_hour:
-            mask = (hours >= band.start_hour) & (hours < band.end_hour)
-        else:  # wraps past midnight
-            mask = (hours >= band.start_hour) | (hours < band.end_hour)
-        price[mask] = band.price_per_kwh
+    for band in spec.tou:  # disjoint bands (checked by GridSpec), so the order does not matter
+        price[np.isin(hours, sorted(band.hours()))] = band.price_per_kwh
     return price

@@ -146,6 +146,7 @@ def read_timeseries_csv(
             raise DataFileError(
                 f"missing column '{col}'",
                 source=str(path),
+                field="header",
                 value=list(df.columns),
                 fix=f"the header must be 'timestamp,{column}'",
             )
@@ -155,6 +156,7 @@ def read_timeseries_csv(
         raise DataFileError(
             f"column timestamp has a malformed value ({exc})",
             source=str(path),
+            field="timestamp",
             fix="use ISO 8601 timestamps such as 2025-01-01 00:00",
         ) from None
     ts = ts.tz_localize(index.tz) if ts.tz is None else ts.tz_convert(index.tz)
@@ -164,6 +166,7 @@ def read_timeseries_csv(
         raise DataFileError(
             f"column {column} has a missing or malformed value on line {i + 2}",
             source=str(path),
+            field=column,
             value=df[column].iloc[i],
             allowed=f"{lo} to {hi} {unit}",
             fix="fill the gap; islandgrid does not guess missing data",
@@ -175,6 +178,7 @@ def read_timeseries_csv(
         raise DataFileError(
             f"column {column} is out of range on line {i + 2}",
             source=str(path),
+            field=column,
             value=float(vals[i]),
             allowed=f"{lo} to {hi} {unit}",
             fix=hint,
@@ -183,6 +187,7 @@ def read_timeseries_csv(
         raise DataFileError(
             "timestamps are not strictly increasing",
             source=str(path),
+            field="timestamp",
             fix="sort the rows by time and remove duplicates",
         )
     steps = np.diff(ts.asi8)
@@ -191,6 +196,7 @@ def read_timeseries_csv(
         raise DataFileError(
             f"has a gap or irregular step after line {i + 2} ({ts[i]} -> {ts[i + 1]})",
             source=str(path),
+            field="timestamp",
             allowed="one fixed step for the whole file",
             fix="fill the gap; islandgrid does not guess missing data",
         )
@@ -200,6 +206,7 @@ def read_timeseries_csv(
         raise DataFileError(
             f"covers {ts[0]} to {ts[-1] + step}, not the simulated year {start} to {end}",
             source=str(path),
+            field="timestamp",
             value=len(ts),
             allowed=f"rows covering {start.year} completely",
             fix="give a full year at a fixed step, or change [simulation] year",

@@ -13,7 +13,7 @@ from islandgrid.inputs import grid as grid_inputs
 from islandgrid.inputs import load as load_inputs
 from islandgrid.inputs.pv import pv_ac_kw, read_timeseries_csv, solar_position
 from islandgrid.inputs.timegrid import RESOLUTIONS, make_index
-from islandgrid.inputs.weather import weather_on_grid
+from islandgrid.inputs.weather import check_station_distance, weather_on_grid
 from islandgrid.site.spec import Site
 
 #: Columns of :attr:`InputSeries.frame` and their units.
@@ -67,10 +67,12 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
         Overrides ``site.simulation.resolution``.
     """
     res = resolution or site.simulation.resolution
+    source = str(site.source) if site.source else None
     if res not in RESOLUTIONS:
         raise SiteFileError(
             "unknown resolution",
-            field="simulation.resolution",
+            source=None if resolution else source,
+            field="--resolution" if resolution else "simulation.resolution",
             value=res,
             allowed=", ".join(RESOLUTIONS),
             fix="pick one of those",
@@ -83,6 +85,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     temp = np.full(n, np.nan)
     if site.weather.epw is not None:
         weather = weather_on_grid(site.weather.epw, index, dt_h)
+        check_station_distance(site, weather)
         temp = weather.frame["temp_air"].to_numpy()
         solpos = solar_position(
             index,
@@ -111,6 +114,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     if spec.pue.kind == "temperature" and site.weather.epw is None:
         raise SiteFileError(
             "a temperature-dependent PUE needs an EPW weather file",
+            source=source,
             field="load.pue.kind",
             value="temperature",
             allowed="'constant' when weather comes from pv_csv",
@@ -123,6 +127,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     start, end = index[0], index[-1] + pd.Timedelta(hours=dt_h)
     if g.outages_csv is not None:
         outages = grid_inputs.outages_from_csv(g.outages_csv, tz)
+        grid_inputs.require_outage_in(outages, start, end, g.outages_csv)
     elif g.outages is not None:
         outages = grid_inputs.stochastic_outages(g.outages, start, end)
     else:
@@ -133,7 +138,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     if g.carbon_csv is not None:
         co2 = read_timeseries_csv(g.carbon_csv, "kg_per_kwh", index, lo=0.0, hi=2.0, unit="kg/kWh")
     elif isinstance(g.carbon_factor, str):
-        factor = get_factor(g.carbon_factor)
+        factor = get_factor(g.carbon_factor, source=source)
         co2 = np.full(n, factor.value)
     else:
         co2 = np.full(n, float(g.carbon_factor))

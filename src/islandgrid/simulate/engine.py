@@ -113,7 +113,12 @@ def simulate(
     say = progress or (lambda _stage: None)
     say("inputs")
     inputs = build_inputs(site, resolution)
-    strat = get_strategy(strategy or site.simulation.strategy) if not hasattr(strategy, "dispatch") else strategy
+    if hasattr(strategy, "dispatch"):
+        strat = strategy
+    elif strategy:
+        strat = get_strategy(strategy)
+    else:  # the site file's choice: an unknown name is that file's error
+        strat = get_strategy(site.simulation.strategy, source=str(site.source) if site.source else None)
     assert strat is not None and not isinstance(strat, str)
     say("dispatch")
     problem = build_problem(site, inputs)

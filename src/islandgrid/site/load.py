@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -20,19 +21,53 @@ _PATH_FIELDS = {
 }
 
 
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside ``annotation`` (``X``, ``X | None``, ``list[X]``), if any."""
+    stack = [annotation]
+    while stack:
+        ann = stack.pop()
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            return ann
+        stack.extend(getattr(ann, "__args__", ()))
+    return None
+
+
+def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[type[BaseModel] | None, Any]:
+    """Follow ``loc`` through nested models: (model holding the last part, its FieldInfo or None)."""
+    current: type[BaseModel] | None = model
+    info = None
+    for i, part in enumerate(loc):
+        if current is None:
+            return None, None
+        if isinstance(part, int):  # an item of a list of models
+            continue
+        if part not in current.model_fields:
+            return (current, None) if i == len(loc) - 1 else (None, None)
+        info = current.model_fields[part]
+        if i == len(loc) - 1:
+            return current, info
+        current = _nested_model(info.annotation)
+    return current, info
+
+
+def _unknown_key(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str, str, str]:
+    """Message, allowed keys and fix for an unknown key, with the closest valid key as a suggestion."""
+    parent, _ = _walk(model, loc)
+    keys = list(parent.model_fields) if parent is not None else []
+    keys = [k for k in keys if k != "source"] if parent is Site else keys
+    section = ".".join(str(p) for p in loc[:-1])
+    where = f"[{section}]" if section else "the top level (sections)"
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+    if close:
+        msg, fix = f"unknown field; did you mean '{close[0]}'?", f"rename '{loc[-1]}' to '{close[0]}'"
+    else:
+        msg, fix = "unknown field (a typo?)", "remove it or check the spelling against examples/horinger-ai-room.toml"
+    return msg, f"the keys of {where}: {', '.join(keys)}", fix
+
+
 def _field_info(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str | None, str | None]:
     """Walk ``loc`` through nested models; return (allowed range, fix hint) of the leaf field."""
-    current: Any = model
-    info = None
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            break
-        if not isinstance(part, str) or part not in current.model_fields:
-            break
-        info = current.model_fields[part]
-        ann = info.annotation
-        nested = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
-        current = nested[0] if nested else None
+    _, info = _walk(model, loc)
     if info is None:
         return None, None
     bounds = []
@@ -73,17 +108,20 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>", base_dir: Path 
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # an unknown key first: a typo (kwpp) also makes its intended key (kwp) look missing
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(top level)"
         allowed, fix = _field_info(Site, loc)
         msg = err["msg"].removeprefix("Value error, ")
+        ctx = err.get("ctx") or {}
+        allowed, fix = ctx.get("allowed", allowed), ctx.get("fix", fix)
         if err["type"] == "missing":
             msg = "this field is required but missing"
             fix = fix or f"add '{loc[-1]} = ...' to section [{'.'.join(str(p) for p in loc[:-1])}]"
         elif err["type"] == "extra_forbidden":
-            msg = "unknown field (a typo?)"
-            fix = "remove it or check the spelling against examples/horinger-ai-room.toml"
+            msg, allowed, fix = _unknown_key(Site, loc)
         raise SiteFileError(msg, source=source, field=field, value=err.get("input"), allowed=allowed, fix=fix) from None
     for section, key in _PATH_FIELDS:
         p = getattr(getattr(site, section), key)

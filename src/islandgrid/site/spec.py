@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from islandgrid.carbon.spec import CarbonSpec
 from islandgrid.site.sizing import SizingSpec
@@ -21,6 +22,11 @@ from islandgrid.site.sizing import SizingSpec
 def _fix(text: str) -> dict[str, Any]:
     """Attach a fix hint to a field; the site loader prints it with the error."""
     return {"fix": text}
+
+
+def _rule(message: str, allowed: str, fix: str) -> PydanticCustomError:
+    """A broken cross-field rule; the site loader prints ``allowed`` and ``fix`` with it."""
+    return PydanticCustomError("site_rule", message, {"allowed": allowed, "fix": fix})
 
 
 class _Spec(BaseModel):
@@ -55,6 +61,15 @@ class WeatherSpec(_Spec):
     pv_csv: Path | None = Field(
         default=None,
         json_schema_extra=_fix("path to a CSV with columns 'timestamp' and 'pv_kw' (AC), relative to the site file"),
+    )
+    # 100 km moves solar time by < 8 min and the sun's noon elevation by < 1 degree below 60 degrees
+    # latitude, well inside the hour a typical-year row covers; a file farther away is another climate
+    # (or a sign flip: lat -40.82 with the Hohhot file), so it is refused unless this is raised.
+    max_distance_km: float = Field(
+        default=100.0,
+        gt=0,
+        le=20016,
+        json_schema_extra=_fix("how far the EPW's station may be from [location], in km (great circle)"),
     )
 
     @model_validator(mode="after")
@@ -165,6 +180,23 @@ class GensetSpec(_Spec):
     fail_to_start_prob: float = Field(default=0.0094, ge=0, lt=1, json_schema_extra=_fix("REopt default 0.0094"))
     mttf_h: float = Field(default=1100.0, gt=0, json_schema_extra=_fix("mean time to failure while running, hours"))
 
+    @field_validator("datasheet_load_frac", "datasheet_fuel_l_per_h")
+    @classmethod
+    def _rising(cls, v: list[float] | None, info: ValidationInfo) -> list[float] | None:
+        """Data-sheet points rise with load: fuel use grows with output on every diesel data sheet."""
+        if v is None:
+            return v
+        what = "load fractions" if info.field_name == "datasheet_load_frac" else "fuel figures"
+        for i in range(1, len(v)):
+            if v[i] <= v[i - 1]:
+                raise _rule(
+                    f"the data-sheet {what} must rise from point to point, but point {i + 1} ({v[i]:g}) "
+                    f"is not above point {i} ({v[i - 1]:g}).",
+                    "strictly increasing values, in order of rising load",
+                    "list the points from the lowest to the highest load, with fuel in L/h at each",
+                )
+        return v
+
     @model_validator(mode="after")
     def _curve(self) -> GensetSpec:
         pts = (self.datasheet_load_frac, self.datasheet_fuel_l_per_h)
@@ -181,6 +213,22 @@ class TouPeriod(_Spec):
     start_hour: int = Field(ge=0, le=23)
     end_hour: int = Field(ge=1, le=24)
     price_per_kwh: float = Field(ge=-10, le=100, json_schema_extra=_fix("import price per kWh in the site currency"))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TouPeriod:
+        if self.start_hour == self.end_hour:
+            raise _rule(
+                f"start_hour = end_hour = {self.start_hour}: an empty (or a whole-day) band.",
+                "start_hour != end_hour; a band may wrap past midnight (22 to 6)",
+                "give the band's first hour and the hour after its last; for a flat price use import_price_per_kwh",
+            )
+        return self
+
+    def hours(self) -> set[int]:
+        """The local hours [0, 24) the band covers (wrapping past midnight when end < start)."""
+        if self.start_hour < self.end_hour:
+            return set(range(self.start_hour, self.end_hour))
+        return set(range(self.start_hour, 24)) | set(range(0, self.end_hour))
 
 
 class StochasticOutages(_Spec):
@@ -214,6 +262,21 @@ class GridSpec(_Spec):
     )
     outages_csv: Path | None = Field(default=None, json_schema_extra=_fix("CSV with 'start' and 'end' in local time"))
     outages: StochasticOutages | None = None
+
+    @field_validator("tou")
+    @classmethod
+    def _disjoint(cls, bands: list[TouPeriod]) -> list[TouPeriod]:
+        for j, b in enumerate(bands):
+            for i in range(j):
+                common = sorted(bands[i].hours() & b.hours())
+                if common:
+                    raise _rule(
+                        f"TOU bands {i + 1} ({bands[i].start_hour}-{bands[i].end_hour} h) and {j + 1} "
+                        f"({b.start_hour}-{b.end_hour} h) overlap at hour(s) {', '.join(map(str, common))}.",
+                        "bands that share no hour (hours not in any band use import_price_per_kwh)",
+                        "make each band end where the next begins",
+                    )
+        return bands
 
     @model_validator(mode="after")
     def _one_outage_source(self) -> GridSpec:

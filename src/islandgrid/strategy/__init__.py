@@ -53,8 +53,39 @@ def strategy_factories() -> dict[str, Callable[[], Strategy]]:
     return factories
 
 
-def get_strategy(name: str) -> Strategy:
+#: One line per registered strategy for ``islandgrid strategies`` (the names come from
+#: :func:`strategy_factories`; a test checks each has its line).
+_SUMMARIES: dict[str, str] = {
+    "load_following": "HOMER load following: the genset follows the net load; only its minimum-load surplus "
+    "charges the battery",
+    "cycle_charging": "HOMER cycle charging: a started genset runs at full output until the battery reaches "
+    "the setpoint",
+    "pv_first": "PV, then the battery (keeping the islanding reserve while grid-tied), then the grid; genset last",
+    "mpc": "model-predictive control on clear-sky forecasts (as mpc_clearsky)",
+    "mpc_perfect": "model-predictive control on perfect forecasts (its best case)",
+    "mpc_persistence": "model-predictive control on persistence forecasts",
+    "mpc_clearsky": "model-predictive control on clear-sky forecasts",
+    "mpc_noisy": "model-predictive control on seeded noisy forecasts",
+    "optimal": "the whole year with perfect foresight, MILP (HiGHS): the bound for any EMS",
+    "optimal_lp": "the same year as an LP (no genset commitment): a lower bound on cost",
+    "optimal_no_reserve": "as optimal, without the islanding reserve",
+}
+
+
+def strategy_summaries() -> dict[str, str]:
+    """Every registered strategy name and a one-line summary of what it does ('' when it has none)."""
+    return {name: _SUMMARIES.get(name, "") for name in strategy_factories()}
+
+
+def get_strategy(name: str, source: str | None = None) -> Strategy:
     """Build the strategy called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+    source : str, optional
+        The site file the name came from, for the error message.
 
     Raises
     ------
@@ -65,12 +96,21 @@ def get_strategy(name: str) -> Strategy:
     if name not in factories:
         raise SiteFileError(
             "unknown strategy",
+            source=source,
             field="simulation.strategy",
             value=name,
             allowed=", ".join(factories),
-            fix="pick one of those names",
+            fix="pick one of those names (`islandgrid strategies` describes them)",
         )
     return factories[name]()
 
 
-__all__ = ["FLOW_COLUMNS", "DispatchProblem", "GridParams", "Strategy", "get_strategy", "strategy_factories"]
+__all__ = [
+    "FLOW_COLUMNS",
+    "DispatchProblem",
+    "GridParams",
+    "Strategy",
+    "get_strategy",
+    "strategy_factories",
+    "strategy_summaries",
+]
