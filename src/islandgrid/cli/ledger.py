@@ -103,6 +103,12 @@ def register(app: typer.Typer) -> None:
                     f"{rep.gaps} gap(s) flagged; tip {rep.tip_hash}",
                     highlight=False,
                 )
+                if rep.format_version == 1:
+                    Console(stderr=True).print(
+                        f"[yellow]{rep.site_id}: a format-1 chain: its site name and time zone (table sites) are not "
+                        "covered by the hashes; a new chain covers them (docs/ledger.md)[/]",
+                        highlight=False,
+                    )
 
     @ledger.command("export")
     @friendly_errors

@@ -101,6 +101,14 @@ class LedgerBackend(Protocol):
         """Every site with a chain."""
         ...
 
+    def stray_keys(self, limit: int) -> list[int]:
+        """Up to ``limit`` record keys that belong to no stored site (what verify reports as tampering)."""
+        ...
+
+    def state_site_ids(self) -> list[str]:
+        """Every site with a stored battery state."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...
@@ -260,6 +268,24 @@ class SqliteBackend:
 
     def site_ids(self) -> list[str]:
         return [str(r[0]) for r in self._con.execute("SELECT site_id FROM sites ORDER BY site_id").fetchall()]
+
+    def stray_keys(self, limit: int) -> list[int]:
+        keys = [int(r[0]) for r in self._con.execute("SELECT site_key FROM sites ORDER BY site_key")]
+        # the gaps around the sites' key ranges, one index seek each: no scan of the records
+        los = [None, *((k + 1) * SITE_STRIDE for k in keys)]
+        his = [*(k * SITE_STRIDE for k in keys), None]
+        found: list[int] = []
+        for lo, hi in zip(los, his, strict=True):
+            where = " AND ".join(c for c, v in (("key >= ?", lo), ("key < ?", hi)) if v is not None) or "1"
+            args = [v for v in (lo, hi) if v is not None]
+            sql = f"SELECT key FROM records WHERE {where} ORDER BY key LIMIT ?"
+            found += [int(r[0]) for r in self._con.execute(sql, (*args, limit - len(found)))]
+            if len(found) >= limit:
+                break
+        return found
+
+    def state_site_ids(self) -> list[str]:
+        return [str(r[0]) for r in self._con.execute("SELECT site_id FROM battery_state ORDER BY site_id")]
 
     def close(self) -> None:
         self._con.close()

@@ -13,7 +13,7 @@ from islandgrid.carbon.flow import CarbonState
 from islandgrid.errors import InputError, LedgerError
 from islandgrid.ledger.backend import LedgerBackend, SqliteBackend
 from islandgrid.ledger.batch import build_batch, initial_state, site_id_of, validate_flows
-from islandgrid.ledger.record import LedgerRecord, decode, genesis_hash
+from islandgrid.ledger.record import LedgerRecord, decode, genesis_hash, site_info_json
 from islandgrid.site.spec import Site
 
 
@@ -80,9 +80,10 @@ class LedgerStore:
         b = self.backend
         with b.transaction():
             tip = self._tip(sid)
+            info = site_info_json(sid, site.location.name, site.location.tz)
             if tip is None:
                 state = initial_state(site, flows, quality)
-                prev = genesis_hash(sid)
+                prev = genesis_hash(sid, b.site_info(sid) or info)  # the info as stored is what the chain covers
             else:
                 state = self._state(sid, tip)
                 prev = bytes.fromhex(tip.hash)
@@ -98,10 +99,10 @@ class LedgerStore:
                 it_kwh=it_kwh,
                 dt_s=dt_s,
             )
-            b.put_site(sid, json.dumps({"name": site.location.name, "tz": site.location.tz, "site_id": sid}))
+            b.put_site(sid, info)
             b.put_factor_set(batch.factor_digest, batch.factor_body)
             b.put_rows(sid, batch.rows())
-            b.put_state(sid, batch.last_seq, json.dumps(batch.state.to_json()))
+            b.put_state(sid, batch.last_seq, state_json(batch.state))
         return batch.n
 
     # -- reading -----------------------------------------------------------------------------
@@ -188,6 +189,14 @@ class LedgerStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def state_json(state: CarbonState) -> str:
+    """The stored form of a battery carbon state (table ``battery_state``): ``json.dumps`` of its parcels.
+
+    ``ledger verify`` requires this exact text: a hand edit that keeps the values shows.
+    """
+    return json.dumps(state.to_json())
 
 
 def open_ledger(path: str | Path, *, readonly: bool = False) -> LedgerStore:
