@@ -151,6 +151,23 @@ def test_an_edited_manifest_entry_protects_the_file(tmp_path: Path) -> None:
     assert (out / "a.csv").read_text() == "1\n"
 
 
+def test_a_folder_that_cannot_be_written_or_created_is_exit_2(ledger: Path, tmp_path: Path, monkeypatch) -> None:
+    """What the OS refuses (EACCES, a read-only file system) is simulated: the tests may run as root."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    import islandgrid.cli.common as common
+
+    monkeypatch.setattr(common.tempfile, "mkdtemp", refuse)
+    r = _report(ledger, tmp_path / "new")
+    assert r.exit_code == 2 and "cannot write" in r.output and "Fix:" in r.output
+    assert not (tmp_path / "new").exists()  # the folder it created for nothing is removed again
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    r = _report(ledger, tmp_path / "other")
+    assert r.exit_code == 2 and "cannot create" in r.output and "Traceback" not in r.output
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_an_unwritable_folder_is_exit_2(ledger: Path, tmp_path: Path) -> None:
     out = tmp_path / "ro"

@@ -82,7 +82,8 @@ def test_a_foreign_sqlite_file_is_exit_2_and_untouched(tmp_path: Path, journal: 
     con.close()
     before = _state(folder)
     assert list(before) == ["shop.db"]
-    for args in _commands(db, tmp_path):
+    importing = ["ledger", "import", str(METERS), "--site", str(SITE), "--db", str(db)]  # a writer refuses it too
+    for args in [*_commands(db, tmp_path), importing]:
         r = runner.invoke(app, args)
         assert r.exit_code == 2, (args, r.output)
         assert "not a usable ledger database" in r.output and "shop.db" in r.output and "Fix:" in r.output

@@ -233,6 +233,8 @@ def _command() -> str:
 def _publish(staging: Path, target: Path, field: str) -> None:
     """Check every staged file against the folder, then move them in and update the manifest."""
     names = sorted(p.name for p in staging.iterdir())
+    if not names:
+        return
     if any(not (staging / n).is_file() or (staging / n).is_symlink() for n in names) or MANIFEST in names:
         raise IslandgridError(f"an output writer left something other than plain files in {staging}")  # a bug
     manifest = _read_manifest(target, field)

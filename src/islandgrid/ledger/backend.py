@@ -126,7 +126,14 @@ class SqliteBackend:
                 _check_ledger(self._con)
             else:
                 if self.path != ":memory:" and not self.path.startswith("file:"):
-                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                    p = Path(self.path)
+                    if p.is_file() and p.stat().st_size > 0:  # someone's SQLite file gets no ledger tables added
+                        probe = _connect_readonly(p)
+                        try:
+                            _check_ledger(probe)
+                        finally:
+                            probe.close()
+                    p.parent.mkdir(parents=True, exist_ok=True)
                 self._con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
                 self._con.execute("PRAGMA page_size=65536")  # large blobs, append-heavy: fewer pages to write
                 self._con.execute("PRAGMA journal_mode=WAL")
