@@ -114,7 +114,9 @@ def test_first_record_chains_to_the_genesis(horinger: Site, week: pd.DataFrame) 
     row = store.backend.last_row("horinger-ai-room")
     assert row is not None
     _, _, payload, digest = row
-    assert digest == hashlib.sha256(genesis_hash("horinger-ai-room") + payload).digest()
+    info = store.backend.site_info("horinger-ai-room")  # format 2: the genesis carries the site's stored info
+    assert info == '{"name":"Horinger AI room","site_id":"horinger-ai-room","tz":"Asia/Shanghai"}'
+    assert digest == hashlib.sha256(genesis_hash("horinger-ai-room", info) + payload).digest()
 
 
 def test_per_row_quality(horinger: Site, week: pd.DataFrame) -> None:

@@ -23,7 +23,7 @@ from islandgrid.errors import LedgerError
 def _store(path: Path) -> Iterator[Any]:
     from islandgrid.ledger import open_ledger
 
-    store = open_ledger(path)
+    store = open_ledger(path, readonly=True)  # a read never writes the file or leaves one beside it
     try:
         yield store
     finally:

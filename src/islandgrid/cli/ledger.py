@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from islandgrid.cli.common import friendly_errors
+from islandgrid.cli.common import atomic_dir, friendly_errors
 from islandgrid.cli.helpfmt import RESOLUTION_HELP, STRATEGY_HELP
 
 if TYPE_CHECKING:
@@ -102,8 +102,8 @@ def register(app: typer.Typer) -> None:
         """Check the whole chain; exit 0 only when intact, else name the first bad record."""
         from islandgrid.ledger.verify import verify_chain
 
-        with _existing(db) as store:
-            sids = [site_id] if site_id else store.sites()
+        with open_existing(db) as store:
+            sids = [store.known_site(site_id)] if site_id else store.sites()
             for sid in sids:
                 rep = verify_chain(store, sid, tip_hash=tip)
                 Console().print(
@@ -111,6 +111,12 @@ def register(app: typer.Typer) -> None:
                     f"{rep.gaps} gap(s) flagged; tip {rep.tip_hash}",
                     highlight=False,
                 )
+                if rep.format_version == 1:
+                    Console(stderr=True).print(
+                        f"[yellow]{rep.site_id}: a format-1 chain: its site name and time zone (table sites) are not "
+                        "covered by the hashes; a new chain covers them (docs/ledger.md)[/]",
+                        highlight=False,
+                    )
 
     @ledger.command("export")
     @friendly_errors
@@ -120,10 +126,13 @@ def register(app: typer.Typer) -> None:
         site_id: ONE_CHAIN = None,
     ) -> None:
         """Write every record (all fields, quality, flags, hash) as CSV or Parquet."""
-        from islandgrid.ledger.export import export_records
+        from islandgrid.ledger.export import check_export_name, export_records
 
-        with _existing(db) as store:
-            n = export_records(store, out, site_id)
+        check_export_name(out)
+        with open_existing(db) as store:
+            sid = store.known_site(site_id)
+            with atomic_dir(out.parent) as tmp:
+                n = export_records(store, tmp / out.name, sid)
         Console().print(f"wrote {n} records to {out}")
 
 
@@ -133,14 +142,14 @@ def _sid(site: object, site_id: str | None) -> str:
     return site_id_of(site, site_id)  # type: ignore[arg-type]
 
 
-def _existing(db: Path) -> LedgerStore:
-    """Open a ledger that must already exist (never create one while reading)."""
+def open_existing(db: Path) -> LedgerStore:
+    """Open a ledger that must already exist, read-only: a reading command never creates or changes a file."""
     from islandgrid.errors import InputError
     from islandgrid.ledger import open_ledger
 
     if not Path(db).is_file():
         raise InputError("ledger not found", field="--db", value=str(db), fix="give the file 'ledger build' wrote")
-    return open_ledger(db)
+    return open_ledger(db, readonly=True)
 
 
 def _done(n: int, db: Path, tip: str) -> None:

@@ -30,19 +30,18 @@ def register(app: typer.Typer) -> None:
         pue: Annotated[float | None, typer.Option("--pue", help="PUE where the ledger has no IT energy \\[-].")] = None,
     ) -> None:
         """Scope 1/2 (location and market), hourly CFE, intensity, per-job CO2 and a CBAM-style block."""
+        from islandgrid.cli.ledger import open_existing
         from islandgrid.errors import InputError
-        from islandgrid.ledger import open_ledger
         from islandgrid.reports.carbon import build_report, write_report
 
-        if not db.is_file():
-            raise InputError("ledger not found", field="--db", value=str(db), fix="give the file 'ledger build' wrote")
         if not 0 <= carbon_price <= 10000:
             raise InputError(
                 "carbon price out of range", field="--carbon-price", value=carbon_price, allowed="0 to 10000 EUR/t"
             )
-        with open_ledger(db) as store:
+        with open_existing(db) as store:
+            sid = store.known_site(site_id)
             rep = build_report(
-                store, site_id, jobs_csv=jobs, carbon_price_eur_per_t=carbon_price, kw_per_gpu=kw_per_gpu, pue=pue
+                store, sid, jobs_csv=jobs, carbon_price_eur_per_t=carbon_price, kw_per_gpu=kw_per_gpu, pue=pue
             )
         with atomic_dir(out) as tmp:
             write_report(rep, tmp)

@@ -3,9 +3,10 @@
 ::
 
     open_ledger(path) -> LedgerStore          # SQLite (WAL, synchronous=FULL); ':memory:' for tests
+    open_ledger(path, readonly=True)          # mode=ro: reading leaves the file and its folder as they were
     store.append_flows(site, flows, quality="measured", site_id=None) -> int
     store.tip(site_id) -> LedgerRecord | None
-    verify_chain(store, site_id) -> VerifyReport   # raises ChainBrokenError on the first bad record
+    verify_chain(store, site_id) -> VerifyReport   # raises ChainBrokenError on the first bad record or table
     read_records(store, site_id) -> DataFrame
 
 The canonical encoding is documented in ``docs/ledger.md``.

@@ -11,6 +11,7 @@ refuse ``UPDATE`` and ``DELETE`` on records (the chain catches anyone who drops 
 from __future__ import annotations
 
 import sqlite3
+import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -24,7 +25,13 @@ Row = tuple[int, int, bytes, bytes]
 #: A record's key is ``site_key * SITE_STRIDE + seq``: one integer primary key, no second index.
 SITE_STRIDE = 1 << 40
 
-_SCHEMA = """
+#: ``ledger_meta.format`` of every ledger database (the record format is in each payload).
+LEDGER_FORMAT = "islandgrid-ledger/1"
+#: The tables a ledger database holds.
+LEDGER_TABLES = ("battery_state", "factor_sets", "ledger_meta", "records", "sites")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sites (site_key INTEGER PRIMARY KEY, site_id TEXT UNIQUE NOT NULL, info TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS factor_sets (digest BLOB PRIMARY KEY, body TEXT NOT NULL);
@@ -39,7 +46,7 @@ CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('format', 'islandgrid-ledger/1');
+INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('format', '{LEDGER_FORMAT}');
 """
 
 
@@ -94,6 +101,14 @@ class LedgerBackend(Protocol):
         """Every site with a chain."""
         ...
 
+    def stray_keys(self, limit: int) -> list[int]:
+        """Up to ``limit`` record keys that belong to no stored site (what verify reports as tampering)."""
+        ...
+
+    def state_site_ids(self) -> list[str]:
+        """Every site with a stored battery state."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...
@@ -102,21 +117,35 @@ class LedgerBackend(Protocol):
 class SqliteBackend:
     """SQLite, WAL mode, ``synchronous=FULL``; ``':memory:'`` for tests."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        self.readonly = readonly
         try:
-            self._con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self._con.execute("PRAGMA page_size=65536")  # large blobs, append-heavy: fewer pages to write
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=FULL")
-            self._con.execute("PRAGMA journal_size_limit=67108864")
-            self._con.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:  # a wrong file given as --db: bad input, exit 2, file untouched
+            if readonly:
+                self._con = _connect_readonly(Path(path))
+                _check_ledger(self._con)
+            else:
+                if self.path != ":memory:" and not self.path.startswith("file:"):
+                    p = Path(self.path)
+                    if p.is_file() and p.stat().st_size > 0:  # someone's SQLite file gets no ledger tables added
+                        probe = _connect_readonly(p)
+                        try:
+                            _check_ledger(probe)
+                        finally:
+                            probe.close()
+                    p.parent.mkdir(parents=True, exist_ok=True)
+                self._con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+                self._con.execute("PRAGMA page_size=65536")  # large blobs, append-heavy: fewer pages to write
+                self._con.execute("PRAGMA journal_mode=WAL")
+                self._con.execute("PRAGMA synchronous=FULL")
+                self._con.execute("PRAGMA journal_size_limit=67108864")
+                self._con.executescript(_SCHEMA)
+        except (sqlite3.DatabaseError, _NotALedgerError) as exc:  # a wrong file given as --db: bad input, exit 2
             raise DataFileError(
                 f"not a usable ledger database ({exc})",
                 source=self.path,
-                fix="pass the SQLite file written by 'islandgrid ledger build/import' or 'serve --db', "
-                "or a path that does not exist yet for a new ledger",
+                fix="pass the SQLite file written by 'islandgrid ledger build/import' or 'serve --db'"
+                + ("" if readonly else ", or a path that does not exist yet for a new ledger"),
             ) from None
         self._keys: dict[str, int] | None = None  # site keys looked up inside the current write transaction
 
@@ -247,5 +276,57 @@ class SqliteBackend:
     def site_ids(self) -> list[str]:
         return [str(r[0]) for r in self._con.execute("SELECT site_id FROM sites ORDER BY site_id").fetchall()]
 
+    def stray_keys(self, limit: int) -> list[int]:
+        keys = [int(r[0]) for r in self._con.execute("SELECT site_key FROM sites ORDER BY site_key")]
+        # the gaps around the sites' key ranges, one index seek each: no scan of the records
+        los = [None, *((k + 1) * SITE_STRIDE for k in keys)]
+        his = [*(k * SITE_STRIDE for k in keys), None]
+        found: list[int] = []
+        for lo, hi in zip(los, his, strict=True):
+            where = " AND ".join(c for c, v in (("key >= ?", lo), ("key < ?", hi)) if v is not None) or "1"
+            args = [v for v in (lo, hi) if v is not None]
+            sql = f"SELECT key FROM records WHERE {where} ORDER BY key LIMIT ?"
+            found += [int(r[0]) for r in self._con.execute(sql, (*args, limit - len(found)))]
+            if len(found) >= limit:
+                break
+        return found
+
+    def state_site_ids(self) -> list[str]:
+        return [str(r[0]) for r in self._con.execute("SELECT site_id FROM battery_state ORDER BY site_id")]
+
     def close(self) -> None:
         self._con.close()
+
+
+class _NotALedgerError(Exception):
+    """A readable file that is not an islandgrid ledger."""
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open ``path`` so that nothing can write to it, nor leave a file beside it.
+
+    SQLite's ``mode=ro`` never writes the database, but on a WAL database that no process has open
+    it creates the ``-wal`` and ``-shm`` files and cannot remove them again. So a WAL database
+    without a ``-wal`` file (everything is in the main file: the last writer checkpointed and
+    closed) is opened ``immutable=1`` (no locks, no side files); with a ``-wal`` file (a writer
+    has it open, e.g. ``serve``) ``mode=ro`` uses the files that writer keeps.
+    """
+    with open(path, "rb") as f:  # FileNotFoundError, IsADirectoryError: the caller's message
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise _NotALedgerError("not an SQLite database")
+    wal = header[18] == 2 or header[19] == 2  # file format write/read version 2: WAL mode
+    uri = "file:" + urllib.request.pathname2url(str(path.resolve()))
+    uri += "?mode=ro&immutable=1" if wal and not Path(f"{path}-wal").exists() else "?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+
+
+def _check_ledger(con: sqlite3.Connection) -> None:
+    """Raise :class:`_NotALedgerError` unless ``con`` holds the ledger's tables and format tag."""
+    tables = {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = [t for t in LEDGER_TABLES if t not in tables]
+    if missing:
+        raise _NotALedgerError(f"no table {', '.join(missing)}: not an islandgrid ledger")
+    row = con.execute("SELECT value FROM ledger_meta WHERE key = 'format'").fetchone()
+    if row is None or row[0] != LEDGER_FORMAT:
+        raise _NotALedgerError(f"ledger_meta format is {None if row is None else row[0]!r}, expected {LEDGER_FORMAT!r}")

@@ -535,7 +535,7 @@ def build_batch(
             energies[j] = cols.get(name, np.nan)
     seq0 = 0 if tip is None else tip.seq + 1
     header: dict[str, Any] = {
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION if tip is None else tip.version,  # a chain keeps its format
         "quality": _quality_codes(quality, n),
         "flags": row_flags,
         "dt_s": dt_s,

@@ -3,8 +3,12 @@
 One record per site per interval. Its payload is the packed structure :data:`RECORD_DTYPE`
 (no padding, little-endian, IEEE-754 binary64 floats), and
 
-    hash_0 = SHA-256(GENESIS_PREFIX || site_id as UTF-8)         (the chain's anchor, not stored)
+    hash_0 = SHA-256(GENESIS_PREFIX_SITE || site info as UTF-8)  (the chain's anchor, not stored)
     hash_i = SHA-256(hash_{i-1} || payload_i)                     (32 raw bytes each)
+
+where the site info is the JSON stored with the site (:func:`site_info_json`: id, name, time
+zone), so the chain covers everything a report shows. A format-1 chain (written before) anchors
+to ``SHA-256(GENESIS_PREFIX || site_id)`` and keeps doing so when appended to.
 
 ``docs/ledger.md`` spells the layout out field by field so that a verifier can re-implement
 it without islandgrid.
@@ -13,6 +17,7 @@ it without islandgrid.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +25,14 @@ import pandas as pd
 
 from islandgrid.carbon.flow import CARBON_COLUMNS
 
-#: Format version written into every payload.
-FORMAT_VERSION = 1
-#: Prefix of the genesis hash.
+#: Format version written into every payload of a new chain (2: the genesis carries the site info).
+FORMAT_VERSION = 2
+#: Every version a chain may have (all its records carry the same one).
+FORMAT_VERSIONS = (1, 2)
+#: Prefix of the genesis hash of a format-1 chain (site id only).
 GENESIS_PREFIX = b"islandgrid-ledger/1\n"
+#: Prefix of the genesis hash of a format-2 chain (the site's stored info).
+GENESIS_PREFIX_SITE = b"islandgrid-ledger/2\n"
 
 #: Data-quality codes (payload byte ``quality``).
 QUALITY_CODES: dict[str, int] = {"measured": 0, "estimated": 1, "default": 2}
@@ -85,9 +94,25 @@ _CHUNK = 4096  # records packed per pass (about 1.4 MB, stays in cache)
 _VOID = np.dtype((np.void, RECORD_SIZE))
 
 
-def genesis_hash(site_id: str) -> bytes:
-    """The anchor the first record chains to [32 bytes]."""
-    return hashlib.sha256(GENESIS_PREFIX + site_id.encode("utf-8")).digest()
+def genesis_hash(site_id: str, site_info: str | None = None) -> bytes:
+    """The anchor the first record chains to [32 bytes].
+
+    Parameters
+    ----------
+    site_id : str
+        The chain.
+    site_info : str, optional
+        The site's info exactly as stored (:func:`site_info_json`): a format-2 chain. None: the
+        anchor of a format-1 chain (the site id only).
+    """
+    if site_info is None:
+        return hashlib.sha256(GENESIS_PREFIX + site_id.encode("utf-8")).digest()
+    return hashlib.sha256(GENESIS_PREFIX_SITE + site_info.encode("utf-8")).digest()
+
+
+def site_info_json(site_id: str, name: str, tz: str) -> str:
+    """The site info stored with a new chain and hashed into its genesis: sorted keys, no spaces, UTF-8."""
+    return json.dumps({"name": name, "site_id": site_id, "tz": tz}, sort_keys=True, separators=(",", ":"))
 
 
 def pack_records(
@@ -202,6 +227,8 @@ class LedgerRecord:
         The record's chain hash, hex.
     values : dict
         Every float field of the payload [units in the names].
+    version : int
+        The record format (the chain's).
     """
 
     site_id: str
@@ -212,6 +239,7 @@ class LedgerRecord:
     flags: int
     hash: str
     values: dict[str, float]
+    version: int = FORMAT_VERSION
 
     @property
     def end(self) -> pd.Timestamp:
@@ -231,6 +259,7 @@ def decode(site_id: str, payload: bytes, digest: bytes) -> LedgerRecord:
         flags=int(r["flags"]),
         hash=digest.hex(),
         values={name: float(r[name]) for name in FLOAT_FIELDS},
+        version=int(r["version"]),
     )
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.flow import CarbonState
-from islandgrid.errors import LedgerError
+from islandgrid.errors import InputError, LedgerError
 from islandgrid.ledger.backend import LedgerBackend, SqliteBackend
 from islandgrid.ledger.batch import build_batch, initial_state, site_id_of, validate_flows
-from islandgrid.ledger.record import LedgerRecord, decode, genesis_hash
+from islandgrid.ledger.record import LedgerRecord, decode, genesis_hash, site_info_json
 from islandgrid.site.spec import Site
 
 
@@ -80,9 +80,10 @@ class LedgerStore:
         b = self.backend
         with b.transaction():
             tip = self._tip(sid)
+            info = site_info_json(sid, site.location.name, site.location.tz)
             if tip is None:
                 state = initial_state(site, flows, quality)
-                prev = genesis_hash(sid)
+                prev = genesis_hash(sid, b.site_info(sid) or info)  # the info as stored is what the chain covers
             else:
                 state = self._state(sid, tip)
                 prev = bytes.fromhex(tip.hash)
@@ -98,10 +99,10 @@ class LedgerStore:
                 it_kwh=it_kwh,
                 dt_s=dt_s,
             )
-            b.put_site(sid, json.dumps({"name": site.location.name, "tz": site.location.tz, "site_id": sid}))
+            b.put_site(sid, info)
             b.put_factor_set(batch.factor_digest, batch.factor_body)
             b.put_rows(sid, batch.rows())
-            b.put_state(sid, batch.last_seq, json.dumps(batch.state.to_json()))
+            b.put_state(sid, batch.last_seq, state_json(batch.state))
         return batch.n
 
     # -- reading -----------------------------------------------------------------------------
@@ -151,6 +152,29 @@ class LedgerStore:
             raise LedgerError("the ledger holds no records yet (build or import first)")
         raise LedgerError(f"the ledger holds several sites ({', '.join(ids)}); pass --site-id")
 
+    def known_site(self, site_id: str | None) -> str:
+        """``site_id`` if the ledger holds that chain (or the only chain when None).
+
+        Raises
+        ------
+        InputError
+            An unknown site: the message lists the sites the ledger holds.
+        LedgerError
+            None given and the ledger holds no chain or several.
+        """
+        sid = self.resolve_site(site_id)
+        assert sid is not None
+        ids = self.sites()
+        if sid not in ids:
+            raise InputError(
+                "no such site in this ledger",
+                field="--site-id",
+                value=sid,
+                allowed=", ".join(ids) if ids else "none (the ledger is empty)",
+                fix="pass one of the sites the ledger holds",
+            )
+        return sid
+
     def site_info(self, site_id: str) -> dict[str, str]:
         """What was stored with the site (name, tz)."""
         raw = self.backend.site_info(site_id)
@@ -167,12 +191,23 @@ class LedgerStore:
         self.close()
 
 
-def open_ledger(path: str | Path) -> LedgerStore:
+def state_json(state: CarbonState) -> str:
+    """The stored form of a battery carbon state (table ``battery_state``): ``json.dumps`` of its parcels.
+
+    ``ledger verify`` requires this exact text: a hand edit that keeps the values shows.
+    """
+    return json.dumps(state.to_json())
+
+
+def open_ledger(path: str | Path, *, readonly: bool = False) -> LedgerStore:
     """Open (and create) an SQLite ledger: WAL mode, ``synchronous=FULL``; ``':memory:'`` for a throw-away one.
 
     Parameters
     ----------
     path : str or Path
         The database file.
+    readonly : bool
+        Open an existing ledger for reading only (SQLite ``mode=ro``): the file and its folder are
+        left byte for byte as they were, and a file that is not a ledger is a ``DataFileError``.
     """
-    return LedgerStore(SqliteBackend(path))
+    return LedgerStore(SqliteBackend(path, readonly=readonly))

@@ -12,6 +12,15 @@ and checks, for every record in order:
 7. its figures are consistent: grid and diesel CO2 from energy x factor, and carbon conserved
    (grid + diesel = load + export + losses + change of the battery's stock).
 
+and, around the records, every other row of the database:
+
+8. the site's stored info (name, time zone: what a report shows) is hashed into the genesis of a
+   format-2 chain, and it names this site;
+9. the stored battery state (what the next append continues from) belongs to the tip, is in its
+   canonical form, and its parcels add up, to the bit, to the tip's battery energy, carbon and mix;
+10. every stored factor set hashes to its digest; no record lies outside a stored site's chain, no
+    battery state belongs to no site, and a stored site has records.
+
 Truncating the newest records leaves a shorter, valid chain; only an anchor held elsewhere
 finds that: pass the published tip hash (``--tip``) or the expected count.
 """
@@ -19,17 +28,20 @@ finds that: pass the published tip hash (``--tip``) or the expected count.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.flow import CarbonState
 from islandgrid.errors import ChainBrokenError
 from islandgrid.ledger.record import (
     FLAG_AFTER_GAP,
     FLOAT_FIELDS,
     FORMAT_VERSION,
+    FORMAT_VERSIONS,
     QUALITY_NAMES,
     RECORD_DTYPE,
     RECORD_SIZE,
@@ -37,7 +49,7 @@ from islandgrid.ledger.record import (
     flag_names,
     genesis_hash,
 )
-from islandgrid.ledger.store import LedgerStore
+from islandgrid.ledger.store import LedgerStore, state_json
 
 #: Records read, hashed and checked per pass.
 VERIFY_SLICE = 8192
@@ -59,6 +71,8 @@ class VerifyReport:
         First and last interval start, UTC.
     gaps : int
         Records flagged ``after_gap``.
+    format_version : int
+        The chain's record format (1: the site's name and time zone are not covered).
     """
 
     site_id: str
@@ -67,6 +81,7 @@ class VerifyReport:
     first: pd.Timestamp | None
     last: pd.Timestamp | None
     gaps: int
+    format_version: int = FORMAT_VERSION
 
 
 def _broken(site_id: str, seq: int, ts: object, why: str) -> ChainBrokenError:
@@ -104,8 +119,12 @@ def verify_chain(
     """
     sid = store.resolve_site(site_id)
     assert sid is not None
-    fields = _FieldChecks(store.backend.factor_sets(), rtol)
+    factor_sets = store.backend.factor_sets()
+    fields = _FieldChecks(factor_sets, rtol)
+    info = store.backend.site_info(sid)
     g = h = genesis_hash(sid)
+    version = FORMAT_VERSION
+    tip: np.void | None = None
     n = gaps = 0
     first_ts = last_ts = None
     anchor = _anchor(tip_hash)
@@ -118,6 +137,10 @@ def verify_chain(
         payloads: list[bytes] = list(map(itemgetter(2), rows))
         stored: list[bytes] = list(map(itemgetter(3), rows))
         lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=m)
+        if n == 0:  # the first record's format picks the genesis: the site info is in it from format 2 on
+            version = int.from_bytes(payloads[0][:2], "little")
+            g = h = _genesis(sid, info, version, int(tss[0]))
+            fields.version = version
         computed = chain_hashes(h, payloads)
         h = computed[-1] if computed else h
         # checks 1-3 in record order (its place, its length, its hash): the first failure ends the walk
@@ -136,13 +159,17 @@ def verify_chain(
                 raise _broken(sid, n + i, None, f"record {what} (found seq {int(seqs[i])} where seq {n + i} belongs)")
             if k == 1:
                 raise _broken(sid, n + i, int(tss[i]), f"payload is {lengths[i]} bytes, the format has {RECORD_SIZE}")
-            raise _broken(sid, n + i, int(tss[i]), "hash mismatch: the record, or one before it, was altered")
+            why = "the record, or one before it, was altered"
+            if n + i == 0 and version >= 2:
+                why = "the first record or the site's stored info (sites.info: name, time zone) was altered"
+            raise _broken(sid, n + i, int(tss[i]), f"hash mismatch: {why}")
         anchored = anchored or (anchor is not None and anchor in stored)
         rec = np.frombuffer(b"".join(payloads), dtype=RECORD_DTYPE)
         fields.check(rec, seqs, tss, n)  # remembers the first failure; raised after the chain-level checks
         gaps += int(np.count_nonzero(rec["flags"] & FLAG_AFTER_GAP))
         first_ts = int(rec["ts_s"][0]) if first_ts is None else first_ts
         last_ts = int(rec["ts_s"][-1])
+        tip = rec[-1]
         n += m
     if tip_hash is not None and not anchored:
         raise _broken(sid, n, None, f"the published tip {tip_hash[:16]}... is not in the chain (truncated?)")
@@ -151,9 +178,16 @@ def verify_chain(
     if fields.failure is not None:
         seq, ts, why = fields.failure
         raise _broken(sid, seq, ts, why)
+    _check_store(store, factor_sets)
     if n == 0:
+        if sid in store.sites():
+            raise _broken(sid, 0, None, "the site is stored but its chain has no records (deleted?)")
         return VerifyReport(sid, 0, g.hex(), None, None, 0)
-    assert first_ts is not None and last_ts is not None
+    assert first_ts is not None and last_ts is not None and tip is not None
+    state = store.backend.get_state(sid)
+    problem = _state_problem(state, tip)
+    if problem is not None:
+        raise _broken(sid, n - 1, int(tip["ts_s"]), f"the stored battery state (table battery_state) {problem}")
     return VerifyReport(
         site_id=sid,
         n_records=n,
@@ -161,7 +195,73 @@ def verify_chain(
         first=pd.Timestamp(first_ts, unit="s", tz="UTC"),
         last=pd.Timestamp(last_ts, unit="s", tz="UTC"),
         gaps=gaps,
+        format_version=version,
     )
+
+
+def _genesis(site_id: str, info: str | None, version: int, ts: int) -> bytes:
+    """The genesis of a chain whose first record has format ``version`` (checks 2 and 8)."""
+    if version not in FORMAT_VERSIONS:
+        raise _broken(site_id, 0, ts, f"unknown format version {version} (known: {FORMAT_VERSIONS})")
+    if version == 1:
+        return genesis_hash(site_id)
+    try:
+        named = json.loads(info)["site_id"] if info is not None else None
+    except (ValueError, TypeError, KeyError):
+        named = None  # unreadable: the genesis differs from the one the chain was written with
+    if info is None or (named is not None and named != site_id):
+        raise _broken(site_id, 0, ts, "the site's stored info (table sites) is missing or names another site")
+    return genesis_hash(site_id, info)
+
+
+def _state_problem(state: tuple[int, str] | None, tip: np.void) -> str | None:
+    """Why the stored battery state cannot be the one after ``tip`` (check 9), or None."""
+    if state is None:
+        return "is missing"
+    seq, text = state
+    if seq != int(tip["seq"]):
+        return f"belongs to record seq {seq}, not to the tip"
+    try:
+        parcels = CarbonState.from_json(json.loads(text))
+    except (ValueError, TypeError):
+        return "is not a list of parcels"
+    if state_json(parcels) != text:
+        return "is not in its canonical form (edited by hand?)"
+    # the kernel's own sums over the parcels, in queue order (carbon.flow): equal to the bit
+    s_end = m_tot = b_pv = b_grid = b_diesel = 0.0
+    for e, c, pv, grid, diesel in parcels.parcels:
+        if not (e >= 0 and c >= 0 and all(0 <= x <= 1 for x in (pv, grid, diesel))):
+            return "holds a parcel with negative energy or carbon, or a share outside 0..1"
+        s_end += e
+        m_tot += c
+        b_pv += e * pv
+        b_grid += e * grid
+        b_diesel += e * diesel
+    if s_end > 1e-12:
+        b_pv, b_grid, b_diesel = b_pv / s_end, b_grid / s_end, b_diesel / s_end
+    ours = (s_end, m_tot, b_pv, b_grid, b_diesel)
+    names = ("bat_energy_kwh", "bat_co2_stock_kg", "bat_pv_frac", "bat_grid_frac", "bat_diesel_frac")
+    bad = [name for name, x in zip(names, ours, strict=True) if x != float(tip[name])]
+    return f"does not add up to the tip's {', '.join(bad)}" if bad else None
+
+
+def _check_store(store: LedgerStore, factor_sets: dict[bytes, str]) -> None:
+    """Rows outside every chain (check 10): they could be taken for ledger data, so any change is reported."""
+    b = store.backend
+    where = f"ledger {getattr(b, 'path', '')}".strip()
+    for digest, body in factor_sets.items():
+        if hashlib.sha256(body.encode("utf-8")).digest() != digest:
+            raise ChainBrokenError(f"{where}: factor set {digest.hex()[:16]}... was altered (table factor_sets)")
+    stray = b.stray_keys(3)
+    if stray:
+        raise ChainBrokenError(
+            f"{where}: records {', '.join(map(str, stray))} belong to no stored site "
+            "(table records or sites altered: a site_key or a record key was changed)"
+        )
+    sites = set(store.sites())
+    orphans = [s for s in b.state_site_ids() if s not in sites]
+    if orphans:
+        raise ChainBrokenError(f"{where}: battery state of unknown site(s) {', '.join(orphans)} (table battery_state)")
 
 
 def _anchor(tip_hash: str | None) -> bytes | None:
@@ -192,6 +292,7 @@ class _FieldChecks:
         ]
         self.prev_end: int | None = None  # end of the previous record's interval [Unix s]
         self.prev_stock = np.nan  # the previous record's battery carbon stock [kg]
+        self.version = FORMAT_VERSION  # the chain's format: every record carries it
         self.failure: tuple[int, int, str] | None = None
 
     def check(self, rec: np.ndarray, seqs: np.ndarray, tss: np.ndarray, offset: int) -> None:
@@ -202,7 +303,7 @@ class _FieldChecks:
         ts = rec["ts_s"]
         dt = rec["dt_s"].astype(np.int64)
         checks: list[tuple[np.ndarray, str]] = [
-            (rec["version"] != FORMAT_VERSION, f"unknown format version (expected {FORMAT_VERSION})"),
+            (rec["version"] != self.version, f"format version differs from the chain's ({self.version})"),
             (rec["seq"] != seqs, "the seq inside the payload differs from its place (reordered)"),
             (ts != tss, "the timestamp inside the payload differs from the stored one (reordered)"),
             (rec["quality"] >= len(QUALITY_NAMES), "unknown data-quality code"),
