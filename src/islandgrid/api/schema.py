@@ -87,8 +87,11 @@ def decorate(schema: dict[str, Any], settings: ApiSettings) -> dict[str, Any]:
                     codes.update(_WRITES)
             for code, text in codes.items():
                 responses.setdefault(code, _response(text, retry_after=code == "429"))
-            # FastAPI's own 422 schema has a list as ``detail``; this app answers ErrorBody
-            responses["422"]["content"] = {"application/json": {"schema": _ERROR_REF}}
+            # every error is an ErrorBody in JSON (FastAPI's own 422 has a list as ``detail``, and an
+            # HTML route's errors would be documented as text/html)
+            for code, response in responses.items():
+                if code[:1] in ("4", "5"):
+                    response["content"] = {"application/json": {"schema": _ERROR_REF}}
             if "429" in responses:
                 responses["429"].setdefault("headers", _response("", retry_after=True)["headers"])
     return schema
