@@ -23,10 +23,9 @@ import islandgrid
 from islandgrid.api import create_app
 from islandgrid.api.models import Status
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (dev dependency) is not installed")
-
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
+    import schemathesis
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
     from hypothesis import HealthCheck, Phase, given, settings
