@@ -134,3 +134,26 @@ def test_ledger_reads_follow_public_reads(ledger_file: Path) -> None:
     with local_client(create_app(FakeView(), token=token, public_reads=False, ledger_path=ledger_file)) as c:
         assert c.get("/api/ledger/verify").status_code == 401
         assert c.get("/api/ledger/verify", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/ledger", "/api/ledger/verify", "/api/reports/carbon", "/api/reports/carbon.html"])
+def test_an_unknown_site_is_404_naming_the_sites_and_an_empty_one_422(client: TestClient, path: str) -> None:
+    r = client.get(path, params={"site_id": "nosuch"})
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/json" and r.headers["x-content-type-options"] == "nosniff"
+    detail = r.json()["detail"]
+    assert "'nosuch'" in detail and client.get("/api/ledger/verify").json()["site_id"] in detail
+    r = client.get(path, params={"site_id": ""})
+    assert r.status_code == 422 and "site_id" in r.json()["detail"]
+    assert client.get(path, params={"hourly_": "1"}).status_code == 422
+
+
+def test_the_report_builder_refuses_an_unknown_site(ledger_file: Path) -> None:
+    from islandgrid.errors import InputError
+    from islandgrid.reports.carbon import build_report
+
+    with ledger.open_ledger(ledger_file) as store:
+        with pytest.raises(InputError, match="nosuch"):
+            build_report(store, "nosuch")
+        with pytest.raises(InputError, match="site_id"):
+            build_report(store, "")

@@ -48,7 +48,9 @@ def _ledger_path(request: Request) -> Path:
     return settings.ledger_path
 
 
-SiteId = Annotated[str | None, Query(description="The chain (site id); by default the only one", max_length=200)]
+SiteId = Annotated[
+    str | None, Query(description="The chain (site id); by default the only one", min_length=1, max_length=200)
+]
 
 
 @router.get("/ledger", response_model=LedgerPage, summary="Ledger records, oldest first")
