@@ -136,7 +136,9 @@ def test_ledger_reads_follow_public_reads(ledger_file: Path) -> None:
         assert c.get("/api/ledger/verify", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/api/ledger", "/api/ledger/verify", "/api/reports/carbon", "/api/reports/carbon.html"])
+@pytest.mark.parametrize(
+    "path", ["/api/ledger", "/api/ledger/verify", "/api/reports/carbon", "/api/reports/carbon.html"]
+)
 def test_an_unknown_site_is_404_naming_the_sites_and_an_empty_one_422(client: TestClient, path: str) -> None:
     r = client.get(path, params={"site_id": "nosuch"})
     assert r.status_code == 404, r.text
