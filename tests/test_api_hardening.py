@@ -304,6 +304,8 @@ def test_no_page_references_an_external_url() -> None:
             for ref in refs:
                 if ref.startswith(("/static/", "/vendor/", "/docs-assets/")):
                     assert c.get(ref).status_code == 200, (path, ref)
+            csp = page.headers["content-security-policy"]
+            assert "default-src 'self'" in csp and "connect-src 'self'" in csp and "http" not in csp, path
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")

@@ -39,7 +39,14 @@ reports (reads), and mode, setpoints, strategy and twin fault injection (writes)
 
 **Auth.** Writes need `Authorization: Bearer <token>`; the token is set when the server starts
 (`islandgrid serve ... --token-file FILE`). With no token configured, writes are refused (403).
-Reads are public unless the server was started with protected reads.
+Reads are public unless the server was started with protected reads. The token is checked before
+the body is read; 5 wrong tokens from one client within 60 s are answered 429 with `Retry-After`.
+
+**Host.** Only requests naming 127.0.0.1, localhost, [::1] or the server's `--host` /
+`--allow-host` names in their `Host` header are answered (400 otherwise: DNS rebinding).
+
+**Errors.** Every error is JSON `{"detail": "..."}`; bad input is 4xx naming the field and the
+value, and a 500 is a bug (logged on the server).
 
 **Units.** Powers in kW (battery + discharge, grid + import), energies in kWh, fractions in
 [0, 1] (`_frac`), carbon intensity in kg CO2/kWh, times ISO 8601 UTC.
