@@ -317,3 +317,9 @@ def test_a_world_readable_token_file_is_warned_about(tmp_path: Path) -> None:
     f.chmod(0o644)
     warning = token_file_warning(f)
     assert warning is not None and f"chmod 600 {f}" in warning
+
+
+def test_pages_ignore_query_strings() -> None:
+    with local_client(create_app(FakeView(), token=None)) as c:
+        assert c.get("/", params={"utm_source": "x"}).status_code == 200
+        assert c.get("/docs", params={"x": "1"}).status_code == 200

@@ -121,10 +121,13 @@ def create_app(
 
 
 def refuse_unknown_query(request: Request) -> None:
-    """422 for a query parameter the route does not take (``?limt=5`` is a typo, not a default)."""
+    """422 for a query parameter an ``/api/`` route does not take (``?limt=5`` is a typo, not a default).
+
+    Pages (``/``, ``/docs``) ignore query strings, as browsers expect.
+    """
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    if dependant is None or not request.query_params:
+    if dependant is None or not request.query_params or not request.url.path.startswith("/api/"):
         return
     known = _query_names(dependant)
     unknown = sorted(set(request.query_params) - known)
