@@ -21,7 +21,10 @@ router = APIRouter(
     prefix="/api",
     tags=["ledger"],
     dependencies=[Depends(require_read)],
-    responses={404: {"model": ErrorBody, "description": "No ledger configured"}},
+    responses={
+        404: {"model": ErrorBody, "description": "No ledger configured, no records yet, or no such site"},
+        409: {"model": ErrorBody, "description": "The chain is broken (no figures from a broken chain)"},
+    },
 )
 
 #: Q1-2026 CBAM certificate price (GUIDE §2), the report's default [EUR/t].

@@ -8,7 +8,8 @@ new router is right without touching it:
   says need the token (writes; reads only with ``public_reads=False``), and on no other;
 * 401 and 429 (with ``Retry-After``) on those, 403 on writes (no token configured);
 * 400 (a ``Host`` this server does not answer to, or a body that is not UTF-8 JSON),
-  422 (bad or unknown parameters) and 500 (an internal error, JSON) on every operation.
+  422 (bad or unknown parameters), 500 (an internal error, JSON) and 503 (a device error)
+  on every operation.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ _ALWAYS: dict[str, str] = {
     "400": "The Host header names no host this server answers to, or the body is not UTF-8 JSON",
     "422": "A bad, missing or unknown parameter or body field; the message names field, value and allowed",
     "500": "An internal error (a bug); logged on the server",
+    "503": "A device did not answer the controller",
 }
 
 _TOKEN: dict[str, str] = {
