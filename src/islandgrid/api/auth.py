@@ -198,7 +198,8 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def _require(request: Request) -> None:
+async def _require(request: Request) -> None:
+    # async: runs on the event loop like the guard, so the back-off's counters see one thread
     settings: ApiSettings = request.app.state.settings
     need = token_rule(request.method, request.url.path, settings.public_reads)
     if need is not None:
