@@ -5,8 +5,9 @@ In order, for every HTTP request:
 1. **Host check** against DNS rebinding: the ``Host`` header must name one of the allowed
    hosts (``127.0.0.1``, ``localhost``, ``[::1]`` and the ``--host`` the server was bound to,
    with any port); anything else is 400. A page on ``evil.example`` that rebinds its name to
-   127.0.0.1 sends ``Host: evil.example`` and is refused (the defence recommended for local
-   HTTP services, e.g. WHATWG Fetch's "Private Network Access" rationale and RFC 9110 §7.2).
+   127.0.0.1 sends ``Host: evil.example`` and is refused: the server-side defence of Jackson
+   et al., "Protecting Browsers from DNS Rebinding Attacks", ACM CCS 2007, §5; the header is
+   RFC 9110 §7.2).
 2. **Token** by :func:`~islandgrid.api.auth.token_rule`, *before* the body is read: a write
    with a malformed body and no token is 401, not 422; repeated wrong tokens are 429.
 3. **Security headers** on every answer, errors included.
