@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from islandgrid.errors import DeviceError, InputError
+from islandgrid.twin.clock import iso_utc
 from islandgrid.twin.twin import FAULT_KINDS
 
 with warnings.catch_warnings():
@@ -40,7 +41,7 @@ BAT_KWH = 500.0
 
 
 def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(t.timestamp())  # the controller's spelling
 
 
 class FakeView:

@@ -323,3 +323,16 @@ def test_pages_ignore_query_strings() -> None:
     with local_client(create_app(FakeView(), token=None)) as c:
         assert c.get("/", params={"utm_source": "x"}).status_code == 200
         assert c.get("/docs", params={"x": "1"}).status_code == 200
+
+
+def test_history_since_in_any_spelling_selects_the_same_rows() -> None:
+    view = FakeView()
+    view.step(9)
+    with local_client(create_app(view, token=None)) as c:
+        rows = c.get("/api/history").json()
+        ts = rows[5]["ts"]  # e.g. 2026-06-21T01:05:00.000Z
+        expected = [r["ts"] for r in rows[6:]]
+        for since in (ts, ts.replace(".000Z", "Z"), ts.replace(".000Z", ""), "2026-06-21T09:05:00+08:00"):
+            got = [r["ts"] for r in c.get("/api/history", params={"since": since}).json()]
+            assert got == expected, since
+        assert len(c.get("/api/history", params={"since": "0001-01-01"}).json()) == len(rows)

@@ -159,3 +159,15 @@ def test_the_report_builder_refuses_an_unknown_site(ledger_file: Path) -> None:
             build_report(store, "nosuch")
         with pytest.raises(InputError, match="site_id"):
             build_report(store, "")
+
+
+@pytest.mark.parametrize("since", ["2024-12-31T20:00:00", "2025-01-01T04:00:00+08:00", "2024-12-31T20:00:00.000Z"])
+def test_since_in_any_iso_spelling_selects_the_same_records(client: TestClient, since: str) -> None:
+    """A time without a zone is UTC (it was a 500: a tz-naive timestamp), any offset is converted."""
+    r = client.get("/api/ledger", params={"since": since, "limit": 3})
+    assert r.status_code == 200, r.text
+    assert [x["ts"] for x in r.json()["records"]] == [
+        "2024-12-31T21:00:00Z",
+        "2024-12-31T22:00:00Z",
+        "2024-12-31T23:00:00Z",
+    ]
