@@ -9,17 +9,34 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
-from islandgrid.errors import DeviceError
+from islandgrid.errors import DeviceError, InputError
+from islandgrid.twin.clock import iso_utc
+from islandgrid.twin.twin import FAULT_KINDS
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 START = datetime(2026, 6, 21, 1, 0, tzinfo=UTC)  # 09:00 in Hohhot: the sun is up
 SETPOINTS = {"reserve_frac": (0.0, 0.9), "soc_max_frac": (0.5, 1.0), "genset_start_soc_frac": (0.05, 0.6)}
 STRATEGIES = ("load_following", "cycle_charging", "combined", "mpc")
-FAULTS = ("grid_loss", "grid_restore", "bms_trip", "genset_fail_to_start", "telemetry_stale", "modbus_timeout")
+FAULTS = (*FAULT_KINDS, "controller_restart")
+
+#: Where the test clients send their requests: a host name the API answers to.
+LOCAL_URL = "http://127.0.0.1"
+
+
+def local_client(app: Any, **kwargs: Any) -> TestClient:
+    """A TestClient that talks to ``app`` as ``http://127.0.0.1`` (the API refuses other Host names)."""
+    return TestClient(app, base_url=LOCAL_URL, **kwargs)
+
+
 E_GRID = 0.6849  # kg/kWh, MEE Inner Mongolia 2022
 E_DIESEL = 0.95  # kg/kWh at part load
 BAT_KWH = 500.0
@@ -28,7 +45,7 @@ SITE_TZ = "Asia/Shanghai"
 
 
 def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(t.timestamp())  # the controller's spelling
 
 
 class FakeView:
@@ -243,11 +260,11 @@ class FakeView:
                 self._set_mode("islanded", "planned islanding by the operator")
             elif mode == "grid":
                 if not self.grid_up:
-                    raise ValueError("cannot reconnect: the grid is down")
+                    raise InputError("cannot reconnect: the grid is down", field="mode", value=mode)
                 self._set_mode("resync", "operator asked to reconnect")
                 self.resync_left = 2
             else:
-                raise ValueError(f"unknown mode {mode!r}; allowed: island, grid")
+                raise InputError("unknown mode", field="mode", value=mode, allowed="island, grid")
             self._event("command", f"operator: mode {mode}")
             return {"accepted": True, "mode": mode}
 
@@ -256,10 +273,10 @@ class FakeView:
             self.calls.append(("setpoints", values))
             for name, value in values.items():
                 if name not in SETPOINTS:
-                    raise ValueError(f"unknown setpoint {name!r}; allowed: {', '.join(SETPOINTS)}")
+                    raise InputError("unknown setpoint", field="values", value=name, allowed=", ".join(SETPOINTS))
                 lo, hi = SETPOINTS[name]
                 if not lo <= value <= hi:
-                    raise ValueError(f"setpoint {name} = {value!r} is out of range; allowed: {lo} to {hi}")
+                    raise InputError("out of range", field=f"values.{name}", value=value, allowed=f"{lo} to {hi}")
             self.setpoints.update(values)
             self._event("command", f"operator: setpoints {values}")
             return {"accepted": True, "setpoints": dict(self.setpoints)}
@@ -268,7 +285,7 @@ class FakeView:
         with self._lock:
             self.calls.append(("strategy", name))
             if name not in STRATEGIES:
-                raise ValueError(f"unknown strategy {name!r}; allowed: {', '.join(STRATEGIES)}")
+                raise InputError("unknown strategy", field="name", value=name, allowed=", ".join(STRATEGIES))
             self.strategy = name
             self._event("command", f"operator: strategy {name}")
             return {"accepted": True, "strategy": name}
@@ -279,7 +296,7 @@ class FakeView:
             if not self.twin:
                 raise DeviceError("this controller talks to real devices, not a twin")
             if kind not in FAULTS:
-                raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(FAULTS)}")
+                raise InputError("unknown fault kind", field="kind", value=kind, allowed=", ".join(FAULTS))
             self._event("fault", f"twin: fault injected: {kind}", {"kind": kind, **params})
             if kind == "grid_loss":
                 self.grid_up = False

@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api_helpers import FakeView
+from api_helpers import FakeView, local_client
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,7 +28,7 @@ def view() -> FakeView:
 
 @pytest.fixture
 def client(view: FakeView) -> Iterator[TestClient]:
-    with TestClient(create_app(view, token=TOKEN)) as c:
+    with local_client(create_app(view, token=TOKEN)) as c:
         yield c
 
 
@@ -78,7 +78,7 @@ def test_bad_queries_are_422_naming_field_and_value(client: TestClient, params: 
 
 
 def test_health_is_public_and_says_what_is_enabled(view: FakeView) -> None:
-    with TestClient(create_app(view, token=None, public_reads=False)) as c:
+    with local_client(create_app(view, token=None, public_reads=False)) as c:
         body = c.get("/api/health").json()
     assert body == {
         "ok": True,
@@ -98,7 +98,7 @@ def test_states_are_the_controllers_modes() -> None:
 
 
 def test_protected_reads_need_the_token(view: FakeView) -> None:
-    with TestClient(create_app(view, token=TOKEN, public_reads=False)) as c:
+    with local_client(create_app(view, token=TOKEN, public_reads=False)) as c:
         assert c.get("/api/status").status_code == 401
         assert c.get("/api/events", headers={"Authorization": "Bearer wrong-token-xxxxxxxxxx"}).status_code == 401
         assert c.get("/api/status", headers=AUTH).status_code == 200
@@ -119,7 +119,7 @@ WRITES = [
 
 @pytest.mark.parametrize(("path", "body"), WRITES)
 def test_writes_without_configured_token_are_403_with_how_to(view: FakeView, path: str, body: dict) -> None:
-    with TestClient(create_app(view, token=None)) as c:
+    with local_client(create_app(view, token=None)) as c:
         r = c.post(path, json=body, headers=AUTH)
     assert r.status_code == 403
     assert "--token-file" in r.json()["detail"]
@@ -201,7 +201,7 @@ def test_malformed_json_is_422(client: TestClient) -> None:
 
 def test_fault_without_twin_is_409(view: FakeView) -> None:
     view.twin = False
-    with TestClient(create_app(view, token=TOKEN)) as c:
+    with local_client(create_app(view, token=TOKEN)) as c:
         r = c.post("/api/faults", json={"kind": "grid_loss"}, headers=AUTH)
     assert r.status_code == 409
     assert "--twin" in r.json()["detail"]
@@ -244,7 +244,7 @@ def test_default_bind_is_loopback() -> None:
 
 def test_apps_share_no_state() -> None:
     a, b = FakeView(), FakeView()
-    with TestClient(create_app(a, token=TOKEN)) as ca, TestClient(create_app(b, token=None)) as cb:
+    with local_client(create_app(a, token=TOKEN)) as ca, local_client(create_app(b, token=None)) as cb:
         ca.post("/api/faults", json={"kind": "grid_loss"}, headers=AUTH)
         assert ca.get("/api/status").json()["mode"] == "islanded"
         assert cb.get("/api/status").json()["mode"] == "grid_tied"
@@ -289,7 +289,7 @@ def test_non_finite_numbers_from_the_controller_become_null() -> None:
         def status(self) -> dict:
             return {**super().status(), "soc_frac": float("nan"), "extra": {"x": float("inf")}}
 
-    with TestClient(create_app(NanView(), token=None)) as c:
+    with local_client(create_app(NanView(), token=None)) as c:
         r = c.get("/api/status")
     assert r.status_code == 200
     assert r.json()["soc_frac"] is None and r.json()["extra"] == {"x": None}
@@ -300,7 +300,7 @@ def test_malformed_view_data_is_a_500_with_a_message() -> None:
         def status(self) -> dict:
             return {"soc_frac": 0.5}  # no mode
 
-    with TestClient(create_app(BadView(), token=None), raise_server_exceptions=False) as c:
+    with local_client(create_app(BadView(), token=None), raise_server_exceptions=False) as c:
         r = c.get("/api/status")
     assert r.status_code == 500
     assert "malformed" in r.json()["detail"]

@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api_helpers import FakeView
+from api_helpers import FakeView, local_client
 
 ledger = pytest.importorskip("islandgrid.ledger", reason="the ledger is not in this checkout")
 pytest.importorskip("islandgrid.ledger.verify", reason="the ledger's verify is not in this checkout")
@@ -35,7 +35,7 @@ def ledger_file(
 
 @pytest.fixture
 def client(ledger_file: Path) -> TestClient:
-    return TestClient(create_app(FakeView(), token=None, ledger_path=ledger_file))
+    return local_client(create_app(FakeView(), token=None, ledger_path=ledger_file))
 
 
 def test_ledger_pages_forward_oldest_first(client: TestClient) -> None:
@@ -102,7 +102,7 @@ def test_tampered_chain_is_409_naming_the_record(tmp_path: Path, ledger_file: Pa
     )
     con.commit()
     con.close()
-    with TestClient(create_app(FakeView(), token=None, ledger_path=bad)) as c:
+    with local_client(create_app(FakeView(), token=None, ledger_path=bad)) as c:
         r = c.get("/api/ledger/verify")
         assert r.status_code == 409
         assert "seq 5" in r.json()["detail"]
@@ -110,12 +110,12 @@ def test_tampered_chain_is_409_naming_the_record(tmp_path: Path, ledger_file: Pa
 
 
 def test_no_ledger_configured_is_404_saying_how(tmp_path: Path) -> None:
-    with TestClient(create_app(FakeView(), token=None)) as c:
+    with local_client(create_app(FakeView(), token=None)) as c:
         for path in ("/api/ledger", "/api/ledger/verify", "/api/reports/carbon", "/api/reports/carbon.html"):
             r = c.get(path)
             assert r.status_code == 404
             assert "--db" in r.json()["detail"]
-    with TestClient(create_app(FakeView(), token=None, ledger_path=tmp_path / "none.sqlite")) as c:
+    with local_client(create_app(FakeView(), token=None, ledger_path=tmp_path / "none.sqlite")) as c:
         r = c.get("/api/ledger")
         assert r.status_code == 404 and "does not exist yet" in r.json()["detail"]
 
@@ -123,7 +123,7 @@ def test_no_ledger_configured_is_404_saying_how(tmp_path: Path) -> None:
 def test_empty_ledger_is_404(tmp_path: Path) -> None:
     path = tmp_path / "empty.sqlite"
     ledger.open_ledger(path).close()
-    with TestClient(create_app(FakeView(), token=None, ledger_path=path)) as c:
+    with local_client(create_app(FakeView(), token=None, ledger_path=path)) as c:
         r = c.get("/api/ledger/verify")
     assert r.status_code == 404
     assert "no records" in r.json()["detail"]
@@ -131,6 +131,43 @@ def test_empty_ledger_is_404(tmp_path: Path) -> None:
 
 def test_ledger_reads_follow_public_reads(ledger_file: Path) -> None:
     token = "ledger-token-0123456789"
-    with TestClient(create_app(FakeView(), token=token, public_reads=False, ledger_path=ledger_file)) as c:
+    with local_client(create_app(FakeView(), token=token, public_reads=False, ledger_path=ledger_file)) as c:
         assert c.get("/api/ledger/verify").status_code == 401
         assert c.get("/api/ledger/verify", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/ledger", "/api/ledger/verify", "/api/reports/carbon", "/api/reports/carbon.html"]
+)
+def test_an_unknown_site_is_404_naming_the_sites_and_an_empty_one_422(client: TestClient, path: str) -> None:
+    r = client.get(path, params={"site_id": "nosuch"})
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/json" and r.headers["x-content-type-options"] == "nosniff"
+    detail = r.json()["detail"]
+    assert "'nosuch'" in detail and client.get("/api/ledger/verify").json()["site_id"] in detail
+    r = client.get(path, params={"site_id": ""})
+    assert r.status_code == 422 and "site_id" in r.json()["detail"]
+    assert client.get(path, params={"hourly_": "1"}).status_code == 422
+
+
+def test_the_report_builder_refuses_an_unknown_site(ledger_file: Path) -> None:
+    from islandgrid.errors import InputError
+    from islandgrid.reports.carbon import build_report
+
+    with ledger.open_ledger(ledger_file) as store:
+        with pytest.raises(InputError, match="nosuch"):
+            build_report(store, "nosuch")
+        with pytest.raises(InputError, match="site_id"):
+            build_report(store, "")
+
+
+@pytest.mark.parametrize("since", ["2024-12-31T20:00:00", "2025-01-01T04:00:00+08:00", "2024-12-31T20:00:00.000Z"])
+def test_since_in_any_iso_spelling_selects_the_same_records(client: TestClient, since: str) -> None:
+    """A time without a zone is UTC (it was a 500: a tz-naive timestamp), any offset is converted."""
+    r = client.get("/api/ledger", params={"since": since, "limit": 3})
+    assert r.status_code == 200, r.text
+    assert [x["ts"] for x in r.json()["records"]] == [
+        "2024-12-31T21:00:00Z",
+        "2024-12-31T22:00:00Z",
+        "2024-12-31T23:00:00Z",
+    ]

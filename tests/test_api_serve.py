@@ -126,3 +126,28 @@ def test_protect_reads_without_a_token_is_refused_before_starting(monkeypatch: p
     out = result.output
     assert "--protect-reads" in out and "--token-file" in out
     assert "islandgrid serving" not in out
+
+
+def test_host_header_is_checked_and_a_wildcard_bind_prints_the_warning(capfd: pytest.CaptureFixture[str]) -> None:
+    for running in _serve(host="0.0.0.0", allow_hosts=("box.lan",), token=None):
+        port = running.url.rsplit(":", 1)[1]
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/api/health", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/api/health", headers={"Host": "box.lan"}, timeout=10).status_code == 200
+        evil = httpx.get(f"{url}/api/status", headers={"Host": f"evil.example:{port}"}, timeout=10)
+        assert evil.status_code == 400 and "--allow-host" in evil.json()["detail"]
+    err = capfd.readouterr().err
+    assert "reachable from other machines" in err and "--protect-reads" in err
+
+
+def test_a_readable_token_file_is_warned_about_at_start(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from islandgrid.cli.serve import read_token
+
+    f = tmp_path / "token.txt"
+    f.write_text(TOKEN + "\n")
+    f.chmod(0o644)
+    assert read_token(f) == TOKEN
+    assert "chmod 600" in capfd.readouterr().err
+    f.chmod(0o600)
+    assert read_token(f) == TOKEN
+    assert "chmod 600" not in capfd.readouterr().err

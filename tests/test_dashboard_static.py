@@ -85,7 +85,7 @@ def test_page_names_every_state_and_the_five_flows() -> None:
 
 def test_app_serves_every_asset_the_page_loads() -> None:
     assert plotly_js_path() is not None
-    with TestClient(create_app(FakeView(), token=None)) as c:
+    with TestClient(create_app(FakeView(), token=None), base_url="http://127.0.0.1") as c:
         for src in re.findall(r'(?:src|href)="(/[^"]+)"', HTML):
             if src.startswith("/api/"):
                 continue  # links to API answers (the ledger ones need a ledger): tested in test_api*

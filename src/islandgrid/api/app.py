@@ -7,19 +7,22 @@ process (as in the tests) never share anything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pydantic_core
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from islandgrid import __version__
-from islandgrid.api import routes_dashboard, routes_ledger, routes_read, routes_write
-from islandgrid.api.auth import ApiSettings, check_token
+from islandgrid.api import routes_dashboard, routes_ledger, routes_read, routes_write, schema
+from islandgrid.api.auth import ApiSettings, FailedTokens, check_token
 from islandgrid.api.docs import mount_docs
+from islandgrid.api.guard import Guard, allowed_hosts
 from islandgrid.controller.view import ControllerView
 from islandgrid.errors import ChainBrokenError, DeviceError, InputError, IslandgridError, LedgerError
 
@@ -36,7 +39,14 @@ reports (reads), and mode, setpoints, strategy and twin fault injection (writes)
 
 **Auth.** Writes need `Authorization: Bearer <token>`; the token is set when the server starts
 (`islandgrid serve ... --token-file FILE`). With no token configured, writes are refused (403).
-Reads are public unless the server was started with protected reads.
+Reads are public unless the server was started with protected reads. The token is checked before
+the body is read; 5 wrong tokens from one client within 60 s are answered 429 with `Retry-After`.
+
+**Host.** Only requests naming 127.0.0.1, localhost, [::1] or the server's `--host` /
+`--allow-host` names in their `Host` header are answered (400 otherwise: DNS rebinding).
+
+**Errors.** Every error is JSON `{"detail": "..."}`; bad input is 4xx naming the field and the
+value, and a 500 is a bug (logged on the server).
 
 **Units.** Powers in kW (battery + discharge, grid + import), energies in kWh, fractions in
 [0, 1] (`_frac`), carbon intensity in kg CO2/kWh, times ISO 8601 UTC.
@@ -49,6 +59,9 @@ def create_app(
     token: str | None,
     public_reads: bool = True,
     ledger_path: Path | None = None,
+    host: str | None = None,
+    allow_hosts: Iterable[str] = (),
+    clock: Callable[[], float] | None = None,
 ) -> FastAPI:
     """Build the API and dashboard around ``view``.
 
@@ -64,11 +77,20 @@ def create_app(
     ledger_path
         The carbon ledger (SQLite) to serve under ``/api/ledger`` and ``/api/reports/carbon``;
         ``None``: those routes answer 404 saying how to configure one.
+    host
+        The address the server is bound to (``serve --host``); requests naming it in their
+        ``Host`` header are answered, as are 127.0.0.1, localhost and [::1]. A wildcard
+        (0.0.0.0, ::) adds nothing: name the hosts with ``allow_hosts``.
+    allow_hosts
+        More host names the ``Host`` header may carry (``serve --allow-host``).
+    clock
+        The monotonic clock of the wrong-token back-off [s]; default :func:`time.monotonic`.
     """
     settings = ApiSettings(
         token=check_token(token),
         public_reads=public_reads,
         ledger_path=Path(ledger_path) if ledger_path is not None else None,
+        failures=FailedTokens(clock=clock) if clock is not None else FailedTokens(),
     )
     app = FastAPI(
         title=TITLE,
@@ -82,42 +104,69 @@ def create_app(
             {"name": "write", "description": "Need the bearer token"},
             {"name": "ledger", "description": "The hash-chained carbon ledger and its reports"},
         ],
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.view = view
     app.state.settings = settings
     _add_error_handlers(app)
-    _add_security_headers(app)
+    app.add_middleware(Guard, settings=settings, hosts=allowed_hosts(host, allow_hosts))
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
     app.include_router(routes_ledger.router)
     app.include_router(routes_dashboard.router)
     routes_dashboard.mount_static(app)
     mount_docs(app, TITLE)
+    schema.install(app, settings)
     return app
 
 
-def _add_security_headers(app: FastAPI) -> None:
-    """No sniffing, no framing, no referrer; API answers are never cached."""
+def refuse_unknown_query(request: Request) -> None:
+    """422 for a query parameter an ``/api/`` route does not take (``?limt=5`` is a typo, not a default).
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    Pages (``/``, ``/docs``) ignore query strings, as browsers expect.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params or not request.url.path.startswith("/api/"):
+        return
+    known = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        shown = ", ".join(repr(u[:50]) for u in unknown[:5])
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"unknown query parameter {shown}; allowed: {', '.join(sorted(known)) or 'none'}.",
+        )
 
 
-def _error(code: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+#: FastAPI's words for a body it could not decode (not UTF-8, or not JSON text at all).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route and its dependencies take (by their alias)."""
+    names = {str(p.alias) for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _error(
+    code: int, detail: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"detail": detail}
     if errors is not None:
         body["errors"] = errors
-    return JSONResponse(body, status_code=code)
+    return JSONResponse(body, status_code=code, headers=headers)
 
 
 def _describe(err: dict[str, Any]) -> str:
+    if err.get("type") == "json_invalid":
+        why = str(err.get("ctx", {}).get("error", "")) if isinstance(err.get("ctx"), dict) else ""
+        return (
+            f"body: not valid JSON{f' ({why})' if why else ''}: send a JSON object encoded in UTF-8 "
+            "with `Content-Type: application/json`"
+        )
     loc = ".".join(str(p) for p in err.get("loc", ()))
     text = f"{loc}: {err.get('msg', 'invalid')}"
     if "input" in err and err.get("type") != "missing":
@@ -127,26 +176,33 @@ def _describe(err: dict[str, Any]) -> str:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Every error becomes ``{"detail": "<one clear sentence>"}`` with the right status code."""
+    """Every error becomes ``{"detail": "<one clear sentence>"}`` with the right status code.
+
+    Client errors are :class:`InputError` (422) or HTTP errors raised on purpose; anything else
+    a route raises is a bug, answered 500 with a JSON body and logged (the guard middleware).
+    """
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = str(exc.detail)
+        if exc.status_code == status.HTTP_400_BAD_REQUEST and detail == _UNPARSABLE_BODY:
+            detail = (
+                "the request body cannot be read: it must be JSON text in UTF-8 "
+                "(send `Content-Type: application/json`)."
+            )
+        return _error(exc.status_code, detail, headers=dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {k: v for k, v in e.items() if k in ("loc", "msg", "type", "input")}
-            for e in exc.errors()
-            if isinstance(e, dict)
-        ]
-        detail = "; ".join(_describe(e) for e in errors) or "invalid request"
+        raw = [e for e in exc.errors() if isinstance(e, dict)]
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type", "input")} for e in raw]
+        detail = "; ".join(_describe(e) for e in raw) or "invalid request"
         return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, detail, jsonable(errors))
 
     @app.exception_handler(pydantic_core.ValidationError)
     async def _bad_view_data(request: Request, exc: pydantic_core.ValidationError) -> JSONResponse:
         log.error("controller returned data the API cannot serve: %s", exc)
         return _error(500, f"the controller returned malformed data: {exc.errors()[0].get('msg', exc)}")
-
-    @app.exception_handler(ValueError)
-    async def _value(request: Request, exc: ValueError) -> JSONResponse:
-        return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> JSONResponse:
@@ -162,10 +218,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LedgerError)
     async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
+        log.error("ledger error answering %s %s: %s", request.method, request.url.path, exc)
         return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, f"ledger error: {exc}")
 
     @app.exception_handler(IslandgridError)
     async def _other(request: Request, exc: IslandgridError) -> JSONResponse:
+        log.error("error answering %s %s", request.method, request.url.path, exc_info=exc)
         return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
 
 
@@ -175,6 +233,8 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return repr(value)

@@ -1,7 +1,10 @@
 """``/docs`` (Swagger UI) and ``/redoc`` served from local files, so the docs work without a CDN.
 
 The assets come from the ``fastapi-offline`` package (a dependency). If it is missing, the
-two pages say so and point at ``/openapi.json``, which is always served.
+two pages say so and point at ``/openapi.json``, which is always served. Both pages carry a
+Content-Security-Policy that lets them load and fetch only from this server: the bundled
+ReDoc script would otherwise fetch its footer logo from ``cdn.redoc.ly`` (it is not shown),
+and Swagger UI's validator badge is switched off (``validatorUrl: null``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 DOCS_ASSETS_URL = "/docs-assets"
+
+#: The docs pages load and fetch only from this server (Swagger UI starts from an inline script;
+#: ReDoc renders in a blob worker).
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 def _assets_dir() -> Path | None:
@@ -36,25 +47,30 @@ def mount_docs(app: FastAPI, title: str) -> None:
     def swagger_ui() -> HTMLResponse:
         if assets is None:
             return _no_assets(openapi_url)
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{title}: API",
             swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},
         )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
         if assets is None:
             return _no_assets(openapi_url)
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=openapi_url,
             title=f"{title}: API",
             redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
 
 def _no_assets(openapi_url: str) -> HTMLResponse:

@@ -30,13 +30,26 @@ def _store(path: Path) -> Iterator[Any]:
         store.close()
 
 
+def _site(store: Any, site_id: str | None) -> str:
+    """The chain to read: ``site_id`` if the ledger holds it, else the only one; 404 naming the sites otherwise."""
+    sites = list(store.sites())
+    if site_id is not None and site_id not in sites:
+        held = ", ".join(repr(s) for s in sites) or "none yet"
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"query.site_id = {site_id[:100]!r}: the ledger holds no such site. Sites: {held}.",
+        )
+    try:
+        sid = store.resolve_site(site_id)
+    except LedgerError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"ledger: {exc}") from None
+    return str(sid)
+
+
 def _records(store: Any, site_id: str | None) -> pd.DataFrame:
     from islandgrid.ledger.verify import read_records
 
-    try:
-        store.resolve_site(site_id)
-    except LedgerError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"ledger: {exc}") from None
+    site_id = _site(store, site_id)
     frame: pd.DataFrame = read_records(store, site_id)
     return frame
 
@@ -76,11 +89,7 @@ def ledger_verify(path: Path, *, site_id: str | None = None) -> dict[str, Any]:
     from islandgrid.ledger.verify import verify_chain
 
     with _store(path) as store:
-        try:
-            store.resolve_site(site_id)
-        except LedgerError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"ledger: {exc}") from None
-        report = verify_chain(store, site_id)  # ChainBrokenError: the app answers 409
+        report = verify_chain(store, _site(store, site_id))  # ChainBrokenError: the app answers 409
     return {
         "ok": True,
         "message": f"chain {report.site_id!r} intact: {report.n_records} records, {report.gaps} after a gap",
@@ -112,11 +121,7 @@ def _json(value: Any) -> Any:
 def _build(store: Any, site_id: str | None, carbon_price_eur_per_t: float) -> Any:
     from islandgrid.reports.carbon import build_report
 
-    try:
-        store.resolve_site(site_id)
-    except LedgerError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"ledger: {exc}") from None
-    return build_report(store, site_id, carbon_price_eur_per_t=carbon_price_eur_per_t)
+    return build_report(store, _site(store, site_id), carbon_price_eur_per_t=carbon_price_eur_per_t)
 
 
 def carbon_report_json(

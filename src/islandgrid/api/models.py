@@ -9,12 +9,20 @@ Units live in the names: ``_kw``, ``_kwh``, ``_frac``, ``_kg_per_kwh``; times ar
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from islandgrid.twin.registers import DEVICE_NAMES
+from islandgrid.twin.twin import FAULT_KINDS, GRID_HZ_OFFSET_LIMIT_HZ, GRID_V_PU_LIMIT
 
 #: The states of the controller's state machine (``islandgrid.controller.core.MODES``; a test keeps them equal).
 STATES: tuple[str, ...] = ("grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe")
+
+#: A number in a JSON body: an integer or a float, never a string or a boolean.
+Number = StrictFloat | StrictInt
 
 #: Modes an operator may ask for: planned islanding, or reconnect to the grid.
 ModeName = Literal["island", "grid"]
@@ -96,7 +104,7 @@ class SetpointsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    values: dict[str, float] = Field(..., min_length=1, description="Setpoint name → value")
+    values: dict[str, Number] = Field(..., min_length=1, max_length=50, description="Setpoint name → value")
 
     @field_validator("values")
     @classmethod
@@ -115,18 +123,183 @@ class StrategyRequest(BaseModel):
     name: str = Field(..., min_length=1, max_length=100, description="Strategy name, e.g. 'load_following'")
 
 
-class FaultRequest(BaseModel):
-    """Inject a fault into the device twin (twin mode only)."""
+#: The twin's devices, by name.
+DeviceName = StrEnum("DeviceName", {d: d for d in DEVICE_NAMES})  # type: ignore[misc]
+
+
+class _Strict(BaseModel):
+    """Fault parameters: unknown names refused; a left-out parameter takes the twin's default, null is refused."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(
-        ...,
-        min_length=1,
-        max_length=100,
-        description="e.g. grid_loss, grid_restore, bms_trip, genset_fail_to_start, telemetry_stale, modbus_timeout",
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("null is not a value here: leave the parameter out to get the twin's default")
+        return value
+
+
+class NoParams(_Strict):
+    """This fault kind takes no parameters."""
+
+
+class GridOffNominalParams(_Strict):
+    """``grid_off_nominal``: the grid's frequency offset and voltage (twin defaults when left out)."""
+
+    hz: Number | SkipJsonSchema[None] = Field(
+        default=None,
+        gt=-GRID_HZ_OFFSET_LIMIT_HZ,
+        lt=GRID_HZ_OFFSET_LIMIT_HZ,
+        allow_inf_nan=False,
+        description="Offset from nominal frequency [Hz]",
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="Fault parameters, if the kind takes any")
+    v_pu: Number | SkipJsonSchema[None] = Field(
+        default=None, gt=0.0, lt=GRID_V_PU_LIMIT, allow_inf_nan=False, description="Voltage [p.u.]"
+    )
+
+
+class DurationParams(_Strict):
+    """A fault that lasts ``duration_s`` twin seconds (default: until cleared)."""
+
+    duration_s: Number | SkipJsonSchema[None] = Field(
+        default=None, gt=0, allow_inf_nan=False, description="Duration [twin s]"
+    )
+
+
+class GensetFailParams(_Strict):
+    """``genset_fail_to_start``: ``on`` true makes every start fail, false clears it."""
+
+    on: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, description="true (default) or false; a JSON boolean, not a string"
+    )
+
+
+class DeviceFaultParams(DurationParams):
+    """A communication fault on one device (default pcs)."""
+
+    device: DeviceName | SkipJsonSchema[None] = Field(default=None, description="The device (default pcs)")
+
+
+class ClearParams(_Strict):
+    """``clear_faults``: one device, or every device when left out."""
+
+    device: DeviceName | SkipJsonSchema[None] = Field(default=None, description="Only this device (default: all)")
+
+
+class _Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GridLossFault(_Fault):
+    """The ``grid_loss`` fault."""
+
+    kind: Literal["grid_loss"] = Field(..., description=FAULT_KINDS["grid_loss"])
+    params: NoParams = Field(NoParams(), description="The fault's parameters")
+
+
+class GridRestoreFault(_Fault):
+    """The ``grid_restore`` fault."""
+
+    kind: Literal["grid_restore"] = Field(..., description=FAULT_KINDS["grid_restore"])
+    params: NoParams = Field(NoParams(), description="The fault's parameters")
+
+
+class GridOffNominalFault(_Fault):
+    """The ``grid_off_nominal`` fault."""
+
+    kind: Literal["grid_off_nominal"] = Field(..., description=FAULT_KINDS["grid_off_nominal"])
+    params: GridOffNominalParams = Field(GridOffNominalParams(), description="The fault's parameters")
+
+
+class BmsTripFault(_Fault):
+    """The ``bms_trip`` fault."""
+
+    kind: Literal["bms_trip"] = Field(..., description=FAULT_KINDS["bms_trip"])
+    params: DurationParams = Field(DurationParams(), description="The fault's parameters")
+
+
+class BmsResetFault(_Fault):
+    """The ``bms_reset`` fault."""
+
+    kind: Literal["bms_reset"] = Field(..., description=FAULT_KINDS["bms_reset"])
+    params: NoParams = Field(NoParams(), description="The fault's parameters")
+
+
+class GensetFailToStartFault(_Fault):
+    """The ``genset_fail_to_start`` fault."""
+
+    kind: Literal["genset_fail_to_start"] = Field(..., description=FAULT_KINDS["genset_fail_to_start"])
+    params: GensetFailParams = Field(GensetFailParams(), description="The fault's parameters")
+
+
+class TelemetryStaleFault(_Fault):
+    """The ``telemetry_stale`` fault."""
+
+    kind: Literal["telemetry_stale"] = Field(..., description=FAULT_KINDS["telemetry_stale"])
+    params: DeviceFaultParams = Field(DeviceFaultParams(), description="The fault's parameters")
+
+
+class ModbusTimeoutFault(_Fault):
+    """The ``modbus_timeout`` fault."""
+
+    kind: Literal["modbus_timeout"] = Field(..., description=FAULT_KINDS["modbus_timeout"])
+    params: DeviceFaultParams = Field(DeviceFaultParams(), description="The fault's parameters")
+
+
+class ModbusExceptionFault(_Fault):
+    """The ``modbus_exception`` fault."""
+
+    kind: Literal["modbus_exception"] = Field(..., description=FAULT_KINDS["modbus_exception"])
+    params: DeviceFaultParams = Field(DeviceFaultParams(), description="The fault's parameters")
+
+
+class ClearFaultsFault(_Fault):
+    """The ``clear_faults`` fault."""
+
+    kind: Literal["clear_faults"] = Field(..., description=FAULT_KINDS["clear_faults"])
+    params: ClearParams = Field(ClearParams(), description="The fault's parameters")
+
+
+class ControllerRestartFault(_Fault):
+    """The ``controller_restart`` fault."""
+
+    kind: Literal["controller_restart"] = Field(
+        ..., description="restart the controller's loops (the plant keeps running)"
+    )
+    params: NoParams = Field(NoParams(), description="The fault's parameters")
+
+
+#: One model per fault kind, told apart by ``kind`` (an enum in the schema); extra fields are refused.
+FaultRequest = Annotated[
+    GridLossFault
+    | GridRestoreFault
+    | GridOffNominalFault
+    | BmsTripFault
+    | BmsResetFault
+    | GensetFailToStartFault
+    | TelemetryStaleFault
+    | ModbusTimeoutFault
+    | ModbusExceptionFault
+    | ClearFaultsFault
+    | ControllerRestartFault,
+    Field(discriminator="kind"),
+]
+
+#: The models of :data:`FaultRequest`, one per kind.
+FAULT_MODELS: tuple[type[_Fault], ...] = (
+    GridLossFault,
+    GridRestoreFault,
+    GridOffNominalFault,
+    BmsTripFault,
+    BmsResetFault,
+    GensetFailToStartFault,
+    TelemetryStaleFault,
+    ModbusTimeoutFault,
+    ModbusExceptionFault,
+    ClearFaultsFault,
+    ControllerRestartFault,
+)
 
 
 class ErrorBody(BaseModel):

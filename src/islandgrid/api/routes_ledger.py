@@ -21,7 +21,10 @@ router = APIRouter(
     prefix="/api",
     tags=["ledger"],
     dependencies=[Depends(require_read)],
-    responses={404: {"model": ErrorBody, "description": "No ledger configured"}},
+    responses={
+        404: {"model": ErrorBody, "description": "No ledger configured, no records yet, or no such site"},
+        409: {"model": ErrorBody, "description": "The chain is broken (no figures from a broken chain)"},
+    },
 )
 
 #: Q1-2026 CBAM certificate price (GUIDE §2), the report's default [EUR/t].
@@ -48,7 +51,9 @@ def _ledger_path(request: Request) -> Path:
     return settings.ledger_path
 
 
-SiteId = Annotated[str | None, Query(description="The chain (site id); by default the only one", max_length=200)]
+SiteId = Annotated[
+    str | None, Query(description="The chain (site id); by default the only one", min_length=1, max_length=200)
+]
 
 
 @router.get("/ledger", response_model=LedgerPage, summary="Ledger records, oldest first")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -11,6 +11,7 @@ from islandgrid import __version__
 from islandgrid.api.auth import ApiSettings, require_read
 from islandgrid.api.models import STATES, ErrorBody, Event, Health, HistoryRecord, Kpis, Status
 from islandgrid.controller.view import ControllerView
+from islandgrid.twin.clock import iso_utc
 
 router = APIRouter(
     prefix="/api",
@@ -34,17 +35,26 @@ def get_view(request: Request) -> ControllerView:
 
 
 def check_since(since: str | None) -> str | None:
-    """Reject a ``since`` that is not ISO 8601, naming the field and the value."""
+    """``since`` in the controller's own spelling (``iso_utc``: UTC, milliseconds), or ``None``.
+
+    A time without a zone is UTC; a time before 1970 selects everything, as 1970 does. Views
+    compare it with their own ``ts`` strings, so every spelling of one instant selects the same
+    records. Anything that is not an ISO 8601 time is a 422 naming the field and the value.
+    """
     if since is None or since == "":
         return None
     try:
-        datetime.fromisoformat(since.replace("Z", "+00:00"))
-    except ValueError:
+        t = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"query.since = {since!r}: not an ISO 8601 time. Use e.g. 2026-06-01T12:00:00Z.",
+            detail=f"query.since = {since[:64]!r}: not an ISO 8601 time. Use e.g. 2026-06-01T12:00:00Z.",
         ) from None
-    return since
+    return iso_utc(max(t, _EPOCH).timestamp())
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @router.get("/health", response_model=Health, summary="Liveness and access settings")

@@ -1,14 +1,16 @@
 """Write routes: mode change, setpoints, strategy and (twin only) fault injection. All need the token.
 
-The controller says what it accepts: an unknown setpoint, strategy or fault kind raises
-``ValueError`` in the view, which the app turns into a 422 carrying the controller's message.
+The request models refuse unknown fields, kinds and devices, and mistyped values (422); the
+controller says what else it accepts: an unknown setpoint or strategy, or a value out of its
+range, raises :class:`~islandgrid.errors.InputError` in the view, which the app answers 422
+with the controller's message. Any other exception is a bug (500, logged).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Body, Depends, HTTPException, status
 
 from islandgrid.api.auth import require_write
 from islandgrid.api.models import CommandResult, ErrorBody, FaultRequest, ModeRequest, SetpointsRequest, StrategyRequest
@@ -17,8 +19,6 @@ from islandgrid.controller.view import ControllerView
 from islandgrid.errors import DeviceError
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
-    403: {"model": ErrorBody, "description": "No API token configured: writes are disabled"},
     422: {"model": ErrorBody, "description": "Unknown name or bad value; the message names field, value and allowed"},
 }
 
@@ -49,11 +49,13 @@ def post_strategy(body: StrategyRequest, view: Annotated[ControllerView, Depends
     summary="Inject a fault into the device twin",
     responses={409: {"model": ErrorBody, "description": "Not running against a twin"}},
 )
-def post_fault(body: FaultRequest, view: Annotated[ControllerView, Depends(get_view)]) -> CommandResult:
-    """Twin mode only: ``{"kind": "grid_loss"}``, ``grid_restore``, ``bms_trip``, ``genset_fail_to_start``,
-    ``telemetry_stale``, ``modbus_timeout``."""
+def post_fault(
+    body: Annotated[FaultRequest, Body()], view: Annotated[ControllerView, Depends(get_view)]
+) -> CommandResult:
+    """Twin mode only: ``{"kind": "grid_loss"}``, or a kind with parameters, e.g.
+    ``{"kind": "grid_off_nominal", "params": {"hz": 0.45}}``; left-out parameters take the twin's defaults."""
     try:
-        accepted = view.inject_fault(body.kind.strip(), dict(body.params))
+        accepted = view.inject_fault(body.kind, body.params.model_dump(mode="json", exclude_none=True))
     except DeviceError as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT,

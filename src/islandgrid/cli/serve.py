@@ -1,5 +1,5 @@
-"""``islandgrid serve SITE.toml [--twin [--speed 60] [--start T]] [--host H] [--port P] [--token-file F]
-[--protect-reads] [--db LEDGER]``: device twin + controller + API in one event loop.
+"""``islandgrid serve SITE.toml [--twin [--speed 60] [--start T]] [--host H] [--allow-host NAME ...] [--port P]
+[--token-file F] [--protect-reads] [--db LEDGER]``: device twin + controller + API in one event loop.
 
 With ``--twin`` the five simulated devices are served over Modbus TCP on loopback (free
 ports) and run ``--speed`` times faster than real time; without it the controller
@@ -27,8 +27,16 @@ TOKEN_ENV = "ISLANDGRID_API_TOKEN"
 
 
 def read_token(token_file: Path | None) -> str | None:
-    """The API token from ``--token-file`` or ``$ISLANDGRID_API_TOKEN``; None when neither is set."""
+    """The API token from ``--token-file`` or ``$ISLANDGRID_API_TOKEN``; None when neither is set.
+
+    A token file other users may read is used, with a warning saying how to fix it.
+    """
     if token_file is not None:
+        from islandgrid.api.auth import token_file_warning
+
+        warning = token_file_warning(token_file)
+        if warning is not None:
+            err_console().print(f"[yellow]warning:[/] {warning}")
         try:
             text = token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -94,14 +102,17 @@ async def run_serve(
     db: Path | None,
     start: str | None,
     protect_reads: bool = False,
+    allow_hosts: tuple[str, ...] = (),
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
     bound: list[str] | None = None,
 ) -> None:
     """Everything ``serve`` runs, in the current event loop, until ``stop`` or a signal.
 
-    ``protect_reads`` makes every read route need the token too (it needs one). When
-    ``bound`` is given, the API's URL is appended to it once it listens (tests, port 0).
+    ``protect_reads`` makes every read route need the token too (it needs one). The API
+    answers requests whose ``Host`` names 127.0.0.1, localhost, [::1], ``host`` or one of
+    ``allow_hosts`` (DNS rebinding). When ``bound`` is given, the API's URL is appended to it
+    once it listens (tests, port 0).
     """
     _check_auth(token, protect_reads)
     import islandgrid
@@ -170,18 +181,19 @@ async def run_serve(
         tasks.append(asyncio.create_task(service.run(stop), name="islandgrid-controller"))
         try:
             from islandgrid.api import create_app as make_app
+            from islandgrid.api.server import exposure_warning
         except ImportError:
             console.print("[yellow]warning:[/] islandgrid.api is not installed; running without the API")
             make_app = None  # type: ignore[assignment]
         if make_app is not None:
-            kwargs: dict[str, Any] = {"token": token, "public_reads": not protect_reads}
-            if db is not None:
-                kwargs["ledger_path"] = db
-            try:
-                app = make_app(service, **kwargs)
-            except TypeError:
-                kwargs.pop("ledger_path", None)
-                app = make_app(service, **kwargs)
+            app = make_app(
+                service,
+                token=token,
+                public_reads=not protect_reads,
+                ledger_path=db,
+                host=host,
+                allow_hosts=allow_hosts,
+            )
             sock = _bind(host, port)
             bound_port = int(sock.getsockname()[1])
             web = _make_server(app, host, bound_port)
@@ -199,6 +211,9 @@ async def run_serve(
             auth = "token set" if token else "no token: writes refused"
             reads = "reads need the token" if protect_reads else "reads public"
             console.print(f"islandgrid serving {site.location.name} ({mode}; {auth}; {reads})")
+            warning = exposure_warning(host)
+            if warning is not None:
+                console.print(f"[yellow]warning:[/] {warning}")
             url = f"http://{'[' + host + ']' if ':' in host else host}:{bound_port}/"
             typer.echo(url, err=False)
             if bound is not None:
@@ -270,6 +285,13 @@ def register(app: typer.Typer) -> None:
         ] = False,
         speed: Annotated[float, typer.Option(help="Twin time per real time, e.g. 60 (--twin only).")] = 1.0,
         host: Annotated[str, typer.Option(help="API bind address.")] = "127.0.0.1",
+        allow_host: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="Another name clients use in the Host header (repeatable); 127.0.0.1, localhost, [::1] "
+                "and --host are always answered, any other name gets 400 (DNS rebinding)."
+            ),
+        ] = None,
         port: Annotated[int, typer.Option(help="API port.")] = 8080,
         token_file: Annotated[
             Path | None, typer.Option(help=f"File with the API token (else ${TOKEN_ENV}); no token: read-only.")
@@ -313,5 +335,6 @@ def register(app: typer.Typer) -> None:
                 db=db,
                 start=start,
                 protect_reads=protect_reads,
+                allow_hosts=tuple(allow_host or ()),
             )
         )

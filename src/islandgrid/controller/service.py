@@ -31,7 +31,7 @@ from islandgrid.controller.core import Controller
 from islandgrid.controller.events import EventLog
 from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
 from islandgrid.controller.planning import Plan, Planner
-from islandgrid.errors import DataFileError, DeviceError, IslandgridError
+from islandgrid.errors import DataFileError, DeviceError, InputError, IslandgridError
 from islandgrid.inputs.series import InputSeries
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
@@ -440,35 +440,35 @@ class ControllerService:
     def request_mode(self, mode: str) -> dict[str, Any]:
         """'island' (planned islanding) or 'grid' (reconnect when the grid is stable)."""
         if mode not in ("island", "grid"):
-            raise ValueError(f"unknown mode {mode!r}; allowed: island, grid")
+            raise InputError("unknown mode", field="mode", value=mode, allowed="island, grid")
         self._requests.append(("mode", mode))
         return {"accepted": mode, "mode": self.controller.mode}
 
     def set_setpoints(self, values: dict[str, float]) -> dict[str, Any]:
-        """Operator setpoints; unknown names or out-of-range values raise ValueError."""
+        """Operator setpoints; unknown names or out-of-range values raise InputError."""
         b = self.site.battery
         clean: dict[str, float] = {}
         for k, v in values.items():
             if k not in SETPOINTS:
-                raise ValueError(f"unknown setpoint {k!r}; allowed: {', '.join(SETPOINTS)}")
+                raise InputError("unknown setpoint", field=f"values.{k}", value=k, allowed=", ".join(SETPOINTS))
             try:
                 x = float(v)
             except (TypeError, ValueError):
-                raise ValueError(f"{k} must be a number, got {v!r}") from None
+                raise InputError("not a number", field=f"values.{k}", value=v) from None
             lo, hi = {"reserve_frac": (b.soc_min_frac, b.soc_max_frac), "shed_autonomy_h": (0.0, 100.0)}.get(
                 k, (0.0, self.site.controller.genset_stop_soc_frac)
             )
             if not (lo <= x <= hi) or not math.isfinite(x):
-                raise ValueError(f"{k} = {x!r} is out of range; allowed: {lo} to {hi}")
+                raise InputError("out of range", field=f"values.{k}", value=x, allowed=f"{lo} to {hi}")
             clean[k] = x
         self._requests.append(("setpoints", clean))
         return {"accepted": clean}
 
     def set_strategy(self, name: str) -> dict[str, Any]:
-        """Switch the planning strategy; unknown names raise ValueError."""
+        """Switch the planning strategy; unknown names raise InputError."""
         names = list(strategy_factories())
         if name not in names:
-            raise ValueError(f"unknown strategy {name!r}; allowed: {', '.join(names)}")
+            raise InputError("unknown strategy", field="name", value=name, allowed=", ".join(names))
         self._requests.append(("strategy", name))
         return {"accepted": name}
 
@@ -477,7 +477,7 @@ class ControllerService:
 
         Raises
         ------
-        ValueError
+        InputError
             Unknown kind or bad parameters.
         DeviceError
             No twin (real hardware) for a device fault.
@@ -488,8 +488,11 @@ class ControllerService:
             rec: dict[str, Any] = {"kind": kind, "params": {}}
         else:
             if kind not in FAULT_KINDS:
-                raise ValueError(
-                    f"unknown fault kind {kind!r}; allowed: {', '.join([*FAULT_KINDS, 'controller_restart'])}"
+                raise InputError(
+                    "unknown fault kind",
+                    field="kind",
+                    value=kind,
+                    allowed=", ".join([*FAULT_KINDS, "controller_restart"]),
                 )
             if self.twin is None:
                 raise DeviceError("fault injection needs the twin (islandgrid serve --twin)")

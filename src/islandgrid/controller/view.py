@@ -40,15 +40,15 @@ class ControllerView(Protocol):
         ...
 
     def set_setpoints(self, values: dict[str, float]) -> dict[str, Any]:
-        """Change operator setpoints, e.g. reserve_frac; unknown names raise ValueError."""
+        """Change operator setpoints, e.g. reserve_frac; unknown names raise InputError."""
         ...
 
     def set_strategy(self, name: str) -> dict[str, Any]:
-        """Switch the planning strategy by name; unknown names raise ValueError."""
+        """Switch the planning strategy by name; unknown names raise InputError."""
         ...
 
     def inject_fault(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         """Twin mode only: inject a fault (e.g. 'grid_loss', 'grid_restore', 'bms_trip',
         'genset_fail_to_start', 'telemetry_stale', 'modbus_timeout'); returns the accepted
-        fault. Unknown kinds raise ValueError; without a twin it raises DeviceError."""
+        fault. Unknown kinds or bad parameters raise InputError; without a twin it raises DeviceError."""
         ...

@@ -27,6 +27,7 @@ from islandgrid.carbon.accounting import (
     record_terms,
 )
 from islandgrid.carbon.jobs import H100_SXM_KW, allocate_jobs, read_jobs
+from islandgrid.errors import InputError
 from islandgrid.ledger.store import LedgerStore
 from islandgrid.ledger.verify import VerifyReport, read_records, verify_chain
 from islandgrid.reports.plots import COLOURS
@@ -105,7 +106,18 @@ def build_report(
     kw_per_gpu: float = H100_SXM_KW,
     pue: float | None = None,
 ) -> CarbonReport:
-    """Verify the chain, then compute every table of the report from its records."""
+    """Verify the chain, then compute every table of the report from its records.
+
+    An unknown site, or a chain with no records, raises :class:`InputError` naming the sites held.
+    """
+    held = store.sites()
+    if (site_id is not None and site_id not in held) or (site_id is None and not held):
+        raise InputError(
+            "the ledger holds no records for this site" if held else "the ledger holds no records yet",
+            field="site_id",
+            value=site_id,
+            allowed=", ".join(held) or "none yet (build, import or serve --db first)",
+        )
     chain = verify_chain(store, site_id)
     sid = chain.site_id
     info = store.site_info(sid)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from islandgrid.components.battery import battery_params
 from islandgrid.components.genset import genset_params
-from islandgrid.errors import DeviceError
+from islandgrid.errors import DeviceError, InputError
 from islandgrid.site.spec import Site
 from islandgrid.twin.clock import Clock
 from islandgrid.twin.devices import TwinDevice
@@ -38,6 +38,11 @@ FAULT_KINDS: dict[str, str] = {
     "modbus_exception": "a device answers every request with exception 4: params device (default pcs), duration_s",
     "clear_faults": "clear every communication fault (params device: only that one)",
 }
+
+
+#: ``grid_off_nominal`` limits: |hz offset| < this [Hz], 0 < v_pu < :data:`GRID_V_PU_LIMIT` [p.u.].
+GRID_HZ_OFFSET_LIMIT_HZ = 5.0
+GRID_V_PU_LIMIT = 1.5
 
 
 def profile_from_site(site: Site) -> Profile:
@@ -176,27 +181,37 @@ class Twin:
 
         Raises
         ------
-        ValueError
+        InputError
             Unknown kind, device or parameter value.
         """
         params = dict(params or {})
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(FAULT_KINDS)}")
+            raise InputError("unknown fault kind", field="kind", value=kind, allowed=", ".join(FAULT_KINDS))
         p = self.plant
         with self.lock:
             t = p.t_s
             dur = params.get("duration_s")
             if dur is not None and (not isinstance(dur, int | float) or not np.isfinite(dur) or dur <= 0):
-                raise ValueError(f"duration_s must be a positive number of twin seconds, got {dur!r}")
+                raise InputError(
+                    "not a positive number of twin seconds", field="params.duration_s", value=dur, allowed="> 0"
+                )
             until = t + float(dur) if dur is not None else None
             if kind == "grid_loss":
                 p.grid_up = False
             elif kind == "grid_restore":
                 p.grid_up, p.grid_hz_offset, p.grid_v_pu = True, 0.0, 1.0
             elif kind == "grid_off_nominal":
-                hz, v = float(params.get("hz", 0.45)), float(params.get("v_pu", 1.0))
-                if not (-5 < hz < 5 and 0 < v < 1.5):
-                    raise ValueError("grid_off_nominal: hz is an offset in (-5, 5) Hz and v_pu in (0, 1.5)")
+                hz, v = params.get("hz", 0.45), params.get("v_pu", 1.0)
+                lim_hz, lim_v = GRID_HZ_OFFSET_LIMIT_HZ, GRID_V_PU_LIMIT
+                for name, x, lo, hi in (("hz", hz, -lim_hz, lim_hz), ("v_pu", v, 0.0, lim_v)):
+                    if isinstance(x, bool) or not isinstance(x, int | float) or not lo < x < hi:
+                        raise InputError(
+                            "grid_off_nominal: hz is an offset from nominal [Hz], v_pu the voltage [p.u.]",
+                            field=f"params.{name}",
+                            value=x,
+                            allowed=f"a number in ({lo:g}, {hi:g})",
+                        )
+                hz, v = float(hz), float(v)
                 p.grid_up, p.grid_hz_offset, p.grid_v_pu = True, hz, v
                 params = {"hz": hz, "v_pu": v}
             elif kind == "bms_trip":
@@ -206,17 +221,21 @@ class Twin:
                 p.bms_fault_active = False
                 self._bms_until_s = None
             elif kind == "genset_fail_to_start":
-                on = bool(params.get("on", True))
+                on = params.get("on", True)
+                if not isinstance(on, bool):
+                    raise InputError("not a boolean", field="params.on", value=on, allowed="true or false")
                 p.genset_fail_to_start = on
                 if not on and p.genset_state == GENSET_FAILED:
                     p.genset_state = GENSET_OFF
                 params = {"on": on}
             else:
-                device = str(params.get("device", "pcs"))
+                device = params.get("device", "pcs")
                 targets = list(self.devices) if (kind == "clear_faults" and "device" not in params) else [device]
                 for name in targets:
                     if name not in self.devices:
-                        raise ValueError(f"unknown device {name!r}; allowed: {', '.join(self.devices)}")
+                        raise InputError(
+                            "unknown device", field="params.device", value=name, allowed=", ".join(self.devices)
+                        )
                 for name in targets:
                     dev = self.devices[name]
                     if kind == "clear_faults":
@@ -224,7 +243,7 @@ class Twin:
                     else:
                         dev.fault = {"telemetry_stale": "stale", "modbus_timeout": "timeout"}.get(kind, "exception")
                         dev.fault_until_s = until
-                params["device"] = device
+                params["device"] = device if len(targets) == 1 else "all"
             rec = {"kind": kind, "params": params, "t_s": t}
             self.faults_log.append(rec)
             return rec
