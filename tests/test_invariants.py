@@ -65,7 +65,7 @@ def random_problem(draw: st.DrawFn):
 @given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]))
 def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:
     f = RuleStrategy(name).dispatch(p)
-    check_flows(f, p.battery, p.dt_h)  # raises on any broken balance or limit
+    check_flows(f, p)  # raises on any broken balance or limit
     b, g, dt = p.battery, p.genset, p.dt_h
     soc_prev = np.concatenate(([b.soc_init_kwh], f["soc_kwh"][:-1]))
     # ran through the whole previous interval (so no start delay now); a genset that stopped within

@@ -16,7 +16,7 @@ from islandgrid.strategy.rules import RuleStrategy
 
 def run(name: str, p):
     flows = RuleStrategy(name).dispatch(p)
-    check_flows(flows, p.battery, p.dt_h)
+    check_flows(flows, p)
     return flows
 
 

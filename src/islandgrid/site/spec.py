@@ -148,6 +148,11 @@ class GensetSpec(_Spec):
         default=0.3, ge=0, le=1, json_schema_extra=_fix("minimum loading as a fraction of rated, 0.3")
     )
     min_run_min: float = Field(default=30.0, ge=0, le=1440, json_schema_extra=_fix("minimum run time in minutes"))
+    # 0 = no minimum off time, as in HOMER Pro's generator model (minimum runtime only; HOMER Pro
+    # manual, "Generator Inputs"); set the controller's restart lock-out from its manual where it has one
+    min_off_min: float = Field(
+        default=0.0, ge=0, le=1440, json_schema_extra=_fix("minimum time stopped before a restart in minutes, 0 = none")
+    )
     start_delay_s: float = Field(
         default=10.0, ge=0, le=600, json_schema_extra=_fix("seconds from start command to rated power")
     )
