@@ -62,10 +62,11 @@ def random_problem(draw: st.DrawFn):
 
 
 @settings(max_examples=300, deadline=None)
-@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]))
+@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging", "battery_first"]))
 def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:
-    f = RuleStrategy(name).dispatch(p)
-    check_flows(f, p)  # raises on any broken balance or limit
+    strategy = RuleStrategy(name)
+    f = strategy.dispatch(p)
+    check_flows(f, p, commitment=strategy.commits_genset)  # raises on any broken promise
     b, g, dt = p.battery, p.genset, p.dt_h
     soc_prev = np.concatenate(([b.soc_init_kwh], f["soc_kwh"][:-1]))
     # ran through the whole previous interval (so no start delay now); a genset that stopped within
@@ -89,7 +90,7 @@ def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]))
+@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging", "battery_first"]))
 def test_carbon_conserved_for_engine_flows(p, name: str) -> None:
     import pandas as pd
 

@@ -1,6 +1,8 @@
-"""Rule-based dispatch: HOMER load following, cycle charging and grid-aware PV-first.
+"""Rule-based dispatch: HOMER load following, cycle charging, grid-aware PV-first and battery-first.
 
-One compiled (numba) loop runs all three; the strategy is a code. Everything is in
+One compiled (numba) loop runs the first three; the strategy is a code. Battery-first, the
+off-grid reference dispatch, has its own short loop (:func:`run_battery_first`) behind the
+same entry point. Everything is in
 energy per interval [kWh], so an interval where a limit is reached mid-way gives the
 same energies as finer steps would on the same (interval-constant) inputs.
 
@@ -26,6 +28,12 @@ Per interval, in order:
 Load following runs the genset at the net load (at least its minimum load) and
 charges the battery only with the minimum-load surplus. Cycle charging runs it at
 full output, charging the battery, until the SoC reaches the setpoint.
+
+Battery-first differs from load following in what comes first once the genset runs:
+load following keeps a started genset on (its minimum run time, then until the
+battery could carry the net load for an hour) and so keeps the battery charged;
+battery-first empties the battery before the genset every interval, runs the genset
+only for what the battery cannot give, and has no start delay, minimum run or off time.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 LOAD_FOLLOWING = 0
 CYCLE_CHARGING = 1
 PV_FIRST = 2
+BATTERY_FIRST = 3
 
 _EPS = 1e-9
 
@@ -98,6 +107,12 @@ def run_rules(
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Run the rules over all intervals, writing into ``out`` (n x 19)."""
+    if code == BATTERY_FIRST:
+        run_battery_first(
+            dt_h, pv_kw, load_kw, crit_kw, grid_up, e_min, e_max, e_init, p_ch, p_dis, eta_c, eta_d, sd_per_h,
+            gen_rated, gen_min, gen_f0_l_per_h, gen_f1, imp_kw, exp_kw, out,
+        )  # fmt: skip
+        return
     n = pv_kw.shape[0]
     soc = e_init
     gen_on = False
@@ -273,7 +288,110 @@ def run_rules(
         out[t, C_GRID_UP] = 1.0 if up else 0.0
 
 
-_CODES = {"load_following": LOAD_FOLLOWING, "cycle_charging": CYCLE_CHARGING, "pv_first": PV_FIRST}
+@numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz", "arcp", "contract"})
+def run_battery_first(
+    dt_h: float,
+    pv_kw: np.ndarray,
+    load_kw: np.ndarray,
+    crit_kw: np.ndarray,
+    grid_up: np.ndarray,
+    e_min: float,
+    e_max: float,
+    e_init: float,
+    p_ch: float,
+    p_dis: float,
+    eta_c: float,
+    eta_d: float,
+    sd_per_h: float,
+    gen_rated: float,
+    gen_min: float,
+    gen_f0_l_per_h: float,
+    gen_f1: float,
+    imp_kw: float,
+    exp_kw: float,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Battery-first dispatch, the off-grid reference rule, into ``out`` (n x 19).
+
+    Each interval, after self-discharge (as in :func:`run_rules`), net = load - PV. A deficit: the
+    battery gives min(net, its power limit, the energy above SoC min at its discharge efficiency)
+    over the whole interval; the grid, if up, imports what it can; the genset covers the rest up to
+    its rating, at least its minimum load (the surplus of that minimum is dumped); what is left is
+    shed, non-critical load first. A surplus: the battery charges min(surplus, its power limit, the
+    room below SoC max at its charge efficiency); the grid, if up, takes its export limit; the rest
+    of the PV is spilled (curtailed). The genset runs whole intervals (run fraction 1 when its
+    output is > 0) with no start delay, minimum run or minimum off time; fuel is
+    (F0 Y_nameplate + F1 P) dt over those intervals.
+    """
+    n = pv_kw.shape[0]
+    soc = e_init
+    for t in range(n):
+        load = load_kw[t] * dt_h
+        crit = crit_kw[t] * dt_h
+        pv = pv_kw[t] * dt_h
+        up = grid_up[t]
+        selfdis = min(soc * sd_per_h * dt_h, max(soc - e_min, 0.0))
+        soc -= selfdis
+        net = load - pv
+        b_in = 0.0
+        b_out = 0.0
+        g_in = 0.0
+        g_out = 0.0
+        diesel = 0.0
+        dump = 0.0
+        curtailed = 0.0
+        unserved = 0.0
+        if net > 0.0:
+            b_out = min(net, p_dis * dt_h, max(soc - e_min, 0.0) * eta_d)
+            rest = net - b_out
+            if up:
+                g_in = min(rest, imp_kw * dt_h)
+                rest -= g_in
+            if rest > _EPS and gen_rated > 0.0:
+                diesel = min(rest, gen_rated * dt_h)
+                rest -= diesel
+                if diesel < gen_min * dt_h:
+                    dump = gen_min * dt_h - diesel
+                    diesel = gen_min * dt_h
+            unserved = max(rest, 0.0)
+        else:
+            surplus = -net
+            b_in = min(surplus, p_ch * dt_h, max(e_max - soc, 0.0) / eta_c)
+            surplus -= b_in
+            if up:
+                g_out = min(surplus, exp_kw * dt_h)
+                surplus -= g_out
+            curtailed = surplus
+        soc = soc + eta_c * b_in - b_out / eta_d
+        on = 1.0 if diesel > 0.0 else 0.0
+        shed = min(unserved, load - crit)
+        out[t, C_LOAD] = load
+        out[t, C_CRIT] = crit
+        out[t, C_SERVED] = load - unserved
+        out[t, C_UNSERVED] = unserved
+        out[t, C_UNSERVED_CRIT] = unserved - shed
+        out[t, C_PV_AVAIL] = pv
+        out[t, C_PV_USED] = pv - curtailed
+        out[t, C_PV_CURT] = curtailed
+        out[t, C_GRID_IN] = g_in
+        out[t, C_GRID_OUT] = g_out
+        out[t, C_DIESEL] = diesel
+        out[t, C_BAT_IN] = b_in
+        out[t, C_BAT_OUT] = b_out
+        out[t, C_SELFDIS] = selfdis
+        out[t, C_DUMP] = dump
+        out[t, C_FUEL] = (gen_f0_l_per_h * dt_h + gen_f1 * diesel) * on
+        out[t, C_SOC] = soc
+        out[t, C_GEN_ON] = on
+        out[t, C_GRID_UP] = 1.0 if up else 0.0
+
+
+_CODES = {
+    "load_following": LOAD_FOLLOWING,
+    "cycle_charging": CYCLE_CHARGING,
+    "pv_first": PV_FIRST,
+    "battery_first": BATTERY_FIRST,
+}
 
 
 @dataclass(frozen=True)
@@ -282,11 +400,17 @@ class RuleStrategy:
 
     Parameters
     ----------
-    name : {'load_following', 'cycle_charging', 'pv_first'}
+    name : {'load_following', 'cycle_charging', 'pv_first', 'battery_first'}
         Which rules.
     """
 
     name: str
+
+    @property
+    def commits_genset(self) -> bool:
+        """Whether the genset keeps its minimum run and off times (battery-first runs whole
+        intervals without them, as the reference rule does)."""
+        return self.name != "battery_first"
 
     def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
         """Run the compiled rules over the whole problem."""
