@@ -81,7 +81,8 @@ def test_window_never_infeasible_from_out_of_bounds_state(
     soc_frac: float, gen_on: bool, run_h: float, grid_down: bool
 ) -> None:
     """SoC below its minimum (10 %), a genset already on inside its minimum run time, maybe an outage:
-    the window still solves (EMHASS #390/#1049 fail here), recovers the SoC, and holds the genset on."""
+    the window still solves (EMHASS #390/#1049 fail here), recovers the SoC, and holds the genset on while
+    islanded (with the grid up its minimum run time is over: the grid-return policy)."""
     p = sunny_days(days=2, dt_h=0.25, outage=(0, 24) if grid_down else None)
     h = 192
     model = WindowModel(p, h)
@@ -90,8 +91,10 @@ def test_window_never_infeasible_from_out_of_bounds_state(
     f = plan.flows
     assert f["under_min"][0] >= p.battery.soc_min_kwh - f["soc"][0] - 1e-6
     assert f["soc"][-1] >= p.battery.soc_min_kwh - 1e-6  # recovered within the horizon
-    if gen_on:
+    if gen_on and grid_down:
         assert (plan.on[:4] == 1).all()  # held on through its minimum run time
+    elif gen_on:
+        assert plan.on[0] == 0  # the grid is up: not held on in parallel with it
     # and the closed loop from that state keeps every interval balanced
     bat = replace(p.battery, soc_init_kwh=soc)
     q = replace(

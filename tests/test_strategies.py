@@ -105,20 +105,42 @@ def test_load_following_runs_at_minimum_load_and_banks_surplus() -> None:
     np.testing.assert_allclose(f["soc_kwh"], [12, 14, 16], atol=1e-9)
 
 
-def test_minimum_run_time_extends_a_short_run() -> None:
+def test_minimum_run_time_extends_a_short_run_while_islanded() -> None:
     # Hour 1, islanded: the battery covers 25 of 30 kWh, so the genset starts when it reaches its
     # floor and runs the last 1/6 h at 30 kW (5 kWh). Its 0.5 h minimum run time carries over:
-    # hour 2, the grid is back and nothing needs it, yet it runs the remaining 1/3 h at its
-    # 12 kW minimum load (4 kWh, banked in the battery) and then stops.
+    # hour 2, still islanded, PV 40 kW covers the load and its 10 kWh surplus charges the battery;
+    # nothing needs the genset, yet it runs the remaining 1/3 h at its 12 kW minimum load (4 kWh,
+    # banked in the battery) and then stops: SoC 10 + 10 + 4 = 24 kWh.
     p = problem(
-        [0, 0], [30, 30], [False, True], bat=battery(soc_init=0.35, soc_min=0.1), gen=genset(rated_kw=40, min_run_h=0.5)
+        [0, 40],
+        [30, 30],
+        [False, False],
+        bat=battery(soc_init=0.35, soc_min=0.1),
+        gen=genset(rated_kw=40, min_run_h=0.5),
     )
     f = run("pv_first", p)
     np.testing.assert_allclose(f["genset_on"], [1 / 6, 1 / 3], atol=1e-9)
     np.testing.assert_allclose(f["diesel_kwh"], [5, 4], atol=1e-9)
     np.testing.assert_allclose(f["bat_out_kwh"], [25, 0], atol=1e-9)
+    np.testing.assert_allclose(f["soc_kwh"], [10, 24], atol=1e-9)
+
+
+def test_the_grid_returning_ends_the_minimum_run() -> None:
+    # The grid-return policy: as above, but the grid is back in hour 2. The minimum run time protects
+    # the engine while it carries an island; with the grid back nothing needs it, so it stops at the
+    # start of hour 2 instead of running 1/3 h at minimum load in parallel with the grid. The grid
+    # serves the load (under cycle charging after the 1.67 kWh its full-output start banked).
+    p = problem(
+        [0, 0], [30, 30], [False, True], bat=battery(soc_init=0.35, soc_min=0.1), gen=genset(rated_kw=40, min_run_h=0.5)
+    )
+    for name in ("pv_first", "load_following", "cycle_charging"):
+        f = run(name, p)
+        np.testing.assert_allclose(f["genset_on"], [1 / 6, 0], atol=1e-9)
+        assert f["diesel_kwh"][1] == 0.0
+        assert f["grid_in_kwh"][1] + f["bat_out_kwh"][1] == pytest.approx(30)
+    f = run("pv_first", p)
     np.testing.assert_allclose(f["grid_in_kwh"], [0, 30], atol=1e-9)
-    np.testing.assert_allclose(f["soc_kwh"], [10, 14], atol=1e-9)
+    np.testing.assert_allclose(f["soc_kwh"], [10, 10], atol=1e-9)
 
 
 def test_start_delay_sheds_non_critical_first() -> None:

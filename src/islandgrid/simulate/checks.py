@@ -277,7 +277,8 @@ def _run_times(
     out: list[Violation] = []
     runs = genset_runs(r, dt_h)
     for _start, _end, length, stop, running in runs:
-        cut = running or bool(grid_back[stop])
+        # a run read as stopping within an interval may have run to its end: the grid back in either counts
+        cut = running or bool(grid_back[stop]) or (stop + 1 < len(r) and bool(grid_back[stop + 1]))
         if not cut and length < min_run_h - _TOL_H:
             out.append(Violation("minimum run time", stop, f"ran {length:.6g} h < {min_run_h:g} h"))
             break

@@ -40,7 +40,10 @@ def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
         genset=genset_params(site.genset, site.location.elevation_m),
         grid=GridParams(import_kw=site.grid.import_kw, export_kw=site.grid.export_kw),
         carbon_price_per_kg=econ.carbon_price_eur_per_t * econ.eur_to_currency / 1000.0,
-        options={"cycle_charging_setpoint_frac": site.simulation.cycle_charging_setpoint_frac},
+        options={
+            "cycle_charging_setpoint_frac": site.simulation.cycle_charging_setpoint_frac,
+            "cycle_charging_band_frac": site.simulation.cycle_charging_band_frac,
+        },
         site=site,
     )
 

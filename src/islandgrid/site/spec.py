@@ -285,6 +285,15 @@ class SimulationSpec(_Spec):
     cycle_charging_setpoint_frac: float = Field(
         default=0.8, ge=0, le=1, json_schema_extra=_fix("SoC the genset charges to")
     )
+    # hysteresis below the setpoint: after reaching it the genset charges again only once the SoC is this
+    # far below it. At least 0.005: above the most self-discharge a battery may have in an hour
+    # (self_discharge_frac_per_day <= 0.1, i.e. 0.42 %), so self-discharge alone never restarts a charge
+    cycle_charging_band_frac: float = Field(
+        default=0.02,
+        ge=0.005,
+        le=0.5,
+        json_schema_extra=_fix("fraction of the battery energy below the setpoint before charging again, 0.02"),
+    )
 
 
 class EconomicsSpec(_Spec):

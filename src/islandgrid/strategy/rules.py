@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from islandgrid.site.spec import SimulationSpec
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 LOAD_FOLLOWING = 0
@@ -104,6 +105,8 @@ def run_rules(
     imp_kw: float,
     exp_kw: float,
     cc_setpoint_kwh: float,
+    gen_min_off_h: float,
+    cc_band_kwh: float,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Run the rules over all intervals, writing into ``out`` (n x 19)."""
@@ -117,6 +120,8 @@ def run_rules(
     soc = e_init
     gen_on = False
     run_h = 0.0
+    off_h = 1e9  # hours since the genset last stopped (it starts the period long stopped)
+    cc_charged = False  # cycle charging reached its setpoint and has not fallen below the band since
     for t in range(n):
         load = load_kw[t] * dt_h
         crit = crit_kw[t] * dt_h
@@ -125,7 +130,7 @@ def run_rules(
         # 1. self-discharge; the BMS keeps the cells at or above SoC min
         selfdis = min(soc * sd_per_h * dt_h, max(soc - e_min, 0.0))
         soc -= selfdis
-        floor = e_reserve if (code == PV_FIRST and up) else e_min
+        floor = max(e_reserve, e_min) if (code == PV_FIRST and up) else e_min
         ch_cap = min(p_ch * dt_h, max(e_max - soc, 0.0) / eta_c)
         dis_cap = min(p_dis * dt_h, max(soc - floor, 0.0) * eta_d)
         imp_cap = imp_kw * dt_h if up else 0.0
@@ -147,8 +152,19 @@ def run_rules(
         dump = 0.0
         r = 0.0  # genset run fraction of the interval
         stop_in_start = False  # started and stopped again within the interval
-        locked = gen_on and run_h < gen_min_run_h - _EPS
-        cc_hold = gen_on and code == CYCLE_CHARGING and soc < cc_setpoint_kwh - _EPS and net > imp_cap
+        # the minimum run time holds a started genset on only while islanded: once the grid (import > 0)
+        # is back, a genset nothing else needs stops at the start of the interval (the grid-return policy)
+        locked = gen_on and run_h < gen_min_run_h - _EPS and not (up and imp_kw > 0.0)
+        # cycle charging: once at its setpoint, the genset charges again only after the SoC has fallen
+        # below the setpoint less the hysteresis band (self-discharge alone never restarts the charge)
+        if soc < cc_setpoint_kwh - cc_band_kwh:
+            cc_charged = False
+        cc_hold = (
+            gen_on and code == CYCLE_CHARGING and not cc_charged and soc < cc_setpoint_kwh - _EPS and net > imp_cap
+        )
+        # a start: never before its minimum off time is over, then power after its start delay
+        lead_h = gen_delay_h + max(gen_min_off_h - off_h, 0.0)
+        r_start = 0.0
         short = net > dis_cap + imp_cap + _EPS
         # a running genset stops only once the battery could carry the net load for an hour
         # (or the interval, if longer): the same decision at every step length
@@ -177,12 +193,13 @@ def run_rules(
             elif need_rate > p_dis + _EPS or need_rate > gen_rated:
                 # the battery cannot carry the load alone even briefly, or must help the genset
                 # all interval: start at once
-                r = 1.0 - gen_delay_h / dt_h
+                r = 1.0 - lead_h / dt_h
             else:
                 # the battery carries the start of the interval, the genset the rest
                 # (its minimum run time carries over into the next intervals: ``locked``)
                 r = 1.0 - dis_cap / (need_rate * dt_h) if need_rate > _EPS else 0.0
-                r = min(max(r, 0.0), 1.0 - gen_delay_h / dt_h)
+                r = min(max(r, 0.0), 1.0 - lead_h / dt_h)
+                r_start = r
                 # load following: its minimum-load surplus recharges the battery, and it stops
                 # within the interval once it has run its minimum time and the battery could
                 # carry the net load for an hour again (the rule a finer step would apply)
@@ -196,6 +213,7 @@ def run_rules(
                         r = run_need_h / dt_h
                         stop_in_start = True
             r = min(max(r, 0.0), 1.0)
+            r_start = max(r_start, r)
             # cycle charging: full output; load following: the net load, at least the minimum
             p_gen = gen_rated if code == CYCLE_CHARGING else min(max(need_rate, gen_min), gen_rated)
             p_gen = max(p_gen, gen_min)
@@ -237,6 +255,13 @@ def run_rules(
             net -= g_in
             b_out = min(net, dis_cap)
             net -= b_out
+            if end_on:
+                off_h = 0.0
+            elif not gen_on:
+                # started and stopped within the interval (or never started): off since its stop
+                off_h = (r_start - r) * dt_h if r > 0.0 else off_h + dt_h
+            else:
+                off_h = (1.0 - r) * dt_h  # ran the first r of the interval
             if not gen_on:
                 run_h = 0.0
             run_h += r * dt_h
@@ -246,6 +271,7 @@ def run_rules(
             net -= b_out
             g_in = min(net, imp_cap)
             net -= g_in
+            off_h = off_h + dt_h if not gen_on else dt_h
             gen_on = False
             run_h = 0.0
         # the islanding reserve never causes unserved load: dip into it before shedding
@@ -263,6 +289,8 @@ def run_rules(
         g_in += grid_bat
         b_in = pv_to_bat + gen_bat + grid_bat
         soc = soc + eta_c * b_in - b_out / eta_d
+        if soc >= cc_setpoint_kwh - _EPS:
+            cc_charged = True
         # 6. unserved: shed non-critical first
         unserved = max(net, 0.0)
         shed = min(unserved, load - crit)
@@ -425,7 +453,9 @@ def run_into(name: str, p: DispatchProblem, out: np.ndarray) -> None:
     Sizing calls this directly in its inner loop to avoid any allocation.
     """
     b, g = p.battery, p.genset
-    setpoint = float(p.options.get("cycle_charging_setpoint_frac", 0.8)) * b.energy_kwh
+    sim = SimulationSpec.model_fields
+    setpoint = float(p.options.get("cycle_charging_setpoint_frac", sim["cycle_charging_setpoint_frac"].default))
+    band = float(p.options.get("cycle_charging_band_frac", sim["cycle_charging_band_frac"].default))
     run_rules(
         _CODES[name],
         p.dt_h,
@@ -450,6 +480,8 @@ def run_into(name: str, p: DispatchProblem, out: np.ndarray) -> None:
         g.start_delay_h,
         p.grid.import_kw,
         p.grid.export_kw,
-        setpoint,
+        setpoint * b.energy_kwh,
+        g.min_off_h,
+        band * b.energy_kwh,
         out,
     )
