@@ -15,19 +15,25 @@ Per interval, in order:
 3. the remaining net load is served by the battery (down to the islanding reserve
    while grid-tied under PV-first, down to SoC min otherwise), then by grid import;
 4. the genset starts only when those cannot cover the net load (or its minimum run
-   time or the cycle-charging setpoint holds it on), and never before its start delay
-   has passed. Starts and stops fall inside an interval where the rules put them, so
-   the result does not depend on the step length: it starts when the battery reaches
-   its floor (running the rest of the interval), runs out its minimum run time into
-   the next intervals, and a running genset stops as soon as the battery could carry
-   the net load for an hour again (its minimum-load surplus recharging the battery);
+   time or the cycle-charging setpoint holds it on), never before its minimum off
+   time is over and then its start delay has passed. Starts and stops fall inside an
+   interval where the rules put them, so the result does not depend on the step length:
+   it starts when the battery reaches its floor (running the rest of the interval), runs
+   out its minimum run time into the next intervals while islanded, and a running genset
+   stops as soon as the battery could carry the net load for an hour again (its
+   minimum-load surplus recharging the battery). Grid-return policy: the minimum run time
+   protects the engine while it carries an island; once the grid (import > 0) is back at
+   an interval start, a genset only that holds on stops there (no running in parallel
+   with the grid at minimum load, at any step length);
 5. PV-first, grid-tied, below the reserve: the grid recharges the battery to the reserve;
 6. what is still short comes out of the islanding reserve, then is unserved:
    non-critical load is shed first.
 
 Load following runs the genset at the net load (at least its minimum load) and
 charges the battery only with the minimum-load surplus. Cycle charging runs it at
-full output, charging the battery, until the SoC reaches the setpoint.
+full output, charging the battery, until the SoC reaches the setpoint; it charges again
+only once the SoC has fallen below the setpoint less a hysteresis band (so self-discharge,
+applied first each interval, cannot keep it charging the last few Wh for ever).
 
 Battery-first differs from load following in what comes first once the genset runs:
 load following keeps a started genset on (its minimum run time, then until the
