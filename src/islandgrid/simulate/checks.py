@@ -137,7 +137,7 @@ def violations(
 
     Parameters are as in :func:`check_flows`.
     """
-    f = {k: np.asarray(v, dtype=float) for k, v in flows.items()}
+    f = {k: np.ascontiguousarray(v, dtype=float) for k, v in flows.items()}  # strided views are slow
     p, g, dt = problem, problem.genset, problem.dt_h
     load = f["load_kwh"]
     scale = _TOL_KWH * max(1.0, float(np.max(load, initial=0.0)), float(np.max(f["pv_available_kwh"], initial=0.0)))
