@@ -17,6 +17,7 @@ from islandgrid.carbon.flow import carbon_flow
 from islandgrid.errors import SiteFileError
 from islandgrid.inputs.series import build_inputs
 from islandgrid.mpc.realise import PlantState, realise_interval
+from islandgrid.optimize import solve_problem
 from islandgrid.simulate.checks import check_flows
 from islandgrid.simulate.kpis import compute_kpis
 from islandgrid.site.load import site_from_dict
@@ -137,3 +138,46 @@ def test_the_mpc_realisation_keeps_the_minimum_off_time() -> None:
     assert f["genset_on"] == pytest.approx(0.25)  # the last quarter hour, once 1 h off is over
     assert f["diesel_kwh"] == pytest.approx(7.5)  # 30 kW for 0.25 h; the battery gives the other 22.5
     assert f["bat_out_kwh"] == pytest.approx(22.5)
+
+
+@pytest.mark.parametrize(("min_off_h", "on"), [(0.0, [1, 0, 1]), (2.0, [1, 1, 1])])
+def test_the_milp_keeps_the_minimum_off_time(min_off_h: float, on: list[float]) -> None:
+    # Islanded, no usable battery, 10 kW load in hours 0 and 2, none in hour 1; genset 50 kW, 15 kW
+    # minimum. Free to stop, the MILP stops it in hour 1. With 2 h minimum off time a stop in hour 1
+    # would forbid the restart in hour 2: running hour 1 at minimum load (about 43 of fuel) is cheaper
+    # than shedding hour 2's 10 kWh (at least 200), so it stays on.
+    p = problem(
+        [0, 0, 0],
+        [10, 0, 10],
+        [False] * 3,
+        bat=battery(100, 50, soc_min=0.1, soc_max=0.1, soc_init=0.1),
+        gen=genset(rated_kw=50, min_frac=0.3, min_off_h=min_off_h),
+        import_kw=0,
+    )
+    flows, _info = solve_problem(p, "milp")
+    np.testing.assert_allclose(flows["genset_on"], on)
+    assert flows["unserved_kwh"].sum() == pytest.approx(0.0, abs=1e-6)
+    check_flows(flows, p)
+
+
+def test_relax_and_round_bridges_a_gap_shorter_than_the_minimum_off_time() -> None:
+    # The same case through the MILP's no-solution-in-time fallback: the LP runs diesel in hours 0
+    # and 2; the 1 h gap is shorter than the 2 h minimum off time, so the genset is kept on through it.
+    from islandgrid.optimize.model import build_model
+    from islandgrid.optimize.solve import _relax_and_round, flows_from_solution, run_lp
+
+    p = problem(
+        [0, 0, 0],
+        [10, 0, 10],
+        [False] * 3,
+        bat=battery(100, 50, soc_min=0.1, soc_max=0.1, soc_init=0.1),
+        gen=genset(rated_kw=50, min_frac=0.3, min_off_h=2.0),
+        import_kw=0,
+    )
+    lp = build_model(p, "lp")
+    x_lp, _obj, _ = run_lp(lp, 10.0)
+    mi = build_model(p, "milp")
+    x, _obj, _ = _relax_and_round(mi, lp, x_lp, 10.0)
+    flows = flows_from_solution(mi, x)
+    np.testing.assert_allclose(flows["genset_on"], [1, 1, 1])
+    check_flows(flows, p)
