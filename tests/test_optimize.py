@@ -234,10 +234,12 @@ def test_milp_minimum_load_goes_to_dump_and_fuel_follows_homer() -> None:
 
 
 def test_milp_minimum_run_time() -> None:
-    """A 1-hour outage with a 3-hour minimum run time: the genset runs one run of 3 consecutive
-    hours that covers the outage (where the run sits around it is a tie)."""
+    """A 4-hour outage, load only in its first hour, a 3-hour minimum run time: the genset runs one
+    run of 3 consecutive hours that covers that hour (where the run sits around it is a tie). (With
+    the grid back the minimum run time ends: test_plant_defects.py::test_the_milp_applies_the_grid_return_policy.)"""
     gen = genset(50.0, min_frac=0.0, min_run_h=3.0)
-    p = problem([0] * 6, [20] * 6, [True, False, True, True, True, True], bat=battery(0.0, 0.0), gen=gen)
+    up = [True, False, False, False, False, True]
+    p = problem([0] * 6, [20, 20, 0, 0, 0, 20], up, bat=battery(0.0, 0.0), gen=gen)
     flows, _ = solve_problem(p, "milp")
     on = flows["genset_on"]
     assert on.sum() == 3 and on[1] == 1

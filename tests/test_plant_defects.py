@@ -181,3 +181,20 @@ def test_relax_and_round_bridges_a_gap_shorter_than_the_minimum_off_time() -> No
     flows = flows_from_solution(mi, x)
     np.testing.assert_allclose(flows["genset_on"], [1, 1, 1])
     check_flows(flows, p)
+
+
+def test_the_milp_applies_the_grid_return_policy() -> None:
+    # Islanded hour 0 with a 20 kW load and no usable battery: the genset runs (50 kW, 15 kW minimum,
+    # 3 h minimum run). The grid is back from hour 1 (cheaper than diesel): the minimum run time no
+    # longer binds, so the genset stops instead of running 2 h more at its minimum load.
+    p = problem(
+        [0, 0, 0],
+        [20, 20, 20],
+        [False, True, True],
+        bat=battery(100, 50, soc_min=0.1, soc_max=0.1, soc_init=0.1),
+        gen=genset(rated_kw=50, min_frac=0.3, min_run_h=3.0),
+    )
+    flows, _info = solve_problem(p, "milp")
+    np.testing.assert_allclose(flows["genset_on"], [1, 0, 0])
+    np.testing.assert_allclose(flows["grid_in_kwh"], [0, 20, 20], atol=1e-6)
+    check_flows(flows, p)
