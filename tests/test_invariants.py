@@ -102,3 +102,17 @@ def test_carbon_conserved_for_engine_flows(p, name: str) -> None:
     shares = carbon[["load_pv_frac", "load_grid_frac", "load_diesel_frac"]].sum(axis=1).to_numpy()
     supplied = (flows["pv_used_kwh"] + flows["grid_in_kwh"] + flows["diesel_kwh"] + flows["bat_out_kwh"]).to_numpy()
     np.testing.assert_allclose(shares[supplied > 1e-9], 1.0, atol=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    p=random_problem(),
+    name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]),
+    min_off_h=st.sampled_from([0.25, 1.0, 3.0]),
+)
+def test_minimum_off_time_is_kept(p, name: str, min_off_h: float) -> None:
+    """With a minimum off time every run still passes every check, the off time included."""
+    from dataclasses import replace
+
+    q = replace(p, genset=replace(p.genset, min_off_h=min_off_h))
+    check_flows(RuleStrategy(name).dispatch(q), q)
