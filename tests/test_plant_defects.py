@@ -198,3 +198,10 @@ def test_the_milp_applies_the_grid_return_policy() -> None:
     np.testing.assert_allclose(flows["genset_on"], [1, 0, 0])
     np.testing.assert_allclose(flows["grid_in_kwh"], [0, 20, 20], atol=1e-6)
     check_flows(flows, p)
+
+
+def test_the_report_states_the_run_time_rules(horinger_result) -> None:  # type: ignore[no-untyped-def]
+    from islandgrid.reports.simulation import render_report
+
+    html = render_report(horinger_result)
+    assert "minimum off 0 min (minimum run ends when the grid is back)" in html
