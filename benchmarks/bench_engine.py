@@ -112,6 +112,8 @@ def _py_loop_seconds(p, steps: int) -> float:
         p.grid.import_kw,
         p.grid.export_kw,
         0.8 * b.energy_kwh,
+        g.min_off_h,
+        0.02 * b.energy_kwh,
         out,
     )
     return time.perf_counter() - t0

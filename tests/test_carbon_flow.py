@@ -8,8 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core_helpers import battery, genset, problem
 from islandgrid.carbon.flow import CarbonState, carbon_flow, carbon_flow_state, pv_share
+from islandgrid.simulate.kpis import compute_kpis
 from islandgrid.strategy.base import FLOW_COLUMNS
+from islandgrid.strategy.rules import RuleStrategy
 
 
 def _flows(rows: list[dict[str, float]]) -> pd.DataFrame:
@@ -125,6 +128,17 @@ def test_diesel_intensity_shows_part_load() -> None:
     assert c["e_bus_kg_per_kwh"].iloc[0] > c["e_bus_kg_per_kwh"].iloc[1]
 
 
-def test_simulation_pv_share_is_the_attribution(horinger_result) -> None:
-    r = horinger_result
-    assert r.kpis["pv_share"] == pv_share(r.flows["load_served_kwh"], r.carbon["load_pv_frac"])
+def test_simulation_pv_share_by_hand() -> None:
+    """The engine's ``pv_share`` KPI on a hand case, worked out without the carbon flow.
+
+    Empty lossless battery (SoC min 0), load following, grid up, 10 kW load for 3 hours:
+    hour 1 PV 20 kW serves 10 kWh and charges 10 kWh; hour 2 the battery gives those 10 kWh
+    (PV energy, stored) to the load; hour 3 the grid serves 10 kWh. PV reached 20 of the 30 kWh
+    served: pv_share = 2/3, the grid's 10 kWh carry 6 kg at 0.6 kg/kWh.
+    """
+    p = problem([20, 0, 0], [10, 10, 10], [True] * 3, bat=battery(100, 50, soc_init=0.0), gen=genset(0.0))
+    f = pd.DataFrame(RuleStrategy("load_following").dispatch(p), index=p.index)
+    c = carbon_flow(f, p.grid_co2_kg_per_kwh, 2.68, 0.0, 1.0, 1.0)
+    kpis = compute_kpis(f, c, p, pd.DataFrame(columns=["start", "end"]))
+    assert kpis["pv_share"] == pytest.approx(2 / 3, rel=1e-12)
+    assert kpis["co2_kg"] == pytest.approx(6.0, rel=1e-12)

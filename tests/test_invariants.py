@@ -62,10 +62,11 @@ def random_problem(draw: st.DrawFn):
 
 
 @settings(max_examples=300, deadline=None)
-@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]))
+@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging", "battery_first"]))
 def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:
-    f = RuleStrategy(name).dispatch(p)
-    check_flows(f, p.battery, p.dt_h)  # raises on any broken balance or limit
+    strategy = RuleStrategy(name)
+    f = strategy.dispatch(p)
+    check_flows(f, p, commitment=strategy.commits_genset)  # raises on any broken promise
     b, g, dt = p.battery, p.genset, p.dt_h
     soc_prev = np.concatenate(([b.soc_init_kwh], f["soc_kwh"][:-1]))
     # ran through the whole previous interval (so no start delay now); a genset that stopped within
@@ -89,7 +90,7 @@ def test_balance_soc_and_unserved_only_when_unavoidable(p, name: str) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]))
+@given(p=random_problem(), name=st.sampled_from(["pv_first", "load_following", "cycle_charging", "battery_first"]))
 def test_carbon_conserved_for_engine_flows(p, name: str) -> None:
     import pandas as pd
 
@@ -101,3 +102,17 @@ def test_carbon_conserved_for_engine_flows(p, name: str) -> None:
     shares = carbon[["load_pv_frac", "load_grid_frac", "load_diesel_frac"]].sum(axis=1).to_numpy()
     supplied = (flows["pv_used_kwh"] + flows["grid_in_kwh"] + flows["diesel_kwh"] + flows["bat_out_kwh"]).to_numpy()
     np.testing.assert_allclose(shares[supplied > 1e-9], 1.0, atol=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    p=random_problem(),
+    name=st.sampled_from(["pv_first", "load_following", "cycle_charging"]),
+    min_off_h=st.sampled_from([0.25, 1.0, 3.0]),
+)
+def test_minimum_off_time_is_kept(p, name: str, min_off_h: float) -> None:
+    """With a minimum off time every run still passes every check, the off time included."""
+    from dataclasses import replace
+
+    q = replace(p, genset=replace(p.genset, min_off_h=min_off_h))
+    check_flows(RuleStrategy(name).dispatch(q), q)

@@ -50,7 +50,7 @@ def test_mpc_perfect_matches_the_optimum_of_the_period(dt_h: float) -> None:
     p = sunny_days(days=2, dt_h=dt_h, outage=(round(30 / dt_h), round(37 / dt_h)))
     mpc = MPCStrategy("perfect", horizon_h=48.0)
     flows = mpc.dispatch(replace(p, site=None))
-    check_flows(flows, p.battery, p.dt_h)
+    check_flows(flows, p)
     # the optimum: one window over the whole period from the same initial state
     model = WindowModel(p, p.n, mip_rel_gap=1e-4, time_limit_s=30.0)
     plan = model.solve(window_inputs(p, 0, p.n, p.battery.reserve_kwh), InitialState(p.battery.soc_init_kwh))
@@ -81,7 +81,8 @@ def test_window_never_infeasible_from_out_of_bounds_state(
     soc_frac: float, gen_on: bool, run_h: float, grid_down: bool
 ) -> None:
     """SoC below its minimum (10 %), a genset already on inside its minimum run time, maybe an outage:
-    the window still solves (EMHASS #390/#1049 fail here), recovers the SoC, and holds the genset on."""
+    the window still solves (EMHASS #390/#1049 fail here), recovers the SoC, and holds the genset on while
+    islanded (with the grid up its minimum run time is over: the grid-return policy)."""
     p = sunny_days(days=2, dt_h=0.25, outage=(0, 24) if grid_down else None)
     h = 192
     model = WindowModel(p, h)
@@ -90,8 +91,10 @@ def test_window_never_infeasible_from_out_of_bounds_state(
     f = plan.flows
     assert f["under_min"][0] >= p.battery.soc_min_kwh - f["soc"][0] - 1e-6
     assert f["soc"][-1] >= p.battery.soc_min_kwh - 1e-6  # recovered within the horizon
-    if gen_on:
+    if gen_on and grid_down:
         assert (plan.on[:4] == 1).all()  # held on through its minimum run time
+    elif gen_on:
+        assert plan.on[0] == 0  # the grid is up: not held on in parallel with it
     # and the closed loop from that state keeps every interval balanced
     bat = replace(p.battery, soc_init_kwh=soc)
     q = replace(
@@ -106,7 +109,7 @@ def test_window_never_infeasible_from_out_of_bounds_state(
         export_price_per_kwh=p.export_price_per_kwh[:48],
         grid_co2_kg_per_kwh=p.grid_co2_kg_per_kwh[:48],
     )
-    check_flows(MPCStrategy("persistence", horizon_h=12.0).dispatch(q), q.battery, q.dt_h)
+    check_flows(MPCStrategy("persistence", horizon_h=12.0).dispatch(q), q)
 
 
 @settings(max_examples=40, deadline=None)
@@ -153,7 +156,7 @@ def test_realisation_balances_any_plan(
     for t in range(n):
         realise_interval(p, t, state, plan_on, diesel, g_in, 0.0, out, reserve_frac * p.battery.energy_kwh, wait)
     flows = {c: out[:, i] for i, c in enumerate(FLOW_COLUMNS)}
-    check_flows(flows, p.battery, p.dt_h)
+    check_flows(flows, p)
     # load is only shed when nothing else could serve it: battery at SoC min (or at its power limit),
     # grid down or at its limit, genset at its rating
     g = p.genset

@@ -37,7 +37,7 @@ def test_mpc_runs_no_more_diesel_than_pv_first_in_a_night_outage(outage: tuple[i
     assert rules["genset_on"].sum() > 2.0  # the case needs diesel under the rules
     for name in ("persistence", "perfect"):
         f = MPCStrategy(name).dispatch(p)
-        check_flows(f, p.battery, p.dt_h)
+        check_flows(f, p)
         assert f["unserved_kwh"].sum() == pytest.approx(0.0, abs=1e-6)
         assert f["genset_on"].sum() <= rules["genset_on"].sum() + 1e-6, name
         assert f["fuel_l"].sum() <= rules["fuel_l"].sum() + 1e-6, name
@@ -57,7 +57,7 @@ def _realise(p: DispatchProblem, *, plan_on: bool, diesel: float, wait: bool, g_
     state = PlantState(p.battery.soc_init_kwh)
     realise_interval(p, 0, state, plan_on, diesel, g_in, 0.0, out, p.battery.reserve_kwh, wait)
     f = {c: out[:, i] for i, c in enumerate(FLOW_COLUMNS)}
-    check_flows(f, p.battery, p.dt_h)
+    check_flows(f, p)
     return {c: float(v[0]) for c, v in f.items()} | {"end_on": state.genset_on, "run_h": state.run_h}
 
 

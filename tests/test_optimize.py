@@ -10,13 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import lp_reference
 from core_helpers import battery, genset, problem
 from islandgrid.errors import InputError, SolverError
 from islandgrid.optimize import Penalties, solve_problem
-from islandgrid.optimize.model import fuel_cost_per_l
 from islandgrid.simulate.checks import check_flows
 from islandgrid.strategy.base import DispatchProblem
 from islandgrid.strategy.rules import RuleStrategy
+from lp_reference import reference_lp_objective
 
 PEN = Penalties()
 
@@ -43,7 +44,7 @@ def test_arbitrage_by_hand(eta: float) -> None:
     expected = 0.1 * (10 + 10 / eta**2) + PEN.discharge_per_kwh * 10
     assert info.objective == pytest.approx(expected, rel=1e-9)
     assert flows["bat_out_kwh"][1] == pytest.approx(10.0, rel=1e-9)
-    check_flows(flows, p.battery, p.dt_h)
+    check_flows(flows, p, commitment=False)
 
 
 def test_self_discharge_decays_the_energy_above_soc_min() -> None:
@@ -55,7 +56,7 @@ def test_self_discharge_decays_the_energy_above_soc_min() -> None:
     flows, _ = solve_problem(p, "lp", method="direct")
     expect = 10 + 50 * (1 - s) ** np.arange(1, 7)
     np.testing.assert_allclose(flows["soc_kwh"], expect, rtol=1e-9)
-    check_flows(flows, p.battery, p.dt_h)
+    check_flows(flows, p, commitment=False)
 
 
 def test_outage_is_bridged_by_charging_beforehand() -> None:
@@ -74,66 +75,46 @@ def test_outage_is_bridged_by_charging_beforehand() -> None:
 
 
 def linprog_objective(p: DispatchProblem) -> float:
-    """The same LP written out independently, densely, for scipy.optimize.linprog (HiGHS)."""
-    from scipy.optimize import linprog
+    """The independent LP (:mod:`lp_reference`, no islandgrid code) on the problem's numbers."""
+    b, g = p.battery, p.genset
+    return reference_lp_objective(
+        dt_h=p.dt_h,
+        pv_kw=p.pv_kw,
+        load_kw=p.load_kw,
+        critical_kw=p.critical_kw,
+        grid_up=p.grid_available,
+        import_price=p.import_price_per_kwh,
+        export_price=p.export_price_per_kwh,
+        grid_kg_per_kwh=p.grid_co2_kg_per_kwh,
+        carbon_price_per_kg=p.carbon_price_per_kg,
+        import_kw=p.grid.import_kw,
+        export_kw=p.grid.export_kw,
+        e_min_kwh=b.soc_min_kwh,
+        e_max_kwh=b.soc_max_kwh,
+        e_init_kwh=b.soc_init_kwh,
+        e_reserve_kwh=b.reserve_kwh,
+        charge_kw=b.charge_kw,
+        discharge_kw=b.discharge_kw,
+        eta_c=b.eta_charge,
+        eta_d=b.eta_discharge,
+        selfdis_per_h=b.self_discharge_frac_per_h,
+        rated_kw=g.rated_kw,
+        nameplate_kw=g.nameplate_kw,
+        f0_l_per_h_per_kw=g.f0_l_per_h_per_kw,
+        f1_l_per_kwh=g.f1_l_per_kwh,
+        fuel_price_per_l=g.fuel_price_per_l,
+        diesel_kg_per_l=g.co2_kg_per_l,
+    )
 
-    b, g, n, dt = p.battery, p.genset, p.n, p.dt_h
-    up = np.asarray(p.grid_available, dtype=bool)
-    load = p.load_kw * dt
-    crit = np.minimum(p.critical_kw * dt, load)
-    a = 1 - b.self_discharge_frac_per_h * dt
-    R = [t for t in range(n) if up[t]] if b.reserve_kwh > b.soc_min_kwh else []
-    nv = 9 * n + len(R)  # per t: pv gin gout bin bout dsl soc shed shedc ; then ures
-    PV, GIN, GOUT, BIN, BOUT, DSL, SOC, SHED, SHEDC = range(9)
 
-    def v(k: int, t: int) -> int:
-        return 9 * t + k
+def test_the_reference_lp_imports_no_islandgrid_code() -> None:
+    import ast
+    from pathlib import Path
 
-    c = np.zeros(nv)
-    lb, ub = np.zeros(nv), np.zeros(nv)
-    fuel = fuel_cost_per_l(p)
-    for t in range(n):
-        c[v(GIN, t)] = p.import_price_per_kwh[t] + p.carbon_price_per_kg * p.grid_co2_kg_per_kwh[t]
-        c[v(GOUT, t)] = -p.export_price_per_kwh[t]
-        c[v(BOUT, t)] = PEN.discharge_per_kwh
-        c[v(DSL, t)] = (g.f1_l_per_kwh + g.f0_l_per_h_per_kw * g.nameplate_kw / g.rated_kw) * fuel if g.rated_kw else 0
-        c[v(SHED, t)] = PEN.shed_per_kwh
-        c[v(SHEDC, t)] = PEN.shed_critical_per_kwh
-        ub[v(PV, t)] = p.pv_kw[t] * dt
-        ub[v(GIN, t)] = p.grid.import_kw * dt * up[t]
-        ub[v(GOUT, t)] = p.grid.export_kw * dt * up[t]
-        ub[v(BIN, t)] = b.charge_kw * dt
-        ub[v(BOUT, t)] = b.discharge_kw * dt
-        ub[v(DSL, t)] = g.rated_kw * dt
-        lb[v(SOC, t)], ub[v(SOC, t)] = b.soc_min_kwh, b.soc_max_kwh
-        ub[v(SHED, t)] = load[t] - crit[t]
-        ub[v(SHEDC, t)] = crit[t]
-    for i, _t in enumerate(R):
-        c[9 * n + i] = PEN.reserve_per_kwh_h * dt
-        ub[9 * n + i] = b.reserve_kwh - b.soc_min_kwh
-    a_eq = np.zeros((2 * n, nv))
-    b_eq = np.zeros(2 * n)
-    for t in range(n):
-        for k, s in ((PV, 1), (GIN, 1), (DSL, 1), (BOUT, 1), (SHED, 1), (SHEDC, 1), (BIN, -1), (GOUT, -1)):
-            a_eq[t, v(k, t)] = s
-        b_eq[t] = load[t]
-        # soc_t - soc_min = a (soc_{t-1} - soc_min) + eta_c bin - bout / eta_d
-        a_eq[n + t, v(SOC, t)] = 1
-        a_eq[n + t, v(BIN, t)] = -b.eta_charge
-        a_eq[n + t, v(BOUT, t)] = 1 / b.eta_discharge
-        if t > 0:
-            a_eq[n + t, v(SOC, t - 1)] = -a
-            b_eq[n + t] = (1 - a) * b.soc_min_kwh
-        else:
-            b_eq[n + t] = a * b.soc_init_kwh + (1 - a) * b.soc_min_kwh
-    a_ub = np.zeros((len(R), nv))
-    for i, t in enumerate(R):
-        a_ub[i, v(SOC, t)] = -1
-        a_ub[i, 9 * n + i] = -1
-    res = linprog(c, A_ub=a_ub if R else None, b_ub=-np.full(len(R), b.reserve_kwh) if R else None, A_eq=a_eq,
-                  b_eq=b_eq, bounds=list(zip(lb, ub, strict=True)), method="highs")  # fmt: skip
-    assert res.status == 0, res.message
-    return float(res.fun)
+    tree = ast.parse(Path(lp_reference.__file__).read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert names and not [m for m in names if m.startswith("islandgrid")]
 
 
 def objective_of(p: DispatchProblem, f: dict[str, np.ndarray]) -> float:
@@ -146,7 +127,7 @@ def objective_of(p: DispatchProblem, f: dict[str, np.ndarray]) -> float:
     return float(
         grid.sum()
         - (p.export_price_per_kwh * f["grid_out_kwh"]).sum()
-        + f["fuel_l"].sum() * fuel_cost_per_l(p) * (g.rated_kw > 0)
+        + f["fuel_l"].sum() * (g.fuel_price_per_l + g.co2_kg_per_l * p.carbon_price_per_kg) * (g.rated_kw > 0)
         + PEN.shed_per_kwh * shed.sum()
         + PEN.shed_critical_per_kwh * f["unserved_critical_kwh"].sum()
         + PEN.discharge_per_kwh * f["bat_out_kwh"].sum()
@@ -204,7 +185,7 @@ def test_lp_matches_an_independent_scipy_solve(p: DispatchProblem) -> None:
     for method in ("direct", "decompose"):
         flows, info = solve_problem(p, "lp", method=method)
         assert info.objective == pytest.approx(ref, rel=1e-7, abs=1e-7)
-        check_flows(flows, p.battery, p.dt_h)
+        check_flows(flows, p, commitment=False)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -222,7 +203,7 @@ def test_optimum_bounds_every_rule(p: DispatchProblem) -> None:
     _f, free = solve_problem(p, "lp", penalties=replace(PEN, reserve_per_kwh_h=0.0))
     assert free.objective <= info.objective + 1e-6 * max(10.0, abs(info.objective))
     mflows, minfo = solve_problem(p, "milp", time_limit_s=20)
-    check_flows(mflows, p.battery, p.dt_h)
+    check_flows(mflows, p)
     assert minfo.lp_bound <= minfo.objective + 1e-6 * max(10.0, abs(minfo.objective))  # solver tolerances
     on = mflows["genset_on"]
     assert set(np.unique(on)) <= {0.0, 1.0}
@@ -249,14 +230,16 @@ def test_milp_minimum_load_goes_to_dump_and_fuel_follows_homer() -> None:
     np.testing.assert_allclose(flows["dump_kwh"], 5.0, rtol=1e-6)
     np.testing.assert_allclose(flows["fuel_l"], 0.033 * 50 + 0.273 * 15, rtol=1e-9)
     assert info.optimality_gap > 0  # the LP bound runs the genset only at 10 kW
-    check_flows(flows, p.battery, p.dt_h)
+    check_flows(flows, p)
 
 
 def test_milp_minimum_run_time() -> None:
-    """A 1-hour outage with a 3-hour minimum run time: the genset runs one run of 3 consecutive
-    hours that covers the outage (where the run sits around it is a tie)."""
+    """A 4-hour outage, load only in its first hour, a 3-hour minimum run time: the genset runs one
+    run of 3 consecutive hours that covers that hour (where the run sits around it is a tie). (With
+    the grid back the minimum run time ends: test_plant_defects.py::test_the_milp_applies_the_grid_return_policy.)"""
     gen = genset(50.0, min_frac=0.0, min_run_h=3.0)
-    p = problem([0] * 6, [20] * 6, [True, False, True, True, True, True], bat=battery(0.0, 0.0), gen=gen)
+    up = [True, False, False, False, False, True]
+    p = problem([0] * 6, [20, 20, 0, 0, 0, 20], up, bat=battery(0.0, 0.0), gen=gen)
     flows, _ = solve_problem(p, "milp")
     on = flows["genset_on"]
     assert on.sum() == 3 and on[1] == 1
@@ -304,7 +287,7 @@ def test_horinger_decomposition_is_exact_and_flows_check(horinger_problem: Dispa
     assert "certified" in i_dec.status
     assert i_dec.objective == pytest.approx(i_dir.objective, rel=1e-9)
     assert i_dec.optimality_gap <= 1e-9
-    check_flows(f_dec, p.battery, p.dt_h)
+    check_flows(f_dec, p, commitment=False)
     assert f_dec["unserved_kwh"].sum() < 1e-6
 
 
@@ -368,7 +351,7 @@ def test_relax_and_round_fallback_is_feasible_and_above_the_bound() -> None:
     mi = build_model(p, "milp")
     x, obj, _ = _relax_and_round(mi, lp, x_lp, 10.0)
     flows = flows_from_solution(mi, x)
-    check_flows(flows, p.battery, p.dt_h)
+    check_flows(flows, p)
     assert obj >= obj_lp - 1e-9
     on = flows["genset_on"]
     runs = np.diff(np.r_[0, on, 0])

@@ -103,6 +103,8 @@ class GensetParams:
         Minimum loading while running [kW].
     min_run_h : float
         Minimum run time [h].
+    min_off_h : float
+        Minimum time stopped before a restart [h].
     start_delay_h : float
         Time from start command to power [h]; the battery covers it.
     co2_kg_per_l : float
@@ -117,6 +119,7 @@ class GensetParams:
     f1_l_per_kwh: float
     min_load_kw: float
     min_run_h: float
+    min_off_h: float
     start_delay_h: float
     co2_kg_per_l: float
     fuel_price_per_l: float
@@ -149,6 +152,7 @@ def genset_params(spec: GensetSpec, elevation_m: float = 0.0) -> GensetParams:
         f1_l_per_kwh=curve.f1_l_per_kwh,
         min_load_kw=spec.min_load_frac * spec.rated_kw,
         min_run_h=spec.min_run_min / 60.0,
+        min_off_h=spec.min_off_min / 60.0,
         start_delay_h=spec.start_delay_s / 3600.0,
         co2_kg_per_l=spec.co2_kg_per_l,
         fuel_price_per_l=spec.fuel_price_per_l,

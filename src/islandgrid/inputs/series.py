@@ -132,6 +132,8 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
         outages = grid_inputs.stochastic_outages(g.outages, start, end)
     else:
         outages = grid_inputs.no_outages(tz)
+    if g.import_kw <= 0:
+        outages = grid_inputs.no_outages(tz)  # an off-grid site has no grid to lose: no outage events
     up = grid_inputs.availability(index, dt_h, outages) & (g.import_kw > 0)
 
     factor: EmissionFactor | None = None

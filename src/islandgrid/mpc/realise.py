@@ -27,9 +27,10 @@ incl. carbon vs diesel at 2.2 CNY/kWh plus 14 CNY per running hour). So the batt
 goes first, as under the PV-first rules: the genset starts when the battery reaches
 SoC min and runs the rest of the interval at the net load (at least its minimum load,
 the surplus recharging the battery); its minimum run time carries over into the next
-interval (also if the grid is back by then and the plan holds it at its minimum load
-only for that); it stops, once that time is over, as soon as the battery could carry
-the net load for an hour again. Starting the genset at the outage's first hour because
+interval while the grid is still down (once the grid is back it stops, as under the
+rules' grid-return policy, also where the plan holds it at its minimum load only for
+that); it stops, once that time is over, as soon as the battery could carry the net
+load for an hour again. Starting the genset at the outage's first hour because
 the plan assumed a 3 h outage ran it 28 h a year on the example instead of the rules'
 10.7 h (the realised outages were mostly shorter).
 
@@ -61,19 +62,28 @@ class PlantState:
         Running at the end of the last interval.
     run_h : float
         Hours since its last start [h].
+    off_h : float
+        Hours since its last stop [h] (for its minimum off time; it starts long stopped).
     """
 
     soc_kwh: float
     genset_on: bool = False
     run_h: float = 0.0
+    off_h: float = float("inf")
 
 
-def _start_fraction(p: DispatchProblem, need_kwh: float, late: float) -> float:
+def _lead_h(p: DispatchProblem, state: PlantState) -> float:
+    """From the interval start to the genset's first power [h]: the rest of its minimum off time, then
+    its start delay."""
+    return p.genset.start_delay_h + max(p.genset.min_off_h - state.off_h, 0.0)
+
+
+def _start_fraction(p: DispatchProblem, need_kwh: float, late: float, lead_h: float) -> float:
     """The share of the interval a genset started in it runs [-]: ``late`` (it starts when the battery
     reaches SoC min) if it and the battery can each carry the net load ``need_kwh`` alone, else at once;
-    never before its start delay has passed."""
+    never before ``lead_h`` (its minimum off time, then its start delay) has passed."""
     dt = p.dt_h
-    at_once = max(1.0 - p.genset.start_delay_h / dt, 0.0)
+    at_once = max(1.0 - lead_h / dt, 0.0)
     if need_kwh / dt > min(p.genset.rated_kw, p.battery.discharge_kw) + _EPS:
         return at_once
     return min(max(late, 0.0), at_once)
@@ -114,6 +124,7 @@ def realise_interval(
     rated = g.rated_kw * dt
     gmin = min(g.min_load_kw, g.rated_kw) * dt
     was_on = state.genset_on
+    lead_h = _lead_h(p, state)
     g_in = min(max(grid_in_plan_kwh, 0.0), imp_cap)
     g_out = min(max(grid_out_plan_kwh, 0.0), exp_cap)
     if wait_for_grid and not up and g.rated_kw > 0:
@@ -139,18 +150,20 @@ def realise_interval(
             r = max(r, min((g.min_run_h - state.run_h) / dt, 1.0))
         elif need - dis_cap > _EPS:
             # its minimum run time carries over into the next interval(s)
-            r = _start_fraction(p, need, (need - dis_cap) / p_gen)
+            r = _start_fraction(p, need, (need - dis_cap) / p_gen, lead_h)
         else:
             r = 0.0
         diesel = p_gen * r
-    elif wait_for_grid and was_on and state.run_h < g.min_run_h and diesel_plan_kwh <= gmin + _EPS:
+    elif was_on and up and p.grid.import_kw > 0 and state.run_h < g.min_run_h and diesel_plan_kwh <= gmin + _EPS:
         # the grid is back while a start's minimum run time is not over, and the plan holds the genset at
-        # its minimum load only for that: it runs out the rest of the minimum run time
-        r = min((g.min_run_h - state.run_h) / dt, 1.0)
-        diesel = gmin * r
+        # its minimum load only for that: the grid-return policy of the rules stops it now
+        r = 0.0
+        diesel = 0.0
     else:
         # 2. planned decisions, clipped to what is physically possible now
         r = 1.0 if (gen_on_plan and g.rated_kw > 0) else 0.0
+        if r > 0 and not was_on:
+            r = max(1.0 - max(g.min_off_h - state.off_h, 0.0) / dt, 0.0)  # not before its minimum off time
         diesel = min(max(diesel_plan_kwh, gmin), rated) * r
     net = load + g_out - pv - g_in - diesel  # > 0: deficit, < 0: surplus
     b_in = b_out = 0.0
@@ -172,7 +185,7 @@ def realise_interval(
         net -= extra
     if net > _EPS and r > 0:
         # still short: a genset that was to run part of the interval runs all of it (from its start)
-        r_full = 1.0 if was_on else max(1.0 - g.start_delay_h / dt, 0.0)
+        r_full = 1.0 if was_on else max(1.0 - lead_h / dt, 0.0)
         if r < r_full:
             r = r_full
             more = max(gmin * r - diesel, 0.0)
@@ -186,7 +199,7 @@ def realise_interval(
         # rest of the interval (at least its minimum run time and its minimum load, after its start
         # delay); its surplus goes back into the battery below
         need = net + b_out
-        r = _start_fraction(p, need, max(1.0 - b_out / need, g.min_run_h / dt))
+        r = _start_fraction(p, need, max(1.0 - b_out / need, g.min_run_h / dt), lead_h)
         diesel = min(max(need * r, gmin * r), g.rated_kw * r * dt)
         net -= diesel  # may turn negative: the minimum-load surplus is handled below
     # 5. surplus: less battery discharge, more charge, less grid, genset to its minimum, export,
@@ -227,6 +240,12 @@ def realise_interval(
         state.run_h = 0.0
     # a start runs to the end of the interval; a running genset that ran only part of it stopped
     state.genset_on = r > 0 and (not was_on or r >= 1.0 - _EPS)
+    if state.genset_on:
+        state.off_h = 0.0
+    elif was_on:
+        state.off_h = (1.0 - r) * dt  # it ran the first r of the interval
+    else:
+        state.off_h += dt
     state.soc_kwh = soc
     fuel = (g.f0_l_per_h_per_kw * g.nameplate_kw * r * dt + g.f1_l_per_kwh * diesel) if r > 0 else 0.0
     out[t] = (

@@ -509,8 +509,10 @@ class WindowModel:
             ok = up & (np.asarray(w.load_kw) - np.asarray(w.pv_kw) <= p.grid.import_kw)
             all_ok = np.bincount(blk, weights=ok.astype(float), minlength=B) == np.bincount(blk, minlength=B)
             col_hi[self.on_col(np.arange(B))[all_ok]] = 0.0
-        # a genset measured on inside its minimum run time stays on through the first block
-        if state.genset_on and state.run_h < g.min_run_h - 1e-9 and g.rated_kw > 0:
+        # a genset measured on inside its minimum run time stays on through the first block, unless the
+        # grid (import > 0) is back: then its minimum run time is over (the rules' grid-return policy)
+        grid_back = bool(up[0]) and p.grid.import_kw > 0
+        if state.genset_on and state.run_h < g.min_run_h - 1e-9 and g.rated_kw > 0 and not grid_back:
             col_lo[self.on_col(0)] = col_hi[self.on_col(0)] = 1.0
         row_lo = self._row_lo.copy()
         row_hi = self._row_hi.copy()

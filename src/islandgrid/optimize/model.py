@@ -28,7 +28,9 @@ Rows:
   by ``Penalties.reserve_per_kwh_h``; when islanded the reserve is there to be used, as in the
   rules)
 - MILP:  min x dt x on <= dsl <= rated x dt x on;  start_b >= on_b - on_{b-1} (off before the
-  period);  sum of the last ceil(min_run_h) starts <= on_b. Binaries are free only in blocks
+  period);  sum of the last ceil(min_run_h) starts <= on_b (not in a block the grid, import > 0,
+  starts up: the rules' grid-return policy);  on_{b-m} + sum of the last m starts
+  <= 1 with m = ceil(min_off_h) blocks (minimum off time). Binaries are free only in blocks
   where commitment can matter (:func:`live_blocks`: grid down or short, and their neighbours)
   and fixed off elsewhere. That restriction can only raise the MILP's cost; the reported gap to
   the unrestricted LP bound covers it, so the gap is an honest bound on the distance from the
@@ -448,7 +450,25 @@ def build_model(
             cc.append(on0 + bb)
             vv.append(-np.ones(n_blocks))
             rlo.append(np.full(n_blocks, -np.inf))
-            rhi.append(np.zeros(n_blocks))
+            # the rules' grid-return policy: no minimum run time binds in a block the grid (import > 0)
+            # starts up
+            grid_back = np.asarray(p.grid_available, dtype=bool)[bb * spb] & (p.grid.import_kw > 0)
+            rhi.append(np.where(grid_back, np.inf, 0.0))
+            r0 += n_blocks
+        m_off = int(np.ceil(g.min_off_h / (spb * dt) - 1e-9))
+        if m_off > 1:
+            # minimum off time: on_{b-m} + the starts of the last m blocks <= 1 (a stop and a restart
+            # within m blocks would need both), with the genset off before the period
+            rows = r0 + bb
+            for j in range(m_off):
+                rr.append(rows[j:])
+                cc.append(st0 + bb[: n_blocks - j])
+                vv.append(np.ones(n_blocks - j))
+            rr.append(rows[m_off:])
+            cc.append(on0 + bb[: n_blocks - m_off])
+            vv.append(np.ones(max(n_blocks - m_off, 0)))
+            rlo.append(np.full(n_blocks, -np.inf))
+            rhi.append(np.ones(n_blocks))
             r0 += n_blocks
     start, index, value = _csc(np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), len(cost))
     integrality = None

@@ -344,7 +344,8 @@ def _round_binaries(mi: Model, x: np.ndarray) -> np.ndarray:
 
 
 def _relax_and_round(mi: Model, lp: Model, x_lp: np.ndarray, time_limit_s: float) -> tuple[np.ndarray, float, float]:
-    """Fix the genset on in every block the LP uses it (runs extended to the minimum run time)."""
+    """Fix the genset on in every block the LP uses it (runs extended to the minimum run time, gaps
+    shorter than the minimum off time bridged)."""
     p, g = mi.problem, mi.problem.genset
     on0, blocks = mi.cols["on"]
     nb = len(blocks)
@@ -354,7 +355,25 @@ def _relax_and_round(mi: Model, lp: Model, x_lp: np.ndarray, time_limit_s: float
     starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
     for s in starts:
         on[s : s + m] = True
-    on &= mi.col_upper[on0 : on0 + nb] > 0
+    free = mi.col_upper[on0 : on0 + nb] > 0
+    on &= free
+    # minimum off time: a gap shorter than it is bridged (kept on) where the blocks are free, else the
+    # later run is dropped
+    m_off = int(np.ceil(g.min_off_h / (mi.spb * p.dt_h) - 1e-9))
+    b = 0
+    last_on = -(10**9)
+    while b < nb:
+        if on[b] and not (b > 0 and on[b - 1]) and 0 < b - last_on - 1 < m_off:
+            if free[last_on + 1 : b].all():
+                on[last_on + 1 : b] = True
+            else:
+                while b < nb and on[b]:
+                    on[b] = False
+                    b += 1
+                continue
+        if on[b]:
+            last_on = b
+        b += 1
     lo, hi = mi.col_lower.copy(), mi.col_upper.copy()
     lo[on0 : on0 + nb] = hi[on0 : on0 + nb] = on.astype(float)
     return run_lp(replace(mi, integrality=None, col_lower=lo, col_upper=hi), time_limit_s)

@@ -47,6 +47,11 @@ class OptimalStrategy:
     info: SolveInfo | None = field(default=None, repr=False)
 
     @property
+    def commits_genset(self) -> bool:
+        """Whether the genset is committed on and off (MILP), not a fraction of rated power (LP)."""
+        return self.mode != "lp"
+
+    @property
     def name(self) -> str:
         """The registry name."""
         if self.label:

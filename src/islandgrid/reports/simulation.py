@@ -191,7 +191,8 @@ islanding reserve {site.battery.reserve_frac:g}.</li>
 <li>Genset {site.genset.rated_kw:g} kW ({result.problem.genset.rated_kw:.1f} kW after altitude derate);
 fuel curve F0 = {curve.f0_l_per_h_per_kw:.4f} L/h/kW, F1 = {curve.f1_l_per_kwh:.4f} L/kWh ({curve.source}
 {f", RMS residual {curve.rms_residual_l_per_h:.2f} L/h" if curve.source == "datasheet fit" else ""});
-minimum load {100 * site.genset.min_load_frac:.0f} %, minimum run {site.genset.min_run_min:g} min;
+minimum load {100 * site.genset.min_load_frac:.0f} %, minimum run {site.genset.min_run_min:g} min,
+minimum off {site.genset.min_off_min:g} min (minimum run ends when the grid is back);
 {site.genset.co2_kg_per_l:g} kg CO2/L (IPCC 2006).</li>
 <li>Grid factor: {html.escape(factor_txt)}. Outages: {k["grid_outage_events"]} events;
 intervals touched by an outage are

@@ -40,7 +40,10 @@ def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
         genset=genset_params(site.genset, site.location.elevation_m),
         grid=GridParams(import_kw=site.grid.import_kw, export_kw=site.grid.export_kw),
         carbon_price_per_kg=econ.carbon_price_eur_per_t * econ.eur_to_currency / 1000.0,
-        options={"cycle_charging_setpoint_frac": site.simulation.cycle_charging_setpoint_frac},
+        options={
+            "cycle_charging_setpoint_frac": site.simulation.cycle_charging_setpoint_frac,
+            "cycle_charging_band_frac": site.simulation.cycle_charging_band_frac,
+        },
         site=site,
     )
 
@@ -48,7 +51,6 @@ def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
 def run_problem(site: Site, inputs: InputSeries, problem: DispatchProblem, strategy: Strategy) -> Result:
     """Dispatch one problem, check every interval, attribute carbon and compute KPIs."""
     arrays = strategy.dispatch(problem)
-    check_flows(arrays, problem.battery, problem.dt_h)
     flows = pd.DataFrame({c: arrays[c] for c in FLOW_COLUMNS}, index=problem.index)
     carbon = carbon_flow(
         flows,
@@ -59,6 +61,8 @@ def run_problem(site: Site, inputs: InputSeries, problem: DispatchProblem, strat
         problem.battery.eta_discharge,
         rule=site.carbon.battery_rule,
     )
+    # the LP relaxation runs a fraction of rated power, not an on/off genset: no run or off times
+    check_flows(arrays, problem, carbon, commitment=getattr(strategy, "commits_genset", True))
     kpis = compute_kpis(flows, carbon, problem, inputs.outages)
     return Result(
         site=site, strategy=strategy.name, flows=flows, carbon=carbon, inputs=inputs, problem=problem, kpis=kpis

@@ -17,9 +17,13 @@ def compute_kpis(
     """The KPI dictionary of one run.
 
     ``pv_share`` is the load energy attributed to PV by the carbon-flow source mix
-    (through the battery) over load served. ``renewable_fraction`` is HOMER's:
-    1 - (grid_in + diesel) / (load served + grid export). ``battery_throughput_kwh``
-    is HOMER's: energy leaving the store, sum(bat_out / eta_d).
+    (through the battery) over load served. ``renewable_fraction`` is HOMER's,
+    1 - non-renewable production / (load served + grid export), where the non-renewable
+    production is grid_in + diesel less the dump: the genset's minimum-load surplus nothing
+    absorbed serves no load, as curtailed PV is no renewable production (so a design with no
+    renewable source has 0, not a negative fraction). ``battery_throughput_kwh`` is HOMER's:
+    energy leaving the store, sum(bat_out / eta_d). An off-grid site (import limit 0) has no
+    grid outages: 0 events and 0 hours.
     """
     dt = problem.dt_h
 
@@ -31,6 +35,8 @@ def compute_kpis(
     unserved = tot("unserved_kwh")
     crit = tot("critical_load_kwh")
     grid_in, grid_out, diesel = tot("grid_in_kwh"), tot("grid_out_kwh"), tot("diesel_kwh")
+    non_renewable = grid_in + diesel - tot("dump_kwh")
+    has_grid = problem.grid.import_kw > 0
     on = flows["genset_on"].to_numpy()
     running = on > 0
     starts = int(np.count_nonzero(running[1:] & ~running[:-1]) + (1 if running[:1].any() else 0))
@@ -52,7 +58,7 @@ def compute_kpis(
         "pv_curtailed_kwh": tot("pv_curtailed_kwh"),
         "pv_to_load_kwh": pv_to_load,
         "pv_share": pv_share(flows["load_served_kwh"], carbon["load_pv_frac"]),
-        "renewable_fraction": _clean(1.0 - (grid_in + diesel) / (served + grid_out)) if served + grid_out > 0 else 0.0,
+        "renewable_fraction": _clean(1.0 - non_renewable / (served + grid_out)) if served + grid_out > 0 else 0.0,
         "grid_import_kwh": grid_in,
         "grid_export_kwh": grid_out,
         "diesel_kwh": diesel,
@@ -69,8 +75,8 @@ def compute_kpis(
         "availability": 1.0 - unserved / load if load > 0 else 1.0,
         "critical_availability": 1.0 - tot("unserved_critical_kwh") / crit if crit > 0 else 1.0,
         "loss_of_load_hours": float(np.count_nonzero(flows["unserved_kwh"].to_numpy() > 1e-6) * dt),
-        "grid_outage_events": len(outages),
-        "grid_outage_hours": float((1.0 - flows["grid_available"].to_numpy()).sum() * dt),
+        "grid_outage_events": len(outages) if has_grid else 0,
+        "grid_outage_hours": float((1.0 - flows["grid_available"].to_numpy()).sum() * dt) if has_grid else 0.0,
         "energy_cost": cost_grid + cost_fuel - revenue,
         "grid_cost": cost_grid,
         "fuel_cost": cost_fuel,

@@ -163,6 +163,11 @@ class GensetSpec(_Spec):
         default=0.3, ge=0, le=1, json_schema_extra=_fix("minimum loading as a fraction of rated, 0.3")
     )
     min_run_min: float = Field(default=30.0, ge=0, le=1440, json_schema_extra=_fix("minimum run time in minutes"))
+    # 0 = no minimum off time, as in HOMER Pro's generator model (minimum runtime only; HOMER Pro
+    # manual, "Generator Inputs"); set the controller's restart lock-out from its manual where it has one
+    min_off_min: float = Field(
+        default=0.0, ge=0, le=1440, json_schema_extra=_fix("minimum time stopped before a restart in minutes, 0 = none")
+    )
     start_delay_s: float = Field(
         default=10.0, ge=0, le=600, json_schema_extra=_fix("seconds from start command to rated power")
     )
@@ -342,6 +347,15 @@ class SimulationSpec(_Spec):
     strategy: str = Field(default="pv_first", json_schema_extra=_fix("see `islandgrid strategies`"))
     cycle_charging_setpoint_frac: float = Field(
         default=0.8, ge=0, le=1, json_schema_extra=_fix("SoC the genset charges to")
+    )
+    # hysteresis below the setpoint: after reaching it the genset charges again only once the SoC is this
+    # far below it. At least 0.005: above the most self-discharge a battery may have in an hour
+    # (self_discharge_frac_per_day <= 0.1, i.e. 0.42 %), so self-discharge alone never restarts a charge
+    cycle_charging_band_frac: float = Field(
+        default=0.02,
+        ge=0.005,
+        le=0.5,
+        json_schema_extra=_fix("fraction of the battery energy below the setpoint before charging again, 0.02"),
     )
 
 

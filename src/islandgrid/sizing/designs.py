@@ -138,12 +138,13 @@ def design_site(site: Site, design: Design) -> Site:
 
 
 def param_rows(site: Site, designs: pd.DataFrame) -> np.ndarray:
-    """Kernel parameter rows (:data:`PARAM_COLUMNS`) of every design, shape (m, 20).
+    """Kernel parameter rows (:data:`PARAM_COLUMNS`) of every design, shape (m, 22).
 
     Battery and genset parameters come from ``battery_params`` / ``genset_params`` of each
     design's site, computed once per distinct size.
     """
     setpoint_frac = site.simulation.cycle_charging_setpoint_frac
+    band_frac = site.simulation.cycle_charging_band_frac
     base = design_site(site, Design(0.0, 0.0, 0.0, 0.0, "pv_first"))
     bat_id = designs.groupby(["battery_kwh", "battery_kw"], sort=False).ngroup().to_numpy()
     bat_keys = designs.drop_duplicates(["battery_kwh", "battery_kw"])[["battery_kwh", "battery_kw"]].to_numpy(float)
@@ -153,6 +154,7 @@ def param_rows(site: Site, designs: pd.DataFrame) -> np.ndarray:
         bat_rows.append([
             bp.soc_min_kwh, bp.soc_max_kwh, bp.soc_init_kwh, bp.reserve_kwh, bp.charge_kw, bp.discharge_kw,
             bp.eta_charge, bp.eta_discharge, bp.self_discharge_frac_per_h, setpoint_frac * bp.energy_kwh,
+            band_frac * bp.energy_kwh,
         ])  # fmt: skip
     gen_keys, gen_id = np.unique(designs["genset_kw"].to_numpy(dtype=float), return_inverse=True)
     gen_rows = []
@@ -160,7 +162,7 @@ def param_rows(site: Site, designs: pd.DataFrame) -> np.ndarray:
         gp = genset_params(base.genset.model_copy(update={"rated_kw": float(g)}), site.location.elevation_m)
         gen_rows.append([
             gp.rated_kw, min(gp.min_load_kw, gp.rated_kw), gp.f0_l_per_h_per_kw * gp.nameplate_kw,
-            gp.f1_l_per_kwh, gp.min_run_h, gp.start_delay_h,
+            gp.f1_l_per_kwh, gp.min_run_h, gp.start_delay_h, gp.min_off_h,
         ])  # fmt: skip
     b = np.asarray(bat_rows, dtype=float)[bat_id]
     g = np.asarray(gen_rows, dtype=float)[gen_id]
@@ -168,6 +170,6 @@ def param_rows(site: Site, designs: pd.DataFrame) -> np.ndarray:
     codes = designs["strategy"].map(STRATEGY_CODES).to_numpy(dtype=float)
     pv = designs["pv_kwp"].to_numpy(dtype=float)
     grid = np.tile([site.grid.import_kw, site.grid.export_kw], (m, 1))
-    rows = np.column_stack([codes, pv, b[:, :9], g, grid, b[:, 9]])
+    rows = np.column_stack([codes, pv, b[:, :9], g[:, :6], grid, b[:, 9], g[:, 6], b[:, 10]])
     assert rows.shape[1] == len(PARAM_COLUMNS)
     return np.ascontiguousarray(rows)

@@ -59,6 +59,8 @@ PARAM_COLUMNS: tuple[str, ...] = (
     "import_kw",
     "export_kw",
     "cc_setpoint_kwh",
+    "gen_min_off_h",
+    "cc_band_kwh",
 )
 
 #: Annual sums per design (names as in :func:`islandgrid.simulate.kpis.compute_kpis`).
@@ -117,7 +119,7 @@ def _one_design(
     run_rules(
         int(p[0]), dt_h, pv, load, crit, up,
         p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
-        p[11], p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19],
+        p[11], p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20], p[21],
         out,
     )  # fmt: skip
     for t in range(n):

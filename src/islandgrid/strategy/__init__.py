@@ -41,6 +41,7 @@ def strategy_factories() -> dict[str, Callable[[], Strategy]]:
         "load_following": _rule("load_following"),
         "cycle_charging": _rule("cycle_charging"),
         "pv_first": _rule("pv_first"),
+        "battery_first": _rule("battery_first"),
         "mpc": _mpc("clearsky", "mpc"),
         "mpc_perfect": _mpc("perfect"),
         "mpc_persistence": _mpc("persistence"),

@@ -1,6 +1,8 @@
-"""Rule-based dispatch: HOMER load following, cycle charging and grid-aware PV-first.
+"""Rule-based dispatch: HOMER load following, cycle charging, grid-aware PV-first and battery-first.
 
-One compiled (numba) loop runs all three; the strategy is a code. Everything is in
+One compiled (numba) loop runs the first three; the strategy is a code. Battery-first, the
+off-grid reference dispatch, has its own short loop (:func:`run_battery_first`) behind the
+same entry point. Everything is in
 energy per interval [kWh], so an interval where a limit is reached mid-way gives the
 same energies as finer steps would on the same (interval-constant) inputs.
 
@@ -13,19 +15,31 @@ Per interval, in order:
 3. the remaining net load is served by the battery (down to the islanding reserve
    while grid-tied under PV-first, down to SoC min otherwise), then by grid import;
 4. the genset starts only when those cannot cover the net load (or its minimum run
-   time or the cycle-charging setpoint holds it on), and never before its start delay
-   has passed. Starts and stops fall inside an interval where the rules put them, so
-   the result does not depend on the step length: it starts when the battery reaches
-   its floor (running the rest of the interval), runs out its minimum run time into
-   the next intervals, and a running genset stops as soon as the battery could carry
-   the net load for an hour again (its minimum-load surplus recharging the battery);
+   time or the cycle-charging setpoint holds it on), never before its minimum off
+   time is over and then its start delay has passed. Starts and stops fall inside an
+   interval where the rules put them, so the result does not depend on the step length:
+   it starts when the battery reaches its floor (running the rest of the interval), runs
+   out its minimum run time into the next intervals while islanded, and a running genset
+   stops as soon as the battery could carry the net load for an hour again (its
+   minimum-load surplus recharging the battery). Grid-return policy: the minimum run time
+   protects the engine while it carries an island; once the grid (import > 0) is back at
+   an interval start, a genset only that holds on stops there (no running in parallel
+   with the grid at minimum load, at any step length);
 5. PV-first, grid-tied, below the reserve: the grid recharges the battery to the reserve;
 6. what is still short comes out of the islanding reserve, then is unserved:
    non-critical load is shed first.
 
 Load following runs the genset at the net load (at least its minimum load) and
 charges the battery only with the minimum-load surplus. Cycle charging runs it at
-full output, charging the battery, until the SoC reaches the setpoint.
+full output, charging the battery, until the SoC reaches the setpoint; it charges again
+only once the SoC has fallen below the setpoint less a hysteresis band (so self-discharge,
+applied first each interval, cannot keep it charging the last few Wh for ever).
+
+Battery-first differs from load following in what comes first once the genset runs:
+load following keeps a started genset on (its minimum run time, then until the
+battery could carry the net load for an hour) and so keeps the battery charged;
+battery-first empties the battery before the genset every interval, runs the genset
+only for what the battery cannot give, and has no start delay, minimum run or off time.
 """
 
 from __future__ import annotations
@@ -35,11 +49,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from islandgrid.site.spec import SimulationSpec
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 LOAD_FOLLOWING = 0
 CYCLE_CHARGING = 1
 PV_FIRST = 2
+BATTERY_FIRST = 3
 
 _EPS = 1e-9
 
@@ -95,13 +111,23 @@ def run_rules(
     imp_kw: float,
     exp_kw: float,
     cc_setpoint_kwh: float,
+    gen_min_off_h: float,
+    cc_band_kwh: float,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Run the rules over all intervals, writing into ``out`` (n x 19)."""
+    if code == BATTERY_FIRST:
+        run_battery_first(
+            dt_h, pv_kw, load_kw, crit_kw, grid_up, e_min, e_max, e_init, p_ch, p_dis, eta_c, eta_d, sd_per_h,
+            gen_rated, gen_min, gen_f0_l_per_h, gen_f1, imp_kw, exp_kw, out,
+        )  # fmt: skip
+        return
     n = pv_kw.shape[0]
     soc = e_init
     gen_on = False
     run_h = 0.0
+    off_h = 1e9  # hours since the genset last stopped (it starts the period long stopped)
+    cc_charged = False  # cycle charging reached its setpoint and has not fallen below the band since
     for t in range(n):
         load = load_kw[t] * dt_h
         crit = crit_kw[t] * dt_h
@@ -110,7 +136,7 @@ def run_rules(
         # 1. self-discharge; the BMS keeps the cells at or above SoC min
         selfdis = min(soc * sd_per_h * dt_h, max(soc - e_min, 0.0))
         soc -= selfdis
-        floor = e_reserve if (code == PV_FIRST and up) else e_min
+        floor = max(e_reserve, e_min) if (code == PV_FIRST and up) else e_min
         ch_cap = min(p_ch * dt_h, max(e_max - soc, 0.0) / eta_c)
         dis_cap = min(p_dis * dt_h, max(soc - floor, 0.0) * eta_d)
         imp_cap = imp_kw * dt_h if up else 0.0
@@ -132,8 +158,19 @@ def run_rules(
         dump = 0.0
         r = 0.0  # genset run fraction of the interval
         stop_in_start = False  # started and stopped again within the interval
-        locked = gen_on and run_h < gen_min_run_h - _EPS
-        cc_hold = gen_on and code == CYCLE_CHARGING and soc < cc_setpoint_kwh - _EPS and net > imp_cap
+        # the minimum run time holds a started genset on only while islanded: once the grid (import > 0)
+        # is back, a genset nothing else needs stops at the start of the interval (the grid-return policy)
+        locked = gen_on and run_h < gen_min_run_h - _EPS and not (up and imp_kw > 0.0)
+        # cycle charging: once at its setpoint, the genset charges again only after the SoC has fallen
+        # below the setpoint less the hysteresis band (self-discharge alone never restarts the charge)
+        if soc < cc_setpoint_kwh - cc_band_kwh:
+            cc_charged = False
+        cc_hold = (
+            gen_on and code == CYCLE_CHARGING and not cc_charged and soc < cc_setpoint_kwh - _EPS and net > imp_cap
+        )
+        # a start: never before its minimum off time is over, then power after its start delay
+        lead_h = gen_delay_h + max(gen_min_off_h - off_h, 0.0)
+        r_start = 0.0
         short = net > dis_cap + imp_cap + _EPS
         # a running genset stops only once the battery could carry the net load for an hour
         # (or the interval, if longer): the same decision at every step length
@@ -162,12 +199,13 @@ def run_rules(
             elif need_rate > p_dis + _EPS or need_rate > gen_rated:
                 # the battery cannot carry the load alone even briefly, or must help the genset
                 # all interval: start at once
-                r = 1.0 - gen_delay_h / dt_h
+                r = 1.0 - lead_h / dt_h
             else:
                 # the battery carries the start of the interval, the genset the rest
                 # (its minimum run time carries over into the next intervals: ``locked``)
                 r = 1.0 - dis_cap / (need_rate * dt_h) if need_rate > _EPS else 0.0
-                r = min(max(r, 0.0), 1.0 - gen_delay_h / dt_h)
+                r = min(max(r, 0.0), 1.0 - lead_h / dt_h)
+                r_start = r
                 # load following: its minimum-load surplus recharges the battery, and it stops
                 # within the interval once it has run its minimum time and the battery could
                 # carry the net load for an hour again (the rule a finer step would apply)
@@ -181,6 +219,7 @@ def run_rules(
                         r = run_need_h / dt_h
                         stop_in_start = True
             r = min(max(r, 0.0), 1.0)
+            r_start = max(r_start, r)
             # cycle charging: full output; load following: the net load, at least the minimum
             p_gen = gen_rated if code == CYCLE_CHARGING else min(max(need_rate, gen_min), gen_rated)
             p_gen = max(p_gen, gen_min)
@@ -222,6 +261,13 @@ def run_rules(
             net -= g_in
             b_out = min(net, dis_cap)
             net -= b_out
+            if end_on:
+                off_h = 0.0
+            elif not gen_on:
+                # started and stopped within the interval (or never started): off since its stop
+                off_h = (r_start - r) * dt_h if r > 0.0 else off_h + dt_h
+            else:
+                off_h = (1.0 - r) * dt_h  # ran the first r of the interval
             if not gen_on:
                 run_h = 0.0
             run_h += r * dt_h
@@ -231,6 +277,7 @@ def run_rules(
             net -= b_out
             g_in = min(net, imp_cap)
             net -= g_in
+            off_h = off_h + dt_h if not gen_on else dt_h
             gen_on = False
             run_h = 0.0
         # the islanding reserve never causes unserved load: dip into it before shedding
@@ -248,6 +295,8 @@ def run_rules(
         g_in += grid_bat
         b_in = pv_to_bat + gen_bat + grid_bat
         soc = soc + eta_c * b_in - b_out / eta_d
+        if soc >= cc_setpoint_kwh - _EPS:
+            cc_charged = True
         # 6. unserved: shed non-critical first
         unserved = max(net, 0.0)
         shed = min(unserved, load - crit)
@@ -273,7 +322,110 @@ def run_rules(
         out[t, C_GRID_UP] = 1.0 if up else 0.0
 
 
-_CODES = {"load_following": LOAD_FOLLOWING, "cycle_charging": CYCLE_CHARGING, "pv_first": PV_FIRST}
+@numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz", "arcp", "contract"})
+def run_battery_first(
+    dt_h: float,
+    pv_kw: np.ndarray,
+    load_kw: np.ndarray,
+    crit_kw: np.ndarray,
+    grid_up: np.ndarray,
+    e_min: float,
+    e_max: float,
+    e_init: float,
+    p_ch: float,
+    p_dis: float,
+    eta_c: float,
+    eta_d: float,
+    sd_per_h: float,
+    gen_rated: float,
+    gen_min: float,
+    gen_f0_l_per_h: float,
+    gen_f1: float,
+    imp_kw: float,
+    exp_kw: float,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Battery-first dispatch, the off-grid reference rule, into ``out`` (n x 19).
+
+    Each interval, after self-discharge (as in :func:`run_rules`), net = load - PV. A deficit: the
+    battery gives min(net, its power limit, the energy above SoC min at its discharge efficiency)
+    over the whole interval; the grid, if up, imports what it can; the genset covers the rest up to
+    its rating, at least its minimum load (the surplus of that minimum is dumped); what is left is
+    shed, non-critical load first. A surplus: the battery charges min(surplus, its power limit, the
+    room below SoC max at its charge efficiency); the grid, if up, takes its export limit; the rest
+    of the PV is spilled (curtailed). The genset runs whole intervals (run fraction 1 when its
+    output is > 0) with no start delay, minimum run or minimum off time; fuel is
+    (F0 Y_nameplate + F1 P) dt over those intervals.
+    """
+    n = pv_kw.shape[0]
+    soc = e_init
+    for t in range(n):
+        load = load_kw[t] * dt_h
+        crit = crit_kw[t] * dt_h
+        pv = pv_kw[t] * dt_h
+        up = grid_up[t]
+        selfdis = min(soc * sd_per_h * dt_h, max(soc - e_min, 0.0))
+        soc -= selfdis
+        net = load - pv
+        b_in = 0.0
+        b_out = 0.0
+        g_in = 0.0
+        g_out = 0.0
+        diesel = 0.0
+        dump = 0.0
+        curtailed = 0.0
+        unserved = 0.0
+        if net > 0.0:
+            b_out = min(net, p_dis * dt_h, max(soc - e_min, 0.0) * eta_d)
+            rest = net - b_out
+            if up:
+                g_in = min(rest, imp_kw * dt_h)
+                rest -= g_in
+            if rest > _EPS and gen_rated > 0.0:
+                diesel = min(rest, gen_rated * dt_h)
+                rest -= diesel
+                if diesel < gen_min * dt_h:
+                    dump = gen_min * dt_h - diesel
+                    diesel = gen_min * dt_h
+            unserved = max(rest, 0.0)
+        else:
+            surplus = -net
+            b_in = min(surplus, p_ch * dt_h, max(e_max - soc, 0.0) / eta_c)
+            surplus -= b_in
+            if up:
+                g_out = min(surplus, exp_kw * dt_h)
+                surplus -= g_out
+            curtailed = surplus
+        soc = soc + eta_c * b_in - b_out / eta_d
+        on = 1.0 if diesel > 0.0 else 0.0
+        shed = min(unserved, load - crit)
+        out[t, C_LOAD] = load
+        out[t, C_CRIT] = crit
+        out[t, C_SERVED] = load - unserved
+        out[t, C_UNSERVED] = unserved
+        out[t, C_UNSERVED_CRIT] = unserved - shed
+        out[t, C_PV_AVAIL] = pv
+        out[t, C_PV_USED] = pv - curtailed
+        out[t, C_PV_CURT] = curtailed
+        out[t, C_GRID_IN] = g_in
+        out[t, C_GRID_OUT] = g_out
+        out[t, C_DIESEL] = diesel
+        out[t, C_BAT_IN] = b_in
+        out[t, C_BAT_OUT] = b_out
+        out[t, C_SELFDIS] = selfdis
+        out[t, C_DUMP] = dump
+        out[t, C_FUEL] = (gen_f0_l_per_h * dt_h + gen_f1 * diesel) * on
+        out[t, C_SOC] = soc
+        out[t, C_GEN_ON] = on
+        out[t, C_GRID_UP] = 1.0 if up else 0.0
+
+
+_CODES = {
+    "load_following": LOAD_FOLLOWING,
+    "cycle_charging": CYCLE_CHARGING,
+    "pv_first": PV_FIRST,
+    "battery_first": BATTERY_FIRST,
+}
 
 
 @dataclass(frozen=True)
@@ -282,11 +434,17 @@ class RuleStrategy:
 
     Parameters
     ----------
-    name : {'load_following', 'cycle_charging', 'pv_first'}
+    name : {'load_following', 'cycle_charging', 'pv_first', 'battery_first'}
         Which rules.
     """
 
     name: str
+
+    @property
+    def commits_genset(self) -> bool:
+        """Whether the genset keeps its minimum run and off times (battery-first runs whole
+        intervals without them, as the reference rule does)."""
+        return self.name != "battery_first"
 
     def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
         """Run the compiled rules over the whole problem."""
@@ -301,7 +459,9 @@ def run_into(name: str, p: DispatchProblem, out: np.ndarray) -> None:
     Sizing calls this directly in its inner loop to avoid any allocation.
     """
     b, g = p.battery, p.genset
-    setpoint = float(p.options.get("cycle_charging_setpoint_frac", 0.8)) * b.energy_kwh
+    sim = SimulationSpec.model_fields
+    setpoint = float(p.options.get("cycle_charging_setpoint_frac", sim["cycle_charging_setpoint_frac"].default))
+    band = float(p.options.get("cycle_charging_band_frac", sim["cycle_charging_band_frac"].default))
     run_rules(
         _CODES[name],
         p.dt_h,
@@ -326,6 +486,8 @@ def run_into(name: str, p: DispatchProblem, out: np.ndarray) -> None:
         g.start_delay_h,
         p.grid.import_kw,
         p.grid.export_kw,
-        setpoint,
+        setpoint * b.energy_kwh,
+        g.min_off_h,
+        band * b.energy_kwh,
         out,
     )
