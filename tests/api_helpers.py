@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.errors import DeviceError
 
 START = datetime(2026, 6, 21, 1, 0, tzinfo=UTC)  # 09:00 in Hohhot: the sun is up
@@ -54,6 +55,9 @@ class FakeView:
         self._diesel_min = 0.0
         self._co2_kg = 0.0
         self.calls: list[tuple[str, Any]] = []
+        self.alarm_board = AlarmBoard()
+        self.loops = {"fast": "running", "planning": "running"}
+        self.genset_manager = "idle"
         self._event("start", "controller started (fake view)", {"strategy": self.strategy})
         self._step()
 
@@ -146,6 +150,13 @@ class FakeView:
                 "telemetry_age_s": 0.4,
                 "twin": self.twin,
                 "site_name": "Horinger AI room (fake)",
+                "alarms": self.alarm_board.snapshot(),
+                "live": all(v == "running" for v in self.loops.values()),
+                "loops": dict(self.loops),
+                "stale_devices": [],
+                "unserved_critical_kw": 0.0,
+                "genset_manager": self.genset_manager,
+                "genset_retry_in_s": 120.0 if self.genset_manager == "failed" else None,
             }
 
     def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
@@ -218,13 +229,35 @@ class FakeView:
                 raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(FAULTS)}")
             self._event("fault", f"twin: fault injected: {kind}", {"kind": kind, **params})
             if kind == "grid_loss":
+                self.alarm_board.raise_(AlarmKind.GRID_LOST, "grid gone", self.now.timestamp())
                 self.grid_up = False
                 self.breaker = "open"
                 self._event("grid_loss", "grid lost: PCC breaker opened, battery forms the grid")
                 self._set_mode("islanded", "grid loss")
             elif kind == "grid_restore":
+                self.alarm_board.clear(AlarmKind.GRID_LOST, self.now.timestamp())
                 self.grid_up = True
                 self._event("grid_restore", "grid back: resynchronising")
                 self._set_mode("resync", "grid restored")
                 self.resync_left = 3
             return {"accepted": True, "kind": kind, "params": params}
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            ok = all(v == "running" for v in self.loops.values())
+            return {"ok": ok, "live": ok, "loops": dict(self.loops)}
+
+    def alarms(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.alarm_board.snapshot()
+
+    def acknowledge_alarm(self, alarm_id: str) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("ack", alarm_id))
+            return self.alarm_board.acknowledge(alarm_id).as_dict()
+
+    def reset_genset(self) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("genset_reset", None))
+            was, self.genset_manager = self.genset_manager, "idle"
+            return {"accepted": "genset_reset", "genset_manager": was}

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from islandgrid import __version__
-from islandgrid.api import routes_dashboard, routes_ledger, routes_read, routes_write
+from islandgrid.api import routes_alarms, routes_dashboard, routes_ledger, routes_read, routes_write
 from islandgrid.api.auth import ApiSettings, check_token
 from islandgrid.api.docs import mount_docs
 from islandgrid.controller.view import ControllerView
@@ -89,6 +89,7 @@ def create_app(
     _add_security_headers(app)
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
+    app.include_router(routes_alarms.router)
     app.include_router(routes_ledger.router)
     app.include_router(routes_dashboard.router)
     routes_dashboard.mount_static(app)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from islandgrid import __version__
 from islandgrid.api.auth import ApiSettings, require_read
+from islandgrid.api.health import view_health
 from islandgrid.api.models import STATES, ErrorBody, Event, Health, HistoryRecord, Kpis, Status
 from islandgrid.controller.view import ControllerView
 
@@ -49,10 +50,14 @@ def check_since(since: str | None) -> str | None:
 
 @router.get("/health", response_model=Health, summary="Liveness and access settings")
 def health(request: Request) -> Health:
-    """Always public: says whether reads are public, writes enabled and a ledger configured."""
+    """Always public: ``ok`` is false while a controller loop is down; says whether reads are public,
+    writes enabled and a ledger configured."""
     settings: ApiSettings = request.app.state.settings
+    h = view_health(request.app.state.view)
     return Health(
-        ok=True,
+        ok=h["ok"],
+        live=h["live"],
+        loops=h["loops"],
         version=__version__,
         public_reads=settings.public_reads,
         writes_enabled=settings.token is not None,

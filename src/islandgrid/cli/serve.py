@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from islandgrid.cli.common import err_console, friendly_errors
-from islandgrid.errors import InputError
+from islandgrid.errors import InputError, IslandgridError
 
 TOKEN_ENV = "ISLANDGRID_API_TOKEN"
+log = logging.getLogger(__name__)
 
 
 def read_token(token_file: Path | None) -> str | None:
@@ -205,14 +208,14 @@ async def run_serve(
                 bound.append(url)
         if ready is not None:
             ready.set()
-        await stop.wait()
+        died = await _watch(tasks, stop)
+        if died is not None:
+            raise IslandgridError(f"{died} stopped unexpectedly; serve stopped everything (see the log above)")
     finally:
         stop.set()
         if web is not None:
             web.should_exit = True
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(t, timeout=5.0)
+        await finish_tasks(tasks, console)
         if link is not None:
             await link.close()
         if servers is not None:
@@ -221,6 +224,38 @@ async def run_serve(
         for sig in handled:
             loop.remove_signal_handler(sig)
         console.print("islandgrid stopped")
+
+
+async def _watch(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> str | None:
+    """Wait for ``stop``; a task that ends before it (it crashed) is named, and everything stops."""
+    stopper = asyncio.create_task(stop.wait(), name="islandgrid-stop")
+    try:
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    early = [t for t in done if t is not stopper]
+    return early[0].get_name() if early and not stop.is_set() else None
+
+
+async def finish_tasks(tasks: list[asyncio.Task[None]], console: Any, timeout_s: float = 5.0) -> list[str]:
+    """Wait for every task to stop; log each one that crashed or hung instead of hiding it.
+
+    Returns the messages printed (one per task that did not stop cleanly).
+    """
+    out = []
+    for t in tasks:
+        try:
+            await asyncio.wait_for(t, timeout=timeout_s)
+        except asyncio.CancelledError:
+            continue
+        except TimeoutError:
+            out.append(f"task {t.get_name()} did not stop within {timeout_s:g} s; cancelled")
+        except Exception as exc:
+            log.error("task %s crashed", t.get_name(), exc_info=exc)
+            out.append(f"task {t.get_name()} crashed: {type(exc).__name__}: {exc}")
+    for msg in out:
+        console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    return out
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -108,7 +108,9 @@ class AlarmBoard:
             a = self._alarms.get(key)
             if a is None:
                 known = ", ".join(sorted(self._alarms)) or "none"
-                raise InputError(f"no alarm {key!r} on the board (alarms now: {known}); take an id from GET /api/alarms")
+                raise InputError(
+                    f"no alarm {key!r} on the board (alarms now: {known}); take an id from GET /api/alarms"
+                )
             a.acknowledged = True
             if not a.active:
                 del self._alarms[key]
