@@ -39,6 +39,7 @@ def _run(
     run_for(rig, seconds, faults)
     b = rig.twin.plant.cfg.battery
     check_invariants(rig.twin.plant.trace_frame(), b.soc_min_kwh, b.soc_max_kwh)  # served whenever servable
+    assert "foreign_command" not in rig.service.event_log.kinds()  # its own commands are never foreign
     return rig
 
 
