@@ -41,6 +41,7 @@ from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
 from islandgrid.controller.planning import Plan, Planner
 from islandgrid.errors import DataFileError, DeviceError, IslandgridError
 from islandgrid.inputs.series import InputSeries
+from islandgrid.ledger.record import FLAG_STALE
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
 from islandgrid.strategy import strategy_factories
@@ -135,12 +136,26 @@ class ControllerService:
 
     # ------------------------------------------------------------------ internals
     def _new_meter(self) -> Meter:
-        return Meter(self.site.controller.meter_interval_s, self.site.location.tz, self._write_flows)
+        gp = self.controller.genset
+        return Meter(
+            self.site.controller.meter_interval_s,
+            self.site.location.tz,
+            self._write_flows,
+            lambda kwh: (
+                float(gp.fuel_l_per_h(kwh * 3600.0 / self.site.controller.meter_interval_s))
+                * self.site.controller.meter_interval_s
+                / 3600.0
+                if kwh > 0
+                else 0.0
+            ),
+        )
 
-    def _write_flows(self, df: pd.DataFrame) -> None:
+    def _write_flows(self, df: pd.DataFrame, flags: int) -> None:
+        """Append one metered interval; one metered on stale telemetry is 'estimated' (flag ``stale``)."""
         epoch = self.clock.epoch_s()
+        quality = "estimated" if flags & FLAG_STALE else "measured"
         try:
-            self.ledger_rows += self.sink.append_flows(self.site, df, quality="measured")
+            self.ledger_rows += self.sink.append_flows(self.site, df, quality=quality, flags=flags)
         except IslandgridError as exc:
             self.ledger_errors += 1
             self.event_log.add(epoch, self.clock.now_s(), "ledger_error", str(exc))
@@ -290,6 +305,7 @@ class ControllerService:
             tel.get("pcs", "soc_kwh"),
             c.grid_normal() and tel.get("pcc", "breaker_closed") >= 1,
             tel.get("genset", "state") == GENSET_RUNNING,
+            stale=frozenset(d for d, _ in COUNTERS.values() if not c.fresh(d, now_s)),
         )
         if row is not None:
             ep = float(row.pop("ts_epoch_s"))
