@@ -119,7 +119,6 @@ async def run_serve(
 
     console = err_console()
     site = islandgrid.load_site(site_file)
-    inputs = build_inputs(site)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled = []
@@ -143,6 +142,11 @@ async def run_serve(
                 sink = LedgerSink(str(db))
             except ImportError:
                 console.print("[yellow]warning:[/] islandgrid.ledger is not installed; metered flows stay in memory")
+        resume = resume_start(site, start, ledger_end_epoch_s(sink, site), twin_mode)
+        if resume is not None and start is None:
+            console.print(f"the ledger's last record ends at {resume.isoformat()}: the twin starts there")
+            start = resume.isoformat()
+        inputs = build_inputs(site)
         if twin_mode:
             f = inputs.frame
             import pandas as pd
@@ -256,6 +260,60 @@ async def finish_tasks(tasks: list[asyncio.Task[None]], console: Any, timeout_s:
     for msg in out:
         console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     return out
+
+
+def ledger_end_epoch_s(sink: Any, site: Any) -> float | None:
+    """UNIX time the ledger's last record of the site ends [s]; None without a ledger or records."""
+    store = getattr(sink, "store", None)
+    if store is None:
+        return None
+    from islandgrid.ledger.batch import site_id_of
+
+    tip = store.tip(site_id_of(site))
+    return None if tip is None else float(tip.ts.timestamp() + tip.dt_s)
+
+
+def resume_start(site: Any, start: str | None, ledger_end_s: float | None, twin_mode: bool) -> Any:
+    """Where the clock must start so that metered intervals follow the ledger's last record.
+
+    Returns the ledger's end (a site-local ``pandas.Timestamp``) when the twin would otherwise start
+    before it (``--start`` not given: the twin resumes there), else None.
+
+    Raises
+    ------
+    InputError
+        ``--start`` before the ledger's end, or real devices (wall clock) behind it: nothing could be
+        written, so ``serve`` refuses to start (exit 2) instead of logging a ledger error every interval.
+    """
+    import pandas as pd
+
+    if ledger_end_s is None:
+        return None
+    end = pd.Timestamp(ledger_end_s, unit="s", tz="UTC").tz_convert(site.location.tz)
+    if not twin_mode:
+        if pd.Timestamp.now(tz="UTC").timestamp() < ledger_end_s:
+            raise InputError(
+                "the ledger's last record ends after now: this clock is behind it, nothing could be appended",
+                field="--db",
+                value=f"last record ends {end.isoformat()}",
+                fix="set the clock right, or give a new ledger file with --db",
+            )
+        return None
+    if start is not None:
+        ts = pd.Timestamp(start)
+        ts = ts.tz_localize(site.location.tz) if ts.tzinfo is None else ts
+        if ts.timestamp() < ledger_end_s:
+            raise InputError(
+                "the twin would start before the ledger's last record, so nothing could be appended",
+                field="--start",
+                value=start,
+                allowed=f"at or after {end.isoformat()} (where the ledger's last record ends)",
+                fix=f"--start {end.strftime('%Y-%m-%dT%H:%M:%S')} or drop --start (it resumes there), or a new --db",
+            )
+        return None
+    if pd.Timestamp.now(tz="UTC").floor("s").timestamp() < ledger_end_s:
+        return end
+    return None
 
 
 def _bind(host: str, port: int) -> socket.socket:
