@@ -78,3 +78,22 @@ def test_a_foreign_setpoint_is_detected_and_overridden(horinger, inputs):
     assert rig.twin.plant.pcs_p_set_kw != 120.0 and not rig.twin.plant.genset_run_req
     asyncio.run(rig.run_for(30))
     assert len(svc.event_log.of_kind("foreign_command")) == 2  # its own commands are never reported
+
+
+def test_a_foreign_breaker_close_while_islanded_is_reported_and_followed(horinger, inputs):
+    """Islanded, the grid back but not yet stable: a second master closes the breaker (in sync, so the relay
+    lets it). The controller reports a foreign command (not a reconnection of its own) and follows the
+    devices: grid-tied, the PCS back to following."""
+    rig = SteppedRig(fast_site(horinger), inputs, "2025-04-01 09:00")
+    asyncio.run(rig.run_for(40, {10.0: ("grid_loss", {}), 30.0: ("grid_restore", {})}))
+    assert rig.service.status()["mode"] == "islanded"
+    rig.twin.plant.dphi_deg = 0.0
+    asyncio.run(InProcessLink(rig.twin).write("pcc", {"breaker_req": 2}))
+    assert rig.twin.plant.breaker_closed
+    asyncio.run(rig.run_for(10))
+    svc = rig.service
+    foreign = svc.event_log.of_kind("foreign_command")
+    assert len(foreign) == 1 and "closed by a command the controller did not send" in foreign[0]["message"]
+    assert "reconnected" not in svc.event_log.kinds() and "breaker_close" not in svc.event_log.kinds()
+    assert svc.status()["mode"] == "grid_tied" and any(a["id"] == "foreign_command:pcc" for a in svc.alarms())
+    assert rig.twin.plant.pcs_mode_req == 1  # following again

@@ -458,6 +458,14 @@ class Controller:
 
     def islanded_step(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
         t = self.tel
+        if t.get("pcc", "breaker_closed") >= 1 and self.grid_normal():  # closed, and not by the controller
+            self.foreign.append(ForeignWrite("pcc", "breaker_closed", 0.0, 1.0))
+            why = "the PCC breaker was closed by a command the controller did not send"
+            self.emit("foreign_command", f"{why} (another Modbus master)", device="pcc", point="breaker_req")
+            self.op.want_island = False
+            self.set_mode("grid_tied", why)
+            self.grid_tied_step(now_s, cmds)
+            return
         if (
             t.get("pcc", "bus_hz") <= 0
             and t.get("pcs", "mode") < PCS_FORM
