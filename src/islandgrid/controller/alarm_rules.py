@@ -4,8 +4,9 @@ Each rule raises its alarm while the condition holds and clears it when it no lo
 board keeps a cleared alarm latched until an operator acknowledges it, see
 :mod:`islandgrid.controller.alarms`). A condition is only judged on fresh data: a device whose
 telemetry is stale has its own ``telemetry_stale`` alarm, and its last values neither raise nor
-clear the alarms they feed. ``ledger_error``, ``foreign_command`` and ``loop_down`` are raised
-where they happen (the service's ledger writes, the controller's read-back check, the supervisor).
+clear the alarms they feed. ``foreign_command`` follows the foreign writes the controller saw in
+the tick; ``ledger_error`` and ``loop_down`` are raised where they happen (the service's ledger
+writes, the supervisor).
 """
 
 from __future__ import annotations
@@ -78,4 +79,10 @@ def update_alarms(board: AlarmBoard, c: Controller, epoch_s: float, now_s: float
     if t.known("load") and "load" not in stale:
         kw = unserved_critical_kw(c)
         rule(AlarmKind.UNSERVED_CRITICAL, kw > UNSERVED_CRITICAL_MIN_KW, f"{kw:.1f} kW of critical load not served")
+    foreign = {w.device: w.message() for w in c.foreign}  # raised in the tick that saw it, cleared the next
+    for a in board.snapshot():
+        if a["kind"] == AlarmKind.FOREIGN_COMMAND.value and a["active"] and a["device"] not in foreign:
+            board.clear(AlarmKind.FOREIGN_COMMAND, epoch_s, device=a["device"])
+    for dev, message in foreign.items():
+        rule(AlarmKind.FOREIGN_COMMAND, True, message, device=dev)
     return [{"kind": k.value, "device": d, "message": m} for k, d, m in new]

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from islandgrid.components.genset import GensetParams
 from islandgrid.ledger.record import FLAG_STALE
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
@@ -138,6 +139,12 @@ def estimate_by_balance(row: dict[str, float], device: str, fuel_l: Callable[[fl
         r["critical_served_kwh"] = r["critical_load_kwh"] = 0.0
     else:
         raise KeyError(device)
+
+
+def fuel_estimator(genset: GensetParams, interval_s: float) -> Callable[[float], float]:
+    """Fuel of ``kwh`` generated over one interval at constant power, from the set's fuel curve [L]."""
+    h = interval_s / 3600.0
+    return lambda kwh: float(genset.fuel_l_per_h(kwh / h)) * h if kwh > 0 else 0.0
 
 
 def _delta(now: float, before: float) -> float:

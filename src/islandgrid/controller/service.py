@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import math
 import threading
+import time
 from collections import deque
 from datetime import datetime
 from typing import Any
@@ -37,7 +38,7 @@ from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.controller.core import Controller
 from islandgrid.controller.events import EventLog
 from islandgrid.controller.loops import SupervisedLoops
-from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
+from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter, fuel_estimator
 from islandgrid.controller.planning import Plan, Planner
 from islandgrid.errors import DataFileError, DeviceError, IslandgridError
 from islandgrid.inputs.series import InputSeries
@@ -56,6 +57,8 @@ SETPOINTS: tuple[str, ...] = ("reserve_frac", "genset_start_soc_frac", "shed_aut
 #: reconciled as in the ledger first, so they conserve to 1e-9; the margin is for a row beyond
 #: the meter tolerance, which the ledger refuses but the live status still counts.
 METER_CARBON_RTOL = 1e-4
+#: Real time a status must also be old before it is stale, on a clock faster than real time [s].
+STATUS_STALE_REAL_S = 0.5
 _KPI_SUMS: tuple[str, ...] = (
     "load_served_kwh",
     "pv_used_kwh",
@@ -130,25 +133,15 @@ class ControllerService:
         self.loops = SupervisedLoops(self)
         self.supervisor = self.loops.supervisor
         self._status_built_s = clock.now_s()
+        self._status_built_real_s = time.monotonic()
         # the carbon flow of the metered intervals (pool or FIFO, as the ledger): PV share and e_bat
         self._carbon: CarbonState | None = self._initial_carbon_state()
         self.e_bat_kg_per_kwh = self._stock_intensity(self._carbon)
 
     # ------------------------------------------------------------------ internals
     def _new_meter(self) -> Meter:
-        gp = self.controller.genset
-        return Meter(
-            self.site.controller.meter_interval_s,
-            self.site.location.tz,
-            self._write_flows,
-            lambda kwh: (
-                float(gp.fuel_l_per_h(kwh * 3600.0 / self.site.controller.meter_interval_s))
-                * self.site.controller.meter_interval_s
-                / 3600.0
-                if kwh > 0
-                else 0.0
-            ),
-        )
+        dt_s = self.site.controller.meter_interval_s
+        return Meter(dt_s, self.site.location.tz, self._write_flows, fuel_estimator(self.controller.genset, dt_s))
 
     def _write_flows(self, df: pd.DataFrame, flags: int) -> None:
         """Append one metered interval; one metered on stale telemetry is 'estimated' (flag ``stale``)."""
@@ -319,21 +312,13 @@ class ControllerService:
     def refresh_status(self) -> None:
         """Rebuild the status served to the API from what the controller knows now."""
         self._status_built_s = self.clock.now_s()
+        self._status_built_real_s = time.monotonic()
         self._status = self._build_status()
 
     def _update_alarms(self) -> None:
-        c = self.controller
         epoch = self.clock.epoch_s()
-        for new in update_alarms(self.alarm_board, c, epoch, self.clock.now_s()):
-            self.event_log.add(
-                epoch, self.clock.now_s(), "alarm", new["message"], alarm=new["kind"], device=new["device"]
-            )
-        foreign = {w.device: w.message() for w in c.foreign}
-        for dev, message in foreign.items():
-            self.raise_alarm(AlarmKind.FOREIGN_COMMAND, message, device=dev)
-        for a in self.alarm_board.snapshot():
-            if a["kind"] == AlarmKind.FOREIGN_COMMAND.value and a["active"] and a["device"] not in foreign:
-                self.alarm_board.clear(AlarmKind.FOREIGN_COMMAND, epoch, device=a["device"])
+        for a in update_alarms(self.alarm_board, self.controller, epoch, self.clock.now_s()):
+            self.event_log.add(epoch, self.clock.now_s(), "alarm", a["message"], alarm=a["kind"], device=a["device"])
 
     async def supervised_tick(self) -> None:
         """:meth:`tick` under the supervisor, the backoff in clock seconds (the stepped rig)."""
@@ -423,12 +408,15 @@ class ControllerService:
     def status(self) -> dict[str, Any]:
         """Now: see :meth:`ControllerView.status` (field names in docs/controller.md).
 
-        Never live while stale: a status older than ``stale_after_s`` (the fast loop is down
-        or stuck) or with a loop down is ``live: false``, ``stale: true`` with its age.
+        Never live while stale: a status older than ``stale_after_s`` of clock time (the fast loop
+        is down or stuck) or with a loop down is ``live: false``, ``stale: true`` with its age. A
+        twin clock running faster than real time also needs :data:`STATUS_STALE_REAL_S` of real
+        time, so that at ``--speed 3600`` the gap between two ticks is not taken for a stuck loop.
         """
         st = dict(self._status)
         age_s = max(self.clock.now_s() - self._status_built_s, 0.0)
-        stale = age_s > self.site.controller.stale_after_s
+        real_ok = math.isinf(self.clock.speed) or time.monotonic() - self._status_built_real_s > STATUS_STALE_REAL_S
+        stale = age_s > self.site.controller.stale_after_s and real_ok
         st["status_age_s"] = round(age_s, 3)
         st["stale"] = stale
         st["loops"] = self.supervisor.states()
