@@ -84,6 +84,7 @@ class FakeView:
         self.unserved_kw = 0.0
         self.unserved_critical_kw = 0.0
         self._unserved_critical_kwh = 0.0
+        self.loops = {"fast": "running", "planning": "running"}
         self._event("start", "controller started (fake view)", {"strategy": self.strategy})
         self._step()
 
@@ -187,8 +188,9 @@ class FakeView:
                 "unserved_kw": self.unserved_kw,
                 "unserved_critical_kw": self.unserved_critical_kw,
                 "site_tz": SITE_TZ,
-                "live": not self.stale_since,  # as the controller: not live while a device is stale
-                "loops": {"fast": "running", "planning": "running"},
+                # as the controller: not live while a device is stale or a loop is down
+                "live": not self.stale_since and all(v == "running" for v in self.loops.values()),
+                "loops": dict(self.loops),
                 "stale_devices": sorted(self.stale_since),
                 "telemetry_age_by_device_s": {
                     d: 0.4 + 60.0 * (self._steps - self.stale_since.get(d, self._steps))
@@ -197,7 +199,7 @@ class FakeView:
                 "device_errors": dict(self.device_errors),
                 "bms_tripped": self.bms_tripped,
                 "genset_manager": "failed" if self.genset_failed else "idle",
-                "genset_retry_in_s": None,
+                "genset_retry_in_s": 120.0 if self.genset_failed else None,
                 "alarms": self.alarm_board.snapshot(),
                 "breaker": self.breaker,
                 "genset_state": self.genset_state,
@@ -250,7 +252,7 @@ class FakeView:
             self.genset_state = "off"
             self.alarm_board.clear(AlarmKind.GENSET_FAILED, self.now.timestamp())
             self._event("command", "operator: genset reset")
-            return {"accepted": "genset_reset"}
+            return {"accepted": "genset_reset", "genset_manager": "idle"}
 
     def request_mode(self, mode: str) -> dict[str, Any]:
         with self._lock:
@@ -325,3 +327,8 @@ class FakeView:
                 self._set_mode("resync", "grid restored")
                 self.resync_left = 3
             return {"accepted": True, "kind": kind, "params": params}
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            ok = all(v == "running" for v in self.loops.values())
+            return {"ok": ok, "live": ok, "loops": dict(self.loops)}

@@ -82,6 +82,8 @@ def test_health_is_public_and_says_what_is_enabled(view: FakeView) -> None:
         body = c.get("/api/health").json()
     assert body == {
         "ok": True,
+        "live": True,
+        "loops": {"fast": "running", "planning": "running"},
         "version": body["version"],
         "public_reads": False,
         "writes_enabled": False,

@@ -332,7 +332,9 @@ class LedgerVerify(_Open):
 class Health(BaseModel):
     """Liveness and the API's access settings."""
 
-    ok: bool
+    ok: bool = Field(..., description="False while a controller loop (fast or planning) is down")
+    live: bool = Field(False, description="Every loop running and all telemetry fresh (as the status's `live`)")
+    loops: dict[str, str] | None = Field(None, description="Each loop's state: running or down")
     version: str
     public_reads: bool
     writes_enabled: bool = Field(..., description="False when no API token is configured")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from islandgrid import __version__
 from islandgrid.api.auth import ApiSettings, require_read
+from islandgrid.api.health import view_health
 from islandgrid.api.models import STATES, ErrorBody, Event, Health, HistoryRecord, Kpis, Status
 from islandgrid.controller.view import ControllerView
 from islandgrid.twin.clock import iso_utc
@@ -59,10 +60,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @router.get("/health", response_model=Health, summary="Liveness and access settings")
 def health(request: Request) -> Health:
-    """Always public: says whether reads are public, writes enabled and a ledger configured."""
+    """Always public: ``ok`` is false while a controller loop is down; says whether reads are public,
+    writes enabled and a ledger configured."""
     settings: ApiSettings = request.app.state.settings
+    h = view_health(request.app.state.view)
     return Health(
-        ok=True,
+        ok=h["ok"],
+        live=h["live"],
+        loops=h["loops"],
         version=__version__,
         public_reads=settings.public_reads,
         writes_enabled=settings.token is not None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from islandgrid.cli.common import err_console, friendly_errors
-from islandgrid.errors import InputError
+from islandgrid.errors import InputError, IslandgridError
 
 TOKEN_ENV = "ISLANDGRID_API_TOKEN"
+log = logging.getLogger(__name__)
 
 
 def read_token(token_file: Path | None) -> str | None:
@@ -127,7 +130,6 @@ async def run_serve(
 
     console = err_console()
     site = islandgrid.load_site(site_file)
-    inputs = build_inputs(site)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled = []
@@ -151,6 +153,11 @@ async def run_serve(
                 sink = LedgerSink(str(db))
             except ImportError:
                 console.print("[yellow]warning:[/] islandgrid.ledger is not installed; metered flows stay in memory")
+        resume = resume_start(site, start, ledger_end_epoch_s(sink, site), twin_mode)
+        if resume is not None and start is None:
+            console.print(f"the ledger's last record ends at {resume.isoformat()}: the twin starts there")
+            start = resume.isoformat()
+        inputs = build_inputs(site)
         if twin_mode:
             f = inputs.frame
             import pandas as pd
@@ -220,14 +227,14 @@ async def run_serve(
                 bound.append(url)
         if ready is not None:
             ready.set()
-        await stop.wait()
+        died = await _watch(tasks, stop)
+        if died is not None:
+            raise IslandgridError(f"{died} stopped unexpectedly; serve stopped everything (see the log above)")
     finally:
         stop.set()
         if web is not None:
             web.should_exit = True
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(t, timeout=5.0)
+        await finish_tasks(tasks, console)
         if link is not None:
             await link.close()
         if servers is not None:
@@ -236,6 +243,92 @@ async def run_serve(
         for sig in handled:
             loop.remove_signal_handler(sig)
         console.print("islandgrid stopped")
+
+
+async def _watch(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> str | None:
+    """Wait for ``stop``; a task that ends before it (it crashed) is named, and everything stops."""
+    stopper = asyncio.create_task(stop.wait(), name="islandgrid-stop")
+    try:
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    early = [t for t in done if t is not stopper]
+    return early[0].get_name() if early and not stop.is_set() else None
+
+
+async def finish_tasks(tasks: list[asyncio.Task[None]], console: Any, timeout_s: float = 5.0) -> list[str]:
+    """Wait for every task to stop; log each one that crashed or hung instead of hiding it.
+
+    Returns the messages printed (one per task that did not stop cleanly).
+    """
+    out = []
+    for t in tasks:
+        try:
+            await asyncio.wait_for(t, timeout=timeout_s)
+        except asyncio.CancelledError:
+            continue
+        except TimeoutError:
+            out.append(f"task {t.get_name()} did not stop within {timeout_s:g} s; cancelled")
+        except Exception as exc:
+            log.error("task %s crashed", t.get_name(), exc_info=exc)
+            out.append(f"task {t.get_name()} crashed: {type(exc).__name__}: {exc}")
+    for msg in out:
+        console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    return out
+
+
+def ledger_end_epoch_s(sink: Any, site: Any) -> float | None:
+    """UNIX time the ledger's last record of the site ends [s]; None without a ledger or records."""
+    store = getattr(sink, "store", None)
+    if store is None:
+        return None
+    from islandgrid.ledger.batch import site_id_of
+
+    tip = store.tip(site_id_of(site))
+    return None if tip is None else float(tip.ts.timestamp() + tip.dt_s)
+
+
+def resume_start(site: Any, start: str | None, ledger_end_s: float | None, twin_mode: bool) -> Any:
+    """Where the clock must start so that metered intervals follow the ledger's last record.
+
+    Returns the ledger's end (a site-local ``pandas.Timestamp``) when the twin would otherwise start
+    before it (``--start`` not given: the twin resumes there), else None.
+
+    Raises
+    ------
+    InputError
+        ``--start`` before the ledger's end, or real devices (wall clock) behind it: nothing could be
+        written, so ``serve`` refuses to start (exit 2) instead of logging a ledger error every interval.
+    """
+    import pandas as pd
+
+    if ledger_end_s is None:
+        return None
+    end = pd.Timestamp(ledger_end_s, unit="s", tz="UTC").tz_convert(site.location.tz)
+    if not twin_mode:
+        if pd.Timestamp.now(tz="UTC").timestamp() < ledger_end_s:
+            raise InputError(
+                "the ledger's last record ends after now: this clock is behind it, nothing could be appended",
+                field="--db",
+                value=f"last record ends {end.isoformat()}",
+                fix="set the clock right, or give a new ledger file with --db",
+            )
+        return None
+    if start is not None:
+        ts = pd.Timestamp(start)
+        ts = ts.tz_localize(site.location.tz) if ts.tzinfo is None else ts
+        if ts.timestamp() < ledger_end_s:
+            raise InputError(
+                "the twin would start before the ledger's last record, so nothing could be appended",
+                field="--start",
+                value=start,
+                allowed=f"at or after {end.isoformat()} (where the ledger's last record ends)",
+                fix=f"--start {end.strftime('%Y-%m-%dT%H:%M:%S')} or drop --start (it resumes there), or a new --db",
+            )
+        return None
+    if pd.Timestamp.now(tz="UTC").floor("s").timestamp() < ledger_end_s:
+        return end
+    return None
 
 
 def _bind(host: str, port: int) -> socket.socket:

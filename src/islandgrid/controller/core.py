@@ -19,11 +19,12 @@ Modes (``Controller.mode``):
   tripped BMS (every 30 s) and have the PCS form the bus in the same command set; once the
   bus is live, ``islanded`` restores the groups one at a time. Back to ``blackout`` when
   the battery is empty.
-- ``safe``: the controller is blind (no fresh PCC or PCS data for ``blind_after_s``).
-  Documented safe state: battery setpoint 0 (the PCS still islands on its own), no
-  breaker operations, load shedding frozen, the genset started as standby if the PCS
-  is blind or the site was not grid-tied. It leaves ``safe`` once PCC and PCS data are
-  fresh again, in the mode the breaker and bus imply.
+- ``safe``: the controller is blind (no fresh PCC or PCS data for ``blind_after_s``): the
+  documented safe state of :mod:`islandgrid.controller.safe`. It leaves ``safe`` once PCC and
+  PCS data are fresh again, in the mode the breaker and bus imply.
+
+Control points that read back other than the device took them, and a breaker opened by a
+command the controller did not send, are foreign commands (:mod:`islandgrid.controller.commands`).
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ from typing import Any
 
 from islandgrid.components.battery import battery_params
 from islandgrid.components.genset import genset_params
+from islandgrid.controller.commands import TRIP_BY_COMMAND, CommandWatch, ForeignWrite
 from islandgrid.controller.events import EventLog
 from islandgrid.controller.genset import GensetManager
+from islandgrid.controller.resync import resync_step
+from islandgrid.controller.safe import leave_safe, safe_step
 from islandgrid.controller.shedding import LoadShedder
 from islandgrid.controller.telemetry import Telemetry
 from islandgrid.errors import DeviceError, DeviceTimeoutError
@@ -49,17 +53,10 @@ from islandgrid.twin.plant import GENSET_RUNNING, PCS_FOLLOW, PCS_FORM, REFUSED_
 from islandgrid.twin.registers import DEVICE_NAMES
 
 MODES: tuple[str, ...] = ("grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe")
-#: PCS frequency offset used to slip its phase past the grid's while resynchronising [Hz].
-RESYNC_SLIP_HZ = 0.05
 #: Energy above the minimum SoC a black start from the battery needs, as a fraction of capacity.
 BLACK_START_MIN_FRAC = 0.01
 #: Seconds between two BMS reset attempts while the BMS is tripped.
 BMS_RESET_EVERY_S = 30.0
-
-
-def _sync_fields(df_hz: float, dv_frac: float, dphi_deg: float) -> dict[str, float]:
-    """Δf [Hz], ΔV [-] and Δφ [°] as an event's data fields."""
-    return {"df_hz": round(df_hz, 4), "dv_frac": round(dv_frac, 4), "dphi_deg": round(dphi_deg, 2)}
 
 
 @dataclass
@@ -118,10 +115,11 @@ class Controller:
             retries=self.cfg.genset_start_retries,
             retry_wait_s=self.cfg.genset_retry_wait_s,
             min_run_s=site.genset.min_run_min * 60.0,
-            emit=self._emit,
+            emit=self.emit,
+            cooldown_s=self.cfg.genset_retry_cooldown_s,
         )
         self.shedder = LoadShedder(
-            self.cfg.shed_groups, self.cfg.shed_shares_frac, self.cfg.shed_autonomy_h, self.cfg.shed_hold_s, self._emit
+            self.cfg.shed_groups, self.cfg.shed_shares_frac, self.cfg.shed_autonomy_h, self.cfg.shed_hold_s, self.emit
         )
         self.grid_stable_since_s: float | None = None
         self.resync_since_s = 0.0
@@ -137,21 +135,23 @@ class Controller:
         self.close_sync: tuple[float, float, float] = (0.0, 0.0, 0.0)  # Δf, ΔV, Δφ when it was sent
         self.refusals_seen = 0.0  # the PCC's close_refusals counter, last seen
         self.bms_trip_seen = False
+        self.watch = CommandWatch()
+        self.foreign: list[ForeignWrite] = []  # foreign commands seen in the last tick
         self.started = False
         self.ticks = 0
         self.last_tick_s = -math.inf
 
     # ------------------------------------------------------------------ events
-    def _emit(self, kind: str, message: str, **data: Any) -> None:
+    def emit(self, kind: str, message: str, **data: Any) -> None:
         self.events.add(self.clock.epoch_s(), self.clock.now_s(), kind, message, **data)
 
-    def _set_mode(self, mode: str, message: str, **data: Any) -> None:
+    def set_mode(self, mode: str, message: str, **data: Any) -> None:
         if mode == self.mode:
             return
         self.prev_mode = self.mode
         self.mode = mode
         self.mode_since_s = self.clock.now_s()
-        self._emit("mode", f"{self.prev_mode} -> {mode}: {message}", mode=mode, previous=self.prev_mode, **data)
+        self.emit("mode", f"{self.prev_mode} -> {mode}: {message}", mode=mode, previous=self.prev_mode, **data)
 
     # ------------------------------------------------------------------ helpers
     def grid_normal(self) -> bool:
@@ -185,31 +185,41 @@ class Controller:
         for name, res in zip(DEVICE_NAMES, results, strict=True):
             if isinstance(res, dict):
                 self.tel.update(name, res, now_s)
+                if self.tel.devices[name].last_fresh_s == now_s:  # a new image, not a frozen one
+                    self._foreign(self.watch.check(name, res))
                 if self.comm_state[name] is not None:
-                    self._emit("device_ok", f"{name}: answering again", device=name)
+                    self.emit("device_ok", f"{name}: answering again", device=name)
                     self.comm_state[name] = None
             elif isinstance(res, DeviceError):
                 kind = "timeout" if isinstance(res, DeviceTimeoutError) else "exception"
                 self.tel.fail(name, kind, str(res))
                 if self.comm_state[name] != kind:
-                    self._emit(f"device_{kind}", str(res), device=name)
+                    self.emit(f"device_{kind}", str(res), device=name)
                     self.comm_state[name] = kind
             elif isinstance(res, BaseException):
                 raise res
             stale = self.tel.known(name) and not self.fresh(name, now_s)
             if stale and not self.stale_flag[name] and self.comm_state[name] is None:
-                self._emit(
+                self.emit(
                     "telemetry_stale", f"{name}: data unchanged for {self.tel.age_s(name, now_s):.0f} s", device=name
                 )
             elif not stale and self.stale_flag[name]:
-                self._emit("telemetry_fresh", f"{name}: data fresh again", device=name)
+                self.emit("telemetry_fresh", f"{name}: data fresh again", device=name)
             self.stale_flag[name] = stale
+
+    def _foreign(self, writes: list[ForeignWrite]) -> None:
+        """Log foreign writes and re-assert the controller's own command on the next write."""
+        for w in writes:
+            self.foreign.append(w)
+            self.last_written.pop((w.device, w.point), None)
+            self.emit("foreign_command", w.message(), device=w.device, point=w.point, expected=w.expected, got=w.got)
 
     async def tick(self) -> dict[str, dict[str, float]]:
         """One fast-loop iteration: read → decide → write. Returns the commands written."""
         tm = TickTiming(start=time.perf_counter())
         now_s = self.clock.now_s()
         self.last_tick_s = now_s
+        self.foreign = []
         await self.read_all(now_s)
         tm.read_done = time.perf_counter()
         mode_before = self.mode
@@ -244,10 +254,11 @@ class Controller:
                 for k in vals:
                     self.last_written.pop((dev, k), None)
                 if self.comm_state[dev] is None:
-                    self._emit("write_failed", f"{dev}: {res}", device=dev, points=sorted(vals))
+                    self.emit("write_failed", f"{dev}: {res}", device=dev, points=sorted(vals))
             elif isinstance(res, BaseException):
                 raise res
             else:
+                self.watch.wrote(dev, vals)
                 for k, v in vals.items():
                     self.last_written[(dev, k)] = v
 
@@ -271,7 +282,7 @@ class Controller:
         self.shedder.mask = int(t.get("load", "shed_mask"))
         self.refusals_seen = t.get("pcc", "close_refusals")
         self.bms_trip_seen = t.get("pcs", "bms_tripped") >= 1
-        self._emit("controller_start", f"controller started in {mode}", mode=mode)
+        self.emit("controller_start", f"controller started in {mode}", mode=mode)
 
     def _bms_reset_due(self, now_s: float) -> bool:
         """The BMS is tripped and the last reset request is at least ``BMS_RESET_EVERY_S`` old."""
@@ -288,11 +299,11 @@ class Controller:
         if tripped != self.bms_trip_seen:
             self.bms_trip_seen = tripped
             if tripped:
-                self._emit(
+                self.emit(
                     "bms_trip", "BMS tripped: the battery is unavailable", soc_frac=self.tel.get("pcs", "soc_frac")
                 )
             else:
-                self._emit("bms_ok", "BMS back: the battery is available again")
+                self.emit("bms_ok", "BMS back: the battery is available again")
 
     def _watch_refusals(self) -> None:
         """Log every close the PCC's sync-check relay refused (its counter moved)."""
@@ -302,7 +313,7 @@ class Controller:
         self.refusals_seen = n
         bits = int(self.tel.get("pcc", "close_refused"))
         causes = [text for bit, text in REFUSED_NAMES.items() if bits & bit]
-        self._emit(
+        self.emit(
             "breaker_close_refused",
             f"the PCC breaker refused to close: {'; '.join(causes) or 'no cause given'}",
             bits=bits,
@@ -312,7 +323,7 @@ class Controller:
             self.close_sent_s = None
             if self.mode == "resync":
                 self.grid_stable_since_s = self.clock.now_s()  # another stable period before the next try
-                self._set_mode("islanded", "breaker refused the close")
+                self.set_mode("islanded", "breaker refused the close")
 
     def decide(self, now_s: float) -> dict[str, dict[str, float]]:
         """The state machine step: returns commands per device (point -> value)."""
@@ -329,44 +340,27 @@ class Controller:
         blind = not (self.fresh("pcc", now_s) and self.fresh("pcs", now_s))
         blind_long = max(t.age_s("pcc", now_s), t.age_s("pcs", now_s)) > self.cfg.blind_after_s
         if self.mode != "safe" and blind_long:
-            self._set_mode("safe", "controller blind: no fresh PCC/PCS data", from_mode=self.mode)
+            self.set_mode("safe", "controller blind: no fresh PCC/PCS data", from_mode=self.mode)
         if self.mode == "safe":
             if not blind:
-                self._leave_safe(now_s)
+                leave_safe(self, now_s)
             if self.mode == "safe":
-                return self._safe(now_s, cmds)
+                return safe_step(self, now_s, cmds)
         m = self.mode
         if m == "grid_tied":
-            self._grid_tied(now_s, cmds)
+            self.grid_tied_step(now_s, cmds)
         elif m == "islanding":
             self._islanding(now_s, cmds)
         elif m == "resync":
-            self._resync(now_s, cmds)
+            resync_step(self, now_s, cmds)
         elif m in ("blackout", "black_start"):
             self._blackout(now_s, cmds)
         if self.mode == "islanded":
-            self._islanded(now_s, cmds)
+            self.islanded_step(now_s, cmds)
         return {d: v for d, v in cmds.items() if v}
 
-    def _leave_safe(self, now_s: float) -> None:
-        t = self.tel
-        if t.get("pcc", "breaker_closed") >= 1 and self.grid_normal():
-            self._set_mode("grid_tied", "telemetry fresh again")
-        elif t.get("pcc", "bus_hz") > 0:
-            self.island_since_s = now_s
-            self._set_mode("islanded", "telemetry fresh again")
-        else:
-            self._set_mode("blackout", "telemetry fresh again")
-
-    def _safe(self, now_s: float, cmds: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        pcs_blind = not self.fresh("pcs", now_s)
-        standby = pcs_blind or self.prev_mode != "grid_tied"
-        g = self.gm.tick(now_s, self.tel.get("genset", "state"), standby, self.fresh("genset", now_s))
-        cmds["pcs"]["p_set_kw"] = 0.0
-        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
-        return {d: v for d, v in cmds.items() if v}
-
-    def _genset_cmd(self, run: bool, alarm_reset: bool) -> dict[str, float]:
+    def genset_cmd(self, run: bool, alarm_reset: bool) -> dict[str, float]:
+        """The genset's command points: run request at the rated setpoint, or stop."""
         out = {"run_req": 1.0 if run else 0.0, "p_set_kw": self.genset.rated_kw if run else 0.0}
         if alarm_reset:
             out["alarm_reset"] = 1.0
@@ -380,21 +374,44 @@ class Controller:
             return f"grid out of bounds: {t.get('pcc', 'grid_v_pu'):.3f} pu, {t.get('pcc', 'grid_hz'):.3f} Hz"
         return None
 
-    def _grid_tied(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+    def _foreign_open(self) -> bool:
+        """The breaker is open by a command (not by protection) on a normal grid: not the controller's."""
+        t = self.tel
+        if t.get("pcc", "breaker_closed") >= 1 or t.get("pcc", "trip_cause") != TRIP_BY_COMMAND:
+            return False
+        if not self.grid_normal():
+            return False
+        w = ForeignWrite("pcc", "breaker_closed", 1.0, 0.0)
+        self.foreign.append(w)
+        self.emit(
+            "foreign_command",
+            "the PCC breaker was opened by a command the controller did not send "
+            "(another Modbus master); the grid is normal: not a grid loss",
+            device="pcc",
+            point="breaker_req",
+        )
+        return True
+
+    def grid_tied_step(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
         t = self.tel
         cause = self._detect_outage()
+        if cause is not None and self._foreign_open():
+            self.op.want_island = True  # somebody islanded the site on purpose: stay until asked for the grid
+            self.island_since_s = now_s
+            self.set_mode("islanded", "the PCC breaker was opened by a command the controller did not send")
+            return
         if cause is not None:
             self.island_since_s = now_s
             self.grid_stable_since_s = None
-            self._set_mode("islanded", f"unplanned islanding ({cause})", cause=cause, planned=False)
-            self._emit("unplanned_island", f"grid lost: {cause}; PCS forms the grid", cause=cause)
+            self.set_mode("islanded", f"unplanned islanding ({cause})", cause=cause, planned=False)
+            self.emit("unplanned_island", f"grid lost: {cause}; PCS forms the grid", cause=cause)
             return
         if self.op.want_island:
             if self.battery_usable_kwh() <= 0 or t.get("pcs", "bms_tripped") >= 1:
                 self.op.want_island = False
-                self._emit("island_refused", "planned islanding refused: battery unavailable")
+                self.emit("island_refused", "planned islanding refused: battery unavailable")
             else:
-                self._set_mode("islanding", "planned islanding requested")
+                self.set_mode("islanding", "planned islanding requested")
                 self._islanding(now_s, cmds)
                 return
         soc = t.get("pcs", "soc_kwh")
@@ -412,7 +429,7 @@ class Controller:
         g = self.gm.tick(now_s, t.get("genset", "state"), False, self.fresh("genset", now_s))
         if self.gm.state == "failed":
             self.gm.reset()
-        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
+        cmds["genset"].update(self.genset_cmd(g.run_req, g.alarm_reset))
         cmds["load"]["shed_req"] = float(self.shedder.tick_grid_tied(now_s))
 
     def _islanding(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
@@ -420,54 +437,62 @@ class Controller:
         cause = self._detect_outage()
         if cause is not None:
             self.island_since_s = now_s
-            self._set_mode("islanded", f"grid lost while islanding ({cause})", cause=cause, planned=False)
+            self.set_mode("islanded", f"grid lost while islanding ({cause})", cause=cause, planned=False)
             return
         pcc_kw = t.get("pcc", "p_kw")
         if abs(pcc_kw) <= self.cfg.planned_island_pcc_kw and now_s > self.mode_since_s:
             cmds["pcc"]["breaker_req"] = 1.0
             cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0})
             self.island_since_s = now_s
-            self._set_mode("islanded", f"planned islanding: breaker opened at {pcc_kw:.2f} kW", pcc_kw=pcc_kw)
-            self._emit("planned_island", f"breaker opened at PCC flow {pcc_kw:.2f} kW", pcc_kw=pcc_kw, planned=True)
+            self.set_mode("islanded", f"planned islanding: breaker opened at {pcc_kw:.2f} kW", pcc_kw=pcc_kw)
+            self.emit("planned_island", f"breaker opened at PCC flow {pcc_kw:.2f} kW", pcc_kw=pcc_kw, planned=True)
             return
         if now_s - self.mode_since_s > self.cfg.planned_island_timeout_s:
             self.op.want_island = False
-            self._set_mode("grid_tied", "planned islanding aborted: PCC flow did not reach zero")
-            self._emit("planned_island_aborted", f"PCC flow still {pcc_kw:.2f} kW", pcc_kw=pcc_kw)
+            self.set_mode("grid_tied", "planned islanding aborted: PCC flow did not reach zero")
+            self.emit("planned_island_aborted", f"PCC flow still {pcc_kw:.2f} kW", pcc_kw=pcc_kw)
             return
         p = t.get("pcs", "p_kw") + pcc_kw
         p = min(max(p, -t.get("pcs", "p_chg_max_kw")), t.get("pcs", "p_dis_max_kw"))
         cmds["pcs"].update({"p_set_kw": p, "mode_req": PCS_FOLLOW})
 
-    def _islanded(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+    def islanded_step(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
         t = self.tel
+        if t.get("pcc", "breaker_closed") >= 1 and self.grid_normal():  # closed, and not by the controller
+            self.foreign.append(ForeignWrite("pcc", "breaker_closed", 0.0, 1.0))
+            why = "the PCC breaker was closed by a command the controller did not send"
+            self.emit("foreign_command", f"{why} (another Modbus master)", device="pcc", point="breaker_req")
+            self.op.want_island = False
+            self.set_mode("grid_tied", why)
+            self.grid_tied_step(now_s, cmds)
+            return
         if (
             t.get("pcc", "bus_hz") <= 0
             and t.get("pcs", "mode") < PCS_FORM
             and t.get("genset", "state") != GENSET_RUNNING
         ):
-            self._set_mode("blackout", "bus dead: battery cannot form it and no genset runs")
-            self._emit("blackout", "bus dead", soc_frac=t.get("pcs", "soc_frac"))
+            self.set_mode("blackout", "bus dead: battery cannot form it and no genset runs")
+            self.emit("blackout", "bus dead", soc_frac=t.get("pcs", "soc_frac"))
             self._blackout(now_s, cmds)
             return
         cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
         if self._bms_reset_due(now_s):
             self._reset_bms(now_s, cmds)
-        self._island_sources(now_s, cmds)
+        self.island_sources(now_s, cmds)
         # reconnection: grid normal for stable_grid_s, and the operator has not asked to stay islanded
         if self.grid_normal() and not self.op.want_island:
             if self.grid_stable_since_s is None:
                 self.grid_stable_since_s = now_s
-                self._emit("grid_normal", "grid back inside the normal band; waiting for it to stay stable")
+                self.emit("grid_normal", "grid back inside the normal band; waiting for it to stay stable")
             if now_s - self.grid_stable_since_s >= self.cfg.stable_grid_s:
                 self.resync_since_s = now_s
-                self._set_mode("resync", f"grid stable for {now_s - self.grid_stable_since_s:.0f} s")
+                self.set_mode("resync", f"grid stable for {now_s - self.grid_stable_since_s:.0f} s")
         elif not self.grid_normal():
             if self.grid_stable_since_s is not None:
-                self._emit("grid_abnormal", "grid left the normal band again")
+                self.emit("grid_abnormal", "grid left the normal band again")
             self.grid_stable_since_s = None
 
-    def _island_sources(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
+    def island_sources(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
         """Genset and load shedding while islanded (or black-starting)."""
         t = self.tel
         soc_frac = t.get("pcs", "soc_frac")
@@ -486,7 +511,10 @@ class Controller:
             or (self.gm.state in ("running", "starting", "retry_wait") and soc_frac < self.cfg.genset_stop_soc_frac)
         )
         g = self.gm.tick(now_s, t.get("genset", "state"), want, self.fresh("genset", now_s))
-        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
+        cmds["genset"].update(self.genset_cmd(g.run_req, g.alarm_reset))
+        if not self.fresh("load", now_s):  # blind load meter: shedding frozen, never decided on stale demand
+            cmds["load"]["shed_req"] = float(self.shedder.mask)
+            return
         mask = self.shedder.tick_islanded(
             now_s,
             critical_kw=crit,
@@ -499,79 +527,18 @@ class Controller:
         )
         cmds["load"]["shed_req"] = float(mask)
 
-    def _resync(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
-        t = self.tel
-        c = self.cfg
-        if t.get("pcc", "breaker_closed") >= 1:  # the commanded close went through (or an operator closed it)
-            if self.close_sent_s is None:
-                self.close_sync = self.sync_values()
-            self._reconnected(now_s, cmds)
-            return
-        if not self.grid_normal():
-            self.grid_stable_since_s = None
-            self.close_sent_s = None
-            self._set_mode("islanded", "grid left the normal band during resynchronisation")
-            self._islanded(now_s, cmds)
-            return
-        self._island_sources(now_s, cmds)
-        grid_hz, grid_v = t.get("pcc", "grid_hz"), t.get("pcc", "grid_v_pu")
-        steer = {"mode_req": PCS_FORM, "p_set_kw": 0.0, "v_set_pu": min(max(grid_v, 0.95), 1.05)}
-        if self.close_sent_s is not None:
-            # the close is on its way: hold the island as it is until the PCC confirms or refuses it
-            if now_s - self.close_sent_s <= max(3.0 * c.fast_loop_s, 2.0):
-                return
-            self.close_sent_s = None
-            self._emit("breaker_close_unconfirmed", "the PCC did not report the breaker closed; trying again")
-        df, dv, dphi = self.sync_values()
-        bus_live = t.get("pcc", "bus_hz") > 0
-        if bus_live and df <= c.sync_df_hz and dv <= c.sync_dv_frac and dphi <= c.sync_dphi_deg:
-            cmds["pcc"]["breaker_req"] = 2.0
-            self.close_sent_s = now_s
-            self.close_sync = (df, dv, dphi)
-            self._emit(
-                "breaker_close",
-                f"synchronism check passed (Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°): close commanded",
-                **_sync_fields(df, dv, dphi),
-            )
-            return
-        if now_s - self.resync_since_s > c.resync_timeout_s:
-            self._emit(
-                "sync_refused",
-                f"reconnection refused: Δf {df:.3f} Hz (≤ {c.sync_df_hz}), ΔV {dv * 100:.1f} % "
-                f"(≤ {c.sync_dv_frac * 100:g}), Δφ {dphi:.1f}° (≤ {c.sync_dphi_deg:g})",
-                **_sync_fields(df, dv, dphi),
-            )
-            self.grid_stable_since_s = now_s  # wait another stable period before trying again
-            self._set_mode("islanded", "synchronism not reached in time")
-            return
-        # steer the island: a small slip above the grid's frequency so the phase sweeps through zero
-        cmds["pcs"].update({**steer, "hz_set": grid_hz + RESYNC_SLIP_HZ})
-
-    def _reconnected(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
-        """The PCC reports the commanded close: grid-tied, PCS back to following."""
-        df, dv, dphi = self.close_sync
-        self.close_sent_s = None
-        self.grid_stable_since_s = None
-        self._set_mode("grid_tied", "synchronism check passed; breaker closed", df_hz=df, dv_frac=dv, dphi_deg=dphi)
-        self._emit(
-            "reconnected",
-            f"breaker closed at Δf {df:.3f} Hz, ΔV {dv * 100:.1f} %, Δφ {dphi:.1f}°",
-            **_sync_fields(df, dv, dphi),
-        )
-        self._grid_tied(now_s, cmds)
-
     def _blackout(self, now_s: float, cmds: dict[str, dict[str, float]]) -> None:
         t = self.tel
         bus_live = t.get("pcc", "bus_hz") > 0
         if self.grid_normal() and t.get("pcc", "breaker_closed") < 1 and not bus_live:
             cmds["pcc"]["breaker_req"] = 2.0  # dead-bus closing: no synchronism needed
             cmds["pcs"].update({"mode_req": PCS_FOLLOW, "p_set_kw": 0.0})
-            self._set_mode("grid_tied", "dead bus closed onto a normal grid")
-            self._emit("reconnected", "dead-bus closing onto a normal grid", dead_bus=True)
+            self.set_mode("grid_tied", "dead bus closed onto a normal grid")
+            self.emit("reconnected", "dead-bus closing onto a normal grid", dead_bus=True)
             return
         if bus_live:
             self.island_since_s = now_s
-            self._set_mode("islanded", "bus live again")
+            self.set_mode("islanded", "bus live again")
             return
         tripped = t.get("pcs", "bms_tripped") >= 1
         has_energy = (
@@ -581,16 +548,16 @@ class Controller:
         if has_energy and (self.mode == "black_start" or not tripped or reset_due):
             if self.mode != "black_start":
                 self.shedder.shed_all(now_s, "black start")
-                self._set_mode("black_start", "black start from the battery")
-                self._emit("black_start", "the PCS energises the dead bus with every non-critical group shed")
+                self.set_mode("black_start", "black start from the battery")
+                self.emit("black_start", "the PCS energises the dead bus with every non-critical group shed")
             cmds["pcs"].update({"mode_req": PCS_FORM, "p_set_kw": 0.0, "hz_set": self.cfg.nominal_hz, "v_set_pu": 1.0})
         else:
             if self.mode == "black_start":
-                self._set_mode("blackout", "black start abandoned: the battery is empty")
+                self.set_mode("blackout", "black start abandoned: the battery is empty")
             # standby: a PCS that comes back (BMS reset) must not energise the whole room by itself
             cmds["pcs"].update({"mode_req": PCS_FOLLOW, "p_set_kw": 0.0})
         if reset_due:  # in the same command set as the form request: the bus is energised the step it closes
             self._reset_bms(now_s, cmds)
         g = self.gm.tick(now_s, t.get("genset", "state"), True, self.fresh("genset", now_s))
-        cmds["genset"].update(self._genset_cmd(g.run_req, g.alarm_reset))
+        cmds["genset"].update(self.genset_cmd(g.run_req, g.alarm_reset))
         cmds["load"]["shed_req"] = float(self.shedder.mask)

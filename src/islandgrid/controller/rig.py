@@ -45,6 +45,9 @@ class SteppedRig:
         Twin start, site-local, e.g. '2025-06-21 06:00'.
     link : DeviceLink, optional
         Default: an :class:`InProcessLink` to the twin.
+    supervised : bool
+        Tick through :meth:`ControllerService.supervised_tick` (a crash is survived, as in
+        ``serve``) instead of :meth:`ControllerService.tick` (a crash fails the test at once).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class SteppedRig:
         link: DeviceLink | None = None,
         sink: FlowSink | None = None,
         trace: bool = True,
+        supervised: bool = False,
     ) -> None:
         step_s = site.controller.fast_loop_s
         self.twin = Twin(site, start=start, profile=profile_from_inputs(inputs), step_s=step_s, trace=trace)
@@ -63,6 +67,7 @@ class SteppedRig:
         self.link: DeviceLink = link if link is not None else InProcessLink(self.twin)
         self.service = ControllerService(site, self.link, self.clock, inputs, twin=self.twin, sink=sink)
         self.step_s = step_s
+        self.supervised = supervised
 
     async def run_for(self, seconds: float, at: dict[float, tuple[str, dict[str, Any]]] | None = None) -> None:
         """Advance ``seconds`` of twin time; ``at`` maps twin times [s] to faults to inject then."""
@@ -74,7 +79,7 @@ class SteppedRig:
                 self.service.inject_fault(kind, params)
             self.twin.step()
             self.clock.advance(self.step_s)
-            await self.service.tick()
+            await (self.service.supervised_tick() if self.supervised else self.service.tick())
 
     async def run_until(self, predicate: Any, max_s: float) -> bool:
         """Step until ``predicate(rig)`` is true or ``max_s`` have passed; returns whether it became true."""

@@ -6,7 +6,12 @@ Two ways to run it:
   every ``fast_loop_s`` of clock time and the planning loop every ``planning_period_min``
   (the strategy runs in a worker thread, so a slow MPC never stalls the fast loop);
 - **stepped** (tests, benchmarks): ``await service.tick()`` runs one fast-loop
-  iteration, planning synchronously when it is due.
+  iteration, planning synchronously when it is due; ``await service.supervised_tick()``
+  does the same under the supervisor, with the backoff in clock seconds.
+
+Both loops are supervised (:mod:`islandgrid.controller.supervisor`): any exception puts the
+plant in its safe state, raises a ``loop_down`` alarm and restarts the loop with backoff; the
+status is never served as live while a loop is down or the status is stale.
 
 The view methods are safe to call from any thread: requests are queued and applied at
 the start of the next tick; reads return snapshots.
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import math
 import threading
+import time
 from collections import deque
 from datetime import datetime
 from typing import Any
@@ -27,12 +33,16 @@ import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.flow import CarbonState, carbon_flow_state, pv_share
+from islandgrid.controller.alarm_rules import genset_retry_in_s, stale_devices, unserved_critical_kw, update_alarms
+from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.controller.core import Controller
 from islandgrid.controller.events import EventLog
-from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter
+from islandgrid.controller.loops import SupervisedLoops
+from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter, fuel_estimator
 from islandgrid.controller.planning import Plan, Planner
 from islandgrid.errors import DataFileError, DeviceError, InputError, IslandgridError
 from islandgrid.inputs.series import InputSeries
+from islandgrid.ledger.record import FLAG_STALE
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
 from islandgrid.strategy import strategy_factories
@@ -47,6 +57,8 @@ SETPOINTS: tuple[str, ...] = ("reserve_frac", "genset_start_soc_frac", "shed_aut
 #: reconciled as in the ledger first, so they conserve to 1e-9; the margin is for a row beyond
 #: the meter tolerance, which the ledger refuses but the live status still counts.
 METER_CARBON_RTOL = 1e-4
+#: Real time a status must also be old before it is stale, on a clock faster than real time [s].
+STATUS_STALE_REAL_S = 0.5
 _KPI_SUMS: tuple[str, ...] = (
     "load_served_kwh",
     "pv_used_kwh",
@@ -117,20 +129,39 @@ class ControllerService:
         self.ledger_rows = 0
         self.ledger_errors = 0
         self._kpi_sums: dict[str, dict[str, float]] = {}
+        self.alarm_board = AlarmBoard()
+        self.loops = SupervisedLoops(self)
+        self.supervisor = self.loops.supervisor
+        self._status_built_s = clock.now_s()
+        self._status_built_real_s = time.monotonic()
         # the carbon flow of the metered intervals (pool or FIFO, as the ledger): PV share and e_bat
         self._carbon: CarbonState | None = self._initial_carbon_state()
         self.e_bat_kg_per_kwh = self._stock_intensity(self._carbon)
 
     # ------------------------------------------------------------------ internals
     def _new_meter(self) -> Meter:
-        return Meter(self.site.controller.meter_interval_s, self.site.location.tz, self._write_flows)
+        dt_s = self.site.controller.meter_interval_s
+        return Meter(dt_s, self.site.location.tz, self._write_flows, fuel_estimator(self.controller.genset, dt_s))
 
-    def _write_flows(self, df: pd.DataFrame) -> None:
+    def _write_flows(self, df: pd.DataFrame, flags: int) -> None:
+        """Append one metered interval; one metered on stale telemetry is 'estimated' (flag ``stale``)."""
+        epoch = self.clock.epoch_s()
+        quality = "estimated" if flags & FLAG_STALE else "measured"
         try:
-            self.ledger_rows += self.sink.append_flows(self.site, df, quality="measured")
+            self.ledger_rows += self.sink.append_flows(self.site, df, quality=quality, flags=flags)
         except IslandgridError as exc:
             self.ledger_errors += 1
-            self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "ledger_error", str(exc))
+            self.event_log.add(epoch, self.clock.now_s(), "ledger_error", str(exc))
+            self.raise_alarm(AlarmKind.LEDGER_ERROR, f"metered interval not written to the ledger: {exc}")
+            return
+        self.alarm_board.clear(AlarmKind.LEDGER_ERROR, epoch)
+
+    def raise_alarm(self, kind: AlarmKind, message: str, device: str = "site") -> None:
+        """Raise an alarm; a newly active one is also an ``alarm`` event."""
+        if self.alarm_board.raise_(kind, message, self.clock.epoch_s(), device=device)[1]:
+            self.event_log.add(
+                self.clock.epoch_s(), self.clock.now_s(), "alarm", message, alarm=kind.value, device=device
+            )
 
     def _initial_carbon_state(self) -> CarbonState | None:
         """The battery pool the ledger ends with, when the sink is a ledger that has records."""
@@ -181,7 +212,7 @@ class ControllerService:
         self.e_bat_kg_per_kwh = self._stock_intensity(self._carbon)
         return float(frame["load_pv_frac"].iloc[0]), float(frame["load_co2_kg"].iloc[0])
 
-    def _plan_now(self) -> None:
+    def plan_now(self) -> None:
         c = self.controller
         epoch = self.clock.epoch_s()
         soc = c.tel.get("pcs", "soc_kwh", c.battery.soc_init_kwh)
@@ -223,9 +254,11 @@ class ControllerService:
                 self.next_plan_s = now_s
                 self.event_log.add(now_e, now_s, "operator", f"strategy -> {arg}", strategy=arg)
             elif kind == "restart":
-                self._restart()
+                self.restart()
+            elif kind == "genset_reset" and not c.gm.retry("operator reset"):
+                self.event_log.add(now_e, now_s, "operator", f"genset reset refused: the manager is {c.gm.state}")
 
-    def _restart(self) -> None:
+    def restart(self, why: str = "controller restarted (state dropped)") -> None:
         """Controller restart: all in-memory state is lost; it resumes from what the devices say."""
         old = self.controller
         self.controller = Controller(self.site, self.link, self.clock, self.event_log)
@@ -236,9 +269,7 @@ class ControllerService:
         self.meter = self._new_meter()
         self.plan = None
         self.next_plan_s = self.clock.now_s()
-        self.event_log.add(
-            self.clock.epoch_s(), self.clock.now_s(), "controller_restart", "controller restarted (state dropped)"
-        )
+        self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "controller_restart", why)
 
     def _counters(self) -> dict[str, float] | None:
         tel, now_s = self.controller.tel, self.controller.last_tick_s
@@ -259,7 +290,7 @@ class ControllerService:
         now_s = self.clock.now_s()
         if plan_sync and now_s >= self.next_plan_s and c.started:
             self.next_plan_s = now_s + self.site.controller.planning_period_min * 60.0
-            self._plan_now()
+            self.plan_now()
         tel = c.tel
         row = self.meter.tick(
             self.clock.epoch_s(),
@@ -267,6 +298,7 @@ class ControllerService:
             tel.get("pcs", "soc_kwh"),
             c.grid_normal() and tel.get("pcc", "breaker_closed") >= 1,
             tel.get("genset", "state") == GENSET_RUNNING,
+            stale=frozenset(d for d, _ in COUNTERS.values() if not c.fresh(d, now_s)),
         )
         if row is not None:
             ep = float(row.pop("ts_epoch_s"))
@@ -274,39 +306,27 @@ class ControllerService:
             rec.update({k: float(row[k]) for k in FLOW_COLUMNS})
             self._history.append(rec)
             self._account(rec, ep)
+        self._update_alarms()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        """Rebuild the status served to the API from what the controller knows now."""
+        self._status_built_s = self.clock.now_s()
+        self._status_built_real_s = time.monotonic()
         self._status = self._build_status()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Real-time mode: fast loop and planning loop until ``stop`` is set."""
-        period_real_s = self.site.controller.fast_loop_s / max(self.clock.speed, 1e-9)
-        plan_task = asyncio.create_task(self._planning_loop(stop), name="islandgrid-planning")
-        loop = asyncio.get_running_loop()
-        next_t = loop.time()
-        try:
-            while not stop.is_set():
-                try:
-                    await self.tick(plan_sync=False)
-                except IslandgridError as exc:
-                    self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "tick_error", str(exc))
-                next_t += period_real_s
-                delay = next_t - loop.time()
-                if delay < -period_real_s:  # overran by more than a period: skip, do not burst
-                    next_t = loop.time()
-                    delay = 0.0
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=max(delay, 0.0))
-        finally:
-            plan_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await plan_task
+    def _update_alarms(self) -> None:
+        epoch = self.clock.epoch_s()
+        for a in update_alarms(self.alarm_board, self.controller, epoch, self.clock.now_s()):
+            self.event_log.add(epoch, self.clock.now_s(), "alarm", a["message"], alarm=a["kind"], device=a["device"])
 
-    async def _planning_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            now_s = self.clock.now_s()
-            if now_s >= self.next_plan_s and self.controller.started:
-                self.next_plan_s = now_s + self.site.controller.planning_period_min * 60.0
-                await asyncio.to_thread(self._plan_now)
-            await asyncio.sleep(max(min(self.site.controller.fast_loop_s / max(self.clock.speed, 1e-9), 1.0), 0.01))
+    async def supervised_tick(self) -> None:
+        """:meth:`tick` under the supervisor, the backoff in clock seconds (the stepped rig)."""
+        await self.loops.supervised_tick()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Real-time mode: the supervised fast and planning loops until ``stop`` is set."""
+        await self.loops.run(stop)
 
     # ------------------------------------------------------------------ status
     def _build_status(self) -> dict[str, Any]:
@@ -347,7 +367,7 @@ class ControllerService:
             "breaker": "closed" if t.get("pcc", "breaker_closed") >= 1 else "open",
             "grid_ok": c.grid_normal(),
             "genset_state": _GENSET_STATES.get(int(t.get("genset", "state")), "unknown"),
-            "genset_manager": c.gm.state,
+            "genset_manager": c.gm.state,  # idle, starting, running, retry_wait, failed
             "bms_tripped": t.get("pcs", "bms_tripped") >= 1,
             "carbon_intensity_kg_per_kwh": intensity,
             "carbon_kg_per_kwh": intensity,  # alias used by the API models
@@ -368,12 +388,62 @@ class ControllerService:
             "twin": self.twin is not None,
             "speed": self.clock.speed if math.isfinite(self.clock.speed) else None,
             "ledger_rows": self.ledger_rows,
+            **self._health_fields(now_s),
+        }
+
+    def _health_fields(self, now_s: float) -> dict[str, Any]:
+        """The supervision and alarm fields of the status (see docs/controller.md, Status fields)."""
+        c = self.controller
+        stale = stale_devices(c, now_s)
+        return {
+            "alarms": self.alarm_board.snapshot(),
+            "loops": self.supervisor.states(),
+            "stale_devices": stale,
+            "live": self.supervisor.all_running() and not stale,
+            "unserved_critical_kw": unserved_critical_kw(c),
+            "genset_retry_in_s": genset_retry_in_s(c, now_s),
+            "ledger_errors": self.ledger_errors,
         }
 
     # ------------------------------------------------------------------ ControllerView
     def status(self) -> dict[str, Any]:
-        """Now: see :meth:`ControllerView.status` (field names in docs/controller.md)."""
-        return dict(self._status)
+        """Now: see :meth:`ControllerView.status` (field names in docs/controller.md).
+
+        Never live while stale: a status older than ``stale_after_s`` of clock time (the fast loop
+        is down or stuck) or with a loop down is ``live: false``, ``stale: true`` with its age. A
+        twin clock running faster than real time also needs :data:`STATUS_STALE_REAL_S` of real
+        time, so that at ``--speed 3600`` the gap between two ticks is not taken for a stuck loop.
+        """
+        st = dict(self._status)
+        age_s = max(self.clock.now_s() - self._status_built_s, 0.0)
+        real_ok = math.isinf(self.clock.speed) or time.monotonic() - self._status_built_real_s > STATUS_STALE_REAL_S
+        stale = age_s > self.site.controller.stale_after_s and real_ok
+        st["status_age_s"] = round(age_s, 3)
+        st["stale"] = stale
+        st["loops"] = self.supervisor.states()
+        st["live"] = bool(st.get("live", False)) and not stale and self.supervisor.all_running()
+        st["alarms"] = self.alarm_board.snapshot()
+        return st
+
+    def health(self) -> dict[str, Any]:
+        """``ok`` while every loop runs; ``live`` as in the status; the loops' states."""
+        st = self.status()
+        return {"ok": self.supervisor.all_running(), "live": st["live"], "loops": st["loops"]}
+
+    def alarms(self) -> list[dict[str, Any]]:
+        """The alarm board, active alarms first (:meth:`AlarmBoard.snapshot`)."""
+        return self.alarm_board.snapshot()
+
+    def acknowledge_alarm(self, alarm_id: str) -> dict[str, Any]:
+        """Acknowledge one alarm; an unknown id raises :class:`~islandgrid.errors.InputError`."""
+        a = self.alarm_board.acknowledge(alarm_id)
+        self.event_log.add(self.clock.epoch_s(), self.clock.now_s(), "operator", f"alarm {a.id} acknowledged")
+        return a.as_dict()
+
+    def reset_genset(self) -> dict[str, Any]:
+        """Operator reset of a failed genset manager: a new start sequence when the genset is needed."""
+        self._requests.append(("genset_reset", None))
+        return {"accepted": "genset_reset", "genset_manager": self.controller.gm.state}
 
     def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Metered intervals (FLOW_COLUMNS + ts + mode), oldest first."""

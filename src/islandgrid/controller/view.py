@@ -52,3 +52,21 @@ class ControllerView(Protocol):
         'genset_fail_to_start', 'telemetry_stale', 'modbus_timeout'); returns the accepted
         fault. Unknown kinds or bad parameters raise InputError; without a twin it raises DeviceError."""
         ...
+
+    def health(self) -> dict[str, Any]:
+        """``{"ok": bool, "live": bool, "loops": {"fast": "running" | "down", "planning": ...}}``;
+        ``ok`` is False while a supervised loop is down."""
+        ...
+
+    def alarms(self) -> list[dict[str, Any]]:
+        """The alarm board: ``{id, kind, device, message, raised_epoch_s, active, acknowledged,
+        cleared_epoch_s, count}`` per alarm, active ones first."""
+        ...
+
+    def acknowledge_alarm(self, alarm_id: str) -> dict[str, Any]:
+        """Acknowledge one alarm by id; returns it. An unknown id raises InputError."""
+        ...
+
+    def reset_genset(self) -> dict[str, Any]:
+        """Reset a failed genset manager (a new start sequence when the genset is needed)."""
+        ...

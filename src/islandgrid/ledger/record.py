@@ -43,11 +43,13 @@ FLAG_GAP_FILLED = 1  # the interval was missing and has been filled conservative
 FLAG_AFTER_GAP = 2  # intervals are missing between the previous record and this one (not filled)
 FLAG_SIMULATED = 4  # from a simulation (``ledger build``), not from meters
 FLAG_RECONCILED = 8  # meter imbalance within tolerance, reconciled (see docs/ledger.md)
+FLAG_STALE = 16  # metered while a device's telemetry was frozen (heartbeat stopped): quality 'estimated'
 FLAG_NAMES: dict[int, str] = {
     FLAG_GAP_FILLED: "gap_filled",
     FLAG_AFTER_GAP: "after_gap",
     FLAG_SIMULATED: "simulated",
     FLAG_RECONCILED: "reconciled",
+    FLAG_STALE: "stale",
 }
 
 #: Metered/simulated energies of the interval [kWh; fuel in L], in payload order.

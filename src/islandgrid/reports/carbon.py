@@ -97,6 +97,14 @@ def _factor_table(sets: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def not_measured_share(records: pd.DataFrame) -> float:
+    """Share of the load served [0, 1] in records whose quality is not 'measured' (estimated: e.g. metered on
+    stale telemetry, flag ``stale``; default: filled); 0 when nothing was served."""
+    served = records["load_served_kwh"].to_numpy(dtype=float)
+    total = float(served.sum())
+    return float(served[(records["quality"] != "measured").to_numpy()].sum()) / total if total > 0 else 0.0
+
+
 def build_report(
     store: LedgerStore,
     site_id: str | None = None,
@@ -143,6 +151,7 @@ def build_report(
     summary = pd.DataFrame(
         [
             ("load served", tot["load_served_kwh"], "kWh"),
+            ("share of the load served not measured (estimated, default)", not_measured_share(records), "-"),
             ("PV share of load (pv_share)", tot["pv_share"], "-"),
             ("hourly CFE score", cfe_score(hrs), "-"),
             ("Scope 1 (diesel)", tot["scope1_kg"], "kg CO2"),

@@ -466,6 +466,15 @@ class ControllerSpec(_Spec):
     )
     genset_start_retries: int = Field(default=2, ge=0, le=10, json_schema_extra=_fix("retries after a failed start"))
     genset_retry_wait_s: float = Field(default=10.0, ge=0, le=600)
+    genset_retry_cooldown_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=86400,
+        json_schema_extra=_fix(
+            "seconds after a failed start sequence before the controller retries by itself while islanded "
+            "with load at risk, e.g. 120 (0: at once)"
+        ),
+    )
     shed_groups: list[str] = Field(
         default_factory=lambda: ["batch", "dev", "comfort"],
         json_schema_extra=_fix("names of the non-critical load groups, the first shed first"),
