@@ -13,7 +13,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api_helpers import FakeView
+from api_helpers import FakeView, local_client
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -26,7 +26,7 @@ def view() -> FakeView:
 
 @pytest.fixture
 def client(view: FakeView) -> Iterator[TestClient]:
-    with TestClient(create_app(view, token=TOKEN)) as c:
+    with local_client(create_app(view, token=TOKEN)) as c:
         yield c
 
 
@@ -72,7 +72,7 @@ def test_health_answers_not_ok_when_the_view_cannot(view: FakeView) -> None:
         raise RuntimeError("boom")
 
     view.health = broken  # type: ignore[method-assign]
-    with TestClient(create_app(view, token=TOKEN)) as c:
+    with local_client(create_app(view, token=TOKEN)) as c:
         r = c.get("/api/health")
     assert r.status_code == 200 and r.json()["ok"] is False
 
