@@ -104,7 +104,13 @@ def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
 
 
 def allocate_jobs(
-    jobs: pd.DataFrame, records: pd.DataFrame, kw_per_gpu: float = H100_SXM_KW, pue: float | None = None
+    jobs: pd.DataFrame,
+    records: pd.DataFrame,
+    kw_per_gpu: float = H100_SXM_KW,
+    pue: float | None = None,
+    *,
+    certified_pv_frac: np.ndarray | None = None,
+    measured: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Energy and CO2 of each job from the ledger's intervals.
 
@@ -119,11 +125,17 @@ def allocate_jobs(
     pue : float, optional
         PUE where the ledger has no IT energy [-]; default the median of the ledger's known PUE
         (e.g. in filled gaps), and an error when it knows none.
+    certified_pv_frac : ndarray, optional
+        Per record, the certificate-backed PV share of the load served [-] (0 when not given).
+    measured : ndarray of bool, optional
+        Per record, whether it is measured data (for the job's measured share).
 
     Returns
     -------
     pandas.DataFrame
-        Per job: it_kwh, facility_kwh (IT x PUE), co2_kg, intensity_kg_per_kwh, pv_share, covered_h.
+        Per job: it_kwh, facility_kwh (IT x PUE), co2_kg, intensity_kg_per_kwh, onsite_pv_share
+        (the ledger's attribution), certified_pv_share (only what certificates hold), measured_share,
+        covered_h.
 
     Raises
     ------
@@ -145,6 +157,8 @@ def allocate_jobs(
     fallback = pue if pue is not None else (float(np.median(known)) if len(known) else None)
     e_bus = records["e_bus_kg_per_kwh"].to_numpy()
     pv_frac = records["load_pv_frac"].to_numpy()
+    cert_frac = np.zeros(len(records)) if certified_pv_frac is None else np.asarray(certified_pv_frac, dtype=float)
+    meas = np.zeros(len(records)) if measured is None else np.asarray(measured, dtype=float)
     out = []
     starts = pd.DatetimeIndex(jobs["start"]).tz_convert("UTC")
     ends = pd.DatetimeIndex(jobs["end"]).tz_convert("UTC")
@@ -193,7 +207,9 @@ def allocate_jobs(
                 "facility_kwh": fac_sum,
                 "co2_kg": co2,
                 "intensity_kg_per_kwh": co2 / fac_sum if fac_sum > 0 else 0.0,
-                "pv_share": float((fac * pv_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
+                "onsite_pv_share": float((fac * pv_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
+                "certified_pv_share": float((fac * cert_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
+                "measured_share": float((fac * meas[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
                 "covered_h": float(overlap_h.sum()),
                 "job_h": dur_h,
             }

@@ -21,14 +21,17 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Only one kind: location, residual, fossil, fuel, lifecycle.")
         ] = None,
     ) -> None:
-        """List the bundled emission factors (name@version, value, unit, year, region, publisher, source)."""
+        """List the bundled emission factors (name@version, value, unit, year, region, publisher, source, table)."""
         from islandgrid.carbon.factors import FACTORS, REGISTRY_VERSION
 
         table = Table(title=f"emission factors, registry {REGISTRY_VERSION}", title_justify="left")
-        for col in ("name@version", "value", "unit", "year", "region", "kind", "publisher", "source document"):
+        cols = ("name@version", "value", "unit", "year", "region", "kind", "publisher", "source document", "table")
+        for col in cols:
             table.add_column(col, overflow="fold")
         for f in FACTORS:
             if kind and f.kind != kind:
                 continue
-            table.add_row(f.ref, f"{f.value:g}", f.unit, str(f.year), f.region, f.kind, f.publisher, f.source_document)
+            table.add_row(
+                f.ref, f"{f.value:g}", f.unit, str(f.year), f.region, f.kind, f.publisher, f.source_document, f.table
+            )
         Console().print(table)

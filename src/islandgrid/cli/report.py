@@ -28,8 +28,11 @@ def register(app: typer.Typer) -> None:
         ] = 75.36,
         kw_per_gpu: Annotated[float, typer.Option("--kw-per-gpu", help="Board power per GPU \\[kW].")] = 0.7,
         pue: Annotated[float | None, typer.Option("--pue", help="PUE where the ledger has no IT energy \\[-].")] = None,
+        fuel_log: Annotated[
+            Path | None, typer.Option("--fuel-log", help="CSV of fuel purchases: date,litres.")
+        ] = None,
     ) -> None:
-        """Scope 1/2 (location and market), hourly CFE, intensity, per-job CO2 and a CBAM-style block."""
+        """Scope 1 (CO2e) and 2 (location, market), hourly CFE, data quality, basis of preparation, per-job CO2."""
         from islandgrid.errors import InputError
         from islandgrid.ledger import open_ledger
         from islandgrid.reports.carbon import build_report, write_report
@@ -42,7 +45,13 @@ def register(app: typer.Typer) -> None:
             )
         with open_ledger(db) as store:
             rep = build_report(
-                store, site_id, jobs_csv=jobs, carbon_price_eur_per_t=carbon_price, kw_per_gpu=kw_per_gpu, pue=pue
+                store,
+                site_id,
+                jobs_csv=jobs,
+                carbon_price_eur_per_t=carbon_price,
+                kw_per_gpu=kw_per_gpu,
+                pue=pue,
+                fuel_log=fuel_log,
             )
         with atomic_dir(out) as tmp:
             write_report(rep, tmp)
