@@ -27,6 +27,7 @@ import pandas as pd
 
 from islandgrid.carbon.claims import claim_terms
 from islandgrid.carbon.scope1 import co2e, diesel_gases
+from islandgrid.ledger.record import FLAG_SIMULATED
 
 #: Percentiles of the interval intensity distribution, load-weighted [%].
 PERCENTILES: tuple[float, ...] = (5, 10, 25, 50, 75, 90, 95)
@@ -43,6 +44,10 @@ CBAM_JUSTIFICATION = (
     "coupling as the load, a direct technical connection, so their metered energy and fuel give an actual "
     "factor; the grid share uses the official MEE/NBS factor of the region. No certificate is used as an "
     "actual factor."
+)
+CBAM_SIMULATED = (
+    "Simulated: the energy and fuel are modelled, not metered, so this is a projection of the factor the microgrid "
+    "would give, not an actual factor; a declaration needs the metered ledger (ledger import or the live controller)."
 )
 
 
@@ -207,13 +212,15 @@ def cbam_block(records: pd.DataFrame, grid_default_kg_per_kwh: float) -> CbamBlo
     co2 = float(records["load_co2_kg"].sum())
     quality = {q: float(served[(records["quality"] == q).to_numpy()].sum()) / kwh if kwh else 0.0 for q in
                ("measured", "estimated", "default")}  # fmt: skip
-    simulated = bool((records["flags"].to_numpy() & 4).all())
+    sim = (records["flags"].to_numpy() & FLAG_SIMULATED) > 0
+    quality["simulated"] = float(served[sim].sum()) / kwh if kwh else 0.0
+    simulated = bool(sim.any())
     ftype = "simulated (a plan, not a declaration)" if simulated else "actual"
     return CbamBlock(
         consumed_mwh=kwh / 1000.0,
         factor_t_per_mwh=co2 / kwh if kwh else 0.0,
         factor_type=ftype,
-        justification=CBAM_JUSTIFICATION,
+        justification=CBAM_SIMULATED if simulated else CBAM_JUSTIFICATION,
         embedded_t=co2 / 1000.0,
         default_factor_t_per_mwh=grid_default_kg_per_kwh,
         default_embedded_t=kwh * grid_default_kg_per_kwh / 1000.0,
