@@ -65,7 +65,7 @@ def test_report_content(report: tuple[Path, Path]) -> None:
     _, out = report
     html = (out / "report.html").read_text()
     for text in ("CBAM (Regulation (EU) 2023/956) covers imported goods", "not compute services", "Scope 3 / CSRD",
-                 "direct technical connection", "75.360", "mee-inner-mongolia-2022@1", "ipcc-diesel-2006@1",
+                 "not an actual factor", "75.360", "mee-inner-mongolia-2022@1", "ipcc-diesel-2006@1",
                  "Hourly CFE score", "p95"):  # fmt: skip
         assert text in html
     assert "<script src=" not in html and "Plotly.newPlot" in html  # plotly.js inline: works offline

@@ -63,6 +63,7 @@ def test_a_metered_ledger_is_an_inventory_and_gap_fills_are_labelled(horinger: S
     assert label.startswith("measured 9") and "gap-filled" in label
     html = render_html(rep)
     assert "GHG Protocol inventory figures" in html and "Carbon projection" not in html
+    assert "direct technical connection" in str(dict((k, v) for k, v, _ in rep.cbam.rows())["justification"])
     jobs_free = rep.hourly[["measured_share", "gap-filled_share"]].sum(axis=1)
     assert np.allclose(jobs_free, 1.0)
 

@@ -23,13 +23,15 @@ from islandgrid.errors import DataFileError, InputError
 #: NVIDIA H100 SXM5 maximum board power (datasheet: TDP up to 700 W) [kW].
 H100_SXM_KW = 0.7
 MAX_REPORTED = 10
+#: Descriptive columns a jobs CSV may carry; they are passed through to the per-job export.
+OPTIONAL_COLUMNS: tuple[str, ...] = ("project_name", "experiment_id", "gpu_count", "gpu_model")
 
 
 def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
     """Read and validate a jobs CSV: ``job_id,start,end`` and ``kw`` or ``gpu_hours`` per row.
 
     Naive timestamps are in the site's local time ``tz``. Returns a frame with job_id, start,
-    end (UTC), kw and gpu_hours (NaN where not given).
+    end (UTC), kw and gpu_hours (NaN where not given), and any of :data:`OPTIONAL_COLUMNS` given.
 
     Raises
     ------
@@ -100,7 +102,11 @@ def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
             source=str(path),
             fix="correct those lines",
         )
-    return pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_hours"])
+    out = pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_hours"])
+    for c in OPTIONAL_COLUMNS:
+        if c in raw.columns:
+            out[c] = raw[c].astype(str).str.strip().to_numpy()
+    return out
 
 
 def allocate_jobs(
@@ -109,8 +115,8 @@ def allocate_jobs(
     kw_per_gpu: float = H100_SXM_KW,
     pue: float | None = None,
     *,
-    certified_pv_frac: np.ndarray | None = None,
-    measured: np.ndarray | None = None,
+    shares: dict[str, np.ndarray] | None = None,
+    rates: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Energy and CO2 of each job from the ledger's intervals.
 
@@ -125,17 +131,19 @@ def allocate_jobs(
     pue : float, optional
         PUE where the ledger has no IT energy [-]; default the median of the ledger's known PUE
         (e.g. in filled gaps), and an error when it knows none.
-    certified_pv_frac : ndarray, optional
-        Per record, the certificate-backed PV share of the load served [-] (0 when not given).
-    measured : ndarray of bool, optional
-        Per record, whether it is measured data (for the job's measured share).
+    shares : dict of str to ndarray, optional
+        Output column -> a per-record share [-]; the job gets its facility-energy-weighted mean
+        (e.g. the certificate-backed PV share, the measured share).
+    rates : dict of str to ndarray, optional
+        Output column -> a per-record rate [kg per kWh of load]; the job gets sum(facility_kWh x rate)
+        (e.g. market-based CO2, CO2e).
 
     Returns
     -------
     pandas.DataFrame
-        Per job: it_kwh, facility_kwh (IT x PUE), co2_kg, intensity_kg_per_kwh, onsite_pv_share
-        (the ledger's attribution), certified_pv_share (only what certificates hold), measured_share,
-        covered_h.
+        Per job: it_kwh, facility_kwh (IT x PUE), pue, co2_kg, intensity_kg_per_kwh, onsite_pv_share
+        (the ledger's attribution), covered_h, job_h, and the ``shares`` and ``rates`` columns. Its
+        ``attrs["claimed_it_kwh"]`` holds the IT energy all jobs claim per record [kWh].
 
     Raises
     ------
@@ -157,8 +165,9 @@ def allocate_jobs(
     fallback = pue if pue is not None else (float(np.median(known)) if len(known) else None)
     e_bus = records["e_bus_kg_per_kwh"].to_numpy()
     pv_frac = records["load_pv_frac"].to_numpy()
-    cert_frac = np.zeros(len(records)) if certified_pv_frac is None else np.asarray(certified_pv_frac, dtype=float)
-    meas = np.zeros(len(records)) if measured is None else np.asarray(measured, dtype=float)
+    shares = shares or {}
+    rates = rates or {}
+    claimed = np.zeros(len(records))
     out = []
     starts = pd.DatetimeIndex(jobs["start"]).tz_convert("UTC")
     ends = pd.DatetimeIndex(jobs["end"]).tz_convert("UTC")
@@ -194,9 +203,12 @@ def allocate_jobs(
                 )
             p = np.where(np.isfinite(p), p, fallback)
         it_kwh = kw * overlap_h
+        claimed[sl] += it_kwh
         fac = it_kwh * p
         co2 = float((fac * e_bus[sl]).sum())
         fac_sum = float(fac.sum())
+        extra = {c: float((fac * np.asarray(v)[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0 for c, v in shares.items()}
+        extra.update({c: float((fac * np.asarray(v)[sl]).sum()) for c, v in rates.items()})
         out.append(
             {
                 "job_id": job_id,
@@ -207,11 +219,16 @@ def allocate_jobs(
                 "facility_kwh": fac_sum,
                 "co2_kg": co2,
                 "intensity_kg_per_kwh": co2 / fac_sum if fac_sum > 0 else 0.0,
+                "pue": fac_sum / float(it_kwh.sum()) if it_kwh.sum() > 0 else np.nan,
                 "onsite_pv_share": float((fac * pv_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
-                "certified_pv_share": float((fac * cert_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
-                "measured_share": float((fac * meas[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
                 "covered_h": float(overlap_h.sum()),
                 "job_h": dur_h,
+                **extra,
             }
         )
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    for c in OPTIONAL_COLUMNS:
+        if c in jobs.columns:
+            frame[c] = jobs[c].to_numpy()
+    frame.attrs["claimed_it_kwh"] = claimed
+    return frame

@@ -55,6 +55,8 @@ def register(app: typer.Typer) -> None:
             )
         with atomic_dir(out) as tmp:
             write_report(rep, tmp)
+        for w in rep.warnings:
+            Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
         tot = rep.monthly.loc["total"]
         Console().print(
             f"Scope 1 {tot['scope1_kg'] / 1000:,.3f} t, Scope 2 location {tot['scope2_location_kg'] / 1000:,.3f} t, "

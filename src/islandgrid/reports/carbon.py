@@ -11,7 +11,7 @@ preparation (:mod:`islandgrid.reports.carbon_basis`); plots are in
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from islandgrid.carbon.accounting import (
     parse_factor_sets,
     record_terms,
 )
+from islandgrid.carbon.job_export import codecarbon_frame, job_rates, overclaims
 from islandgrid.carbon.jobs import H100_SXM_KW, allocate_jobs, read_jobs
 from islandgrid.carbon.scope1 import read_fuel_log, reconcile_fuel
 from islandgrid.ledger.store import LedgerStore
@@ -82,6 +83,10 @@ class CarbonReport:
         Quantified uncertainty per source [kg].
     fuel : pandas.DataFrame or None
         Fuel purchases reconciled with modelled fuel, by month [L].
+    job_export : pandas.DataFrame or None
+        The per-job export in CodeCarbon's emissions.csv layout (:mod:`islandgrid.carbon.job_export`).
+    warnings : list of str
+        Jobs claiming more IT energy than the meters record.
     """
 
     site: dict[str, str]
@@ -98,6 +103,8 @@ class CarbonReport:
     basis: list[tuple[str, str]]
     uncertainty: pd.DataFrame
     fuel: pd.DataFrame | None = None
+    job_export: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def projection(self) -> bool:
@@ -158,13 +165,15 @@ def build_report(
         grid_default = float(records["e_grid_kg_per_kwh"].mean())
     cbam = cbam_block(records, grid_default)
     cls = quality_class(records)
-    served = records["load_served_kwh"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cert_frac = np.where(served > 0, terms["covered_pv_kwh"].to_numpy() / served, 0.0)
-    jobs = None
+    jobs = export = None
+    warnings: list[str] = []
+    factors = _factor_table(sets)
     if jobs_csv is not None:
-        jobs = allocate_jobs(read_jobs(jobs_csv, tz), records, kw_per_gpu=kw_per_gpu, pue=pue,
-                             certified_pv_frac=cert_frac, measured=cls == "measured")  # fmt: skip
+        rates = job_rates(terms, cls == "measured")
+        jobs = allocate_jobs(read_jobs(jobs_csv, tz), records, kw_per_gpu=kw_per_gpu, pue=pue, **rates)
+        region = str(factors.loc[factors["role"] == "grid", "region"].iloc[0]) if len(factors) else ""
+        export = codecarbon_frame(jobs, records, info, region, chain.tip_hash, rates)
+        warnings = overclaims(jobs, records)
     local = pd.DatetimeIndex(records.index).tz_convert(tz)
     quality = quality_shares(records, local.strftime("%Y-%m"))
     qd = quality.to_dict("index")
@@ -208,7 +217,6 @@ def build_report(
         },
         index=pd.DatetimeIndex(records.index).tz_convert(tz),
     )
-    factors = _factor_table(sets)
     grid_ref = str(factors.loc[factors["role"] == "grid", "name"].iloc[0]) if len(factors) else ""
     fuel = reconcile_fuel(read_fuel_log(fuel_log, tz), records["fuel_l"], tz) if fuel_log is not None else None
     return CarbonReport(
@@ -230,6 +238,8 @@ def build_report(
             grid_ref,
         ),
         fuel=fuel,
+        job_export=export,
+        warnings=warnings,
     )
 
 
@@ -294,6 +304,7 @@ def render_html(rep: CarbonReport) -> str:
     jobs_html = "<p class='muted'>No jobs file given (<code>--jobs JOBS.csv</code>).</p>"
     if rep.jobs is not None:
         jobs_html = html_table(rep.jobs, {"it_kw": 2, "intensity_kg_per_kwh": 4, "covered_h": 2}, default=3)
+        jobs_html += "".join(f"<div class='note warn'>{html.escape(w)}</div>" for w in rep.warnings)
     fuel_html = "<p class='muted'>No fuel-purchase log given (<code>--fuel-log FUEL.csv</code>).</p>"
     if rep.fuel is not None:
         fuel_html = html_table(rep.fuel, {"difference_frac": 4}, default=1, index=True)
@@ -361,6 +372,8 @@ def write_report(rep: CarbonReport, out_dir: Path) -> None:
     }
     if rep.fuel is not None:
         tables["fuel"] = (rep.fuel, True)
+    if rep.job_export is not None:
+        rep.job_export.to_csv(out_dir / "emissions.csv", index=False)  # CodeCarbon's file name and layout
     if rep.jobs is not None:
         jobs = rep.jobs.copy()
         for c in ("start", "end"):
