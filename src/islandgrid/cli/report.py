@@ -31,6 +31,9 @@ def register(app: typer.Typer) -> None:
         fuel_log: Annotated[
             Path | None, typer.Option("--fuel-log", help="CSV of fuel purchases: date,litres.")
         ] = None,
+        cbam_goods: Annotated[
+            Path | None, typer.Option("--cbam-goods", help="CSV: installation,cn_code,tonnes,electricity_mwh.")
+        ] = None,
     ) -> None:
         """Scope 1 (CO2e) and 2 (location, market), hourly CFE, data quality, basis of preparation, per-job CO2."""
         from islandgrid.errors import InputError
@@ -52,6 +55,7 @@ def register(app: typer.Typer) -> None:
                 kw_per_gpu=kw_per_gpu,
                 pue=pue,
                 fuel_log=fuel_log,
+                cbam_goods=cbam_goods,
             )
         with atomic_dir(out) as tmp:
             write_report(rep, tmp)

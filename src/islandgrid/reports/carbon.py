@@ -29,6 +29,7 @@ from islandgrid.carbon.accounting import (
     parse_factor_sets,
     record_terms,
 )
+from islandgrid.carbon.cbam_supplier import read_goods, supplier_table
 from islandgrid.carbon.job_export import codecarbon_frame, job_rates, overclaims
 from islandgrid.carbon.jobs import H100_SXM_KW, allocate_jobs, read_jobs
 from islandgrid.carbon.scope1 import read_fuel_log, reconcile_fuel
@@ -87,6 +88,8 @@ class CarbonReport:
         The per-job export in CodeCarbon's emissions.csv layout (:mod:`islandgrid.carbon.job_export`).
     warnings : list of str
         Jobs claiming more IT energy than the meters record.
+    cbam_supplier : pandas.DataFrame or None
+        Embedded indirect emissions per installation and CN code (:mod:`islandgrid.carbon.cbam_supplier`).
     """
 
     site: dict[str, str]
@@ -105,6 +108,7 @@ class CarbonReport:
     fuel: pd.DataFrame | None = None
     job_export: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    cbam_supplier: pd.DataFrame | None = None
 
     @property
     def projection(self) -> bool:
@@ -143,10 +147,12 @@ def build_report(
     kw_per_gpu: float = H100_SXM_KW,
     pue: float | None = None,
     fuel_log: Path | None = None,
+    cbam_goods: Path | None = None,
 ) -> CarbonReport:
     """Verify the chain, then compute every table of the report from its records.
 
-    ``fuel_log`` (CSV ``date,litres``) reconciles the ledger's fuel with purchase records.
+    ``fuel_log`` (CSV ``date,litres``) reconciles the ledger's fuel with purchase records;
+    ``cbam_goods`` (CSV ``installation,cn_code,tonnes,electricity_mwh``) gives the CBAM supplier data.
     """
     chain = verify_chain(store, site_id)
     sid = chain.site_id
@@ -240,6 +246,9 @@ def build_report(
         fuel=fuel,
         job_export=export,
         warnings=warnings,
+        cbam_supplier=None if cbam_goods is None else supplier_table(
+            read_goods(cbam_goods), records, carbon_price_eur_per_t, is_projection(records)
+        ),
     )
 
 
@@ -309,6 +318,9 @@ def render_html(rep: CarbonReport) -> str:
     if rep.fuel is not None:
         fuel_html = html_table(rep.fuel, {"difference_frac": 4}, default=1, index=True)
     cbam_rows = pd.DataFrame(rep.cbam.rows(), columns=["item", "value", "unit"])
+    supplier_html = "<p class='muted'>No goods file given (<code>--cbam-goods GOODS.csv</code>).</p>"
+    if rep.cbam_supplier is not None:
+        supplier_html = html_table(rep.cbam_supplier, default=4)
     ch = rep.chain
     chain_html = (
         f"Chain <code>{html.escape(ch.site_id)}</code> verified intact: {ch.n_records:,} records, "
@@ -347,6 +359,7 @@ granular certificates, and the grid's carbon-free share of the rest where one is
 <h2>Fuel purchases and modelled fuel</h2>{fuel_html}
 <h2>CBAM-style indirect-emissions block</h2>
 <div class="note">{html.escape(SCOPE_STATEMENT)}</div>{html_table(cbam_rows, {"value": 4})}
+<h3>CBAM supplier data (goods made with this electricity)</h3>{supplier_html}
 <h2>Emission factors used</h2>{html_table(rep.factors, {"value": 4})}
 </body></html>"""
 
@@ -372,6 +385,8 @@ def write_report(rep: CarbonReport, out_dir: Path) -> None:
     }
     if rep.fuel is not None:
         tables["fuel"] = (rep.fuel, True)
+    if rep.cbam_supplier is not None:
+        tables["cbam_supplier"] = (rep.cbam_supplier, False)
     if rep.job_export is not None:
         rep.job_export.to_csv(out_dir / "emissions.csv", index=False)  # CodeCarbon's file name and layout
     if rep.jobs is not None:
