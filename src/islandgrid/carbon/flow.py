@@ -241,7 +241,10 @@ def _kernel(
         s_add = eta_c * bat_in[t]
         c_add = bat_in[t] * e_share
         if s_add > 0.0 or c_add > 0.0:
-            if fifo or tail == head:
+            k = tail - 1  # a carbon-free parcel like the newest one joins it: the same queue, far fewer parcels
+            if fifo and k >= head and c_add == 0.0 and pm[k] == 0.0 and pmix[k, 0] == f_pv and pmix[k, 1] == f_grid:
+                pe[k] += s_add
+            elif fifo or tail == head:
                 if not fifo:
                     head = 0
                     tail = 0
@@ -384,15 +387,12 @@ def carbon_flow_arrays(
     columns : mapping of str to ndarray
         At least :data:`KERNEL_INPUTS`, float64, one value per interval [kWh, L].
     grid_co2_kg_per_kwh, diesel_co2_kg_per_l, state, eta_charge, eta_discharge, rule, rtol
-        As in :func:`carbon_flow_state`.
-    index : pandas.Index, optional
-        Names the interval in a conservation error.
+        As in :func:`carbon_flow_state`; ``index`` names the interval in a conservation error.
 
     Returns
     -------
     (ndarray, CarbonState)
-        ``(n, len(CARBON_COLUMNS))`` float64, C order, columns in :data:`CARBON_COLUMNS` order;
-        and the state after the last interval.
+        ``(n, len(CARBON_COLUMNS))`` float64 in :data:`CARBON_COLUMNS` order; the state after the last interval.
     """
     _check_rule(rule)
 

@@ -181,10 +181,11 @@ def build_report(
         export = codecarbon_frame(jobs, records, info, region, chain.tip_hash, rates)
         warnings = overclaims(jobs, records)
     local = pd.DatetimeIndex(records.index).tz_convert(tz)
-    quality = quality_shares(records, local.strftime("%Y-%m"))
+    quality = quality_shares(records, pd.Index(local.strftime("%Y-%m")))
     qd = quality.to_dict("index")
     mon["data_quality"] = [label(qd[m]) for m in mon.index]
-    hq = quality_shares(records, local.floor("h")).drop(index="total")
+    hq = quality_shares(records, local.floor("h"), total=False)
+    hq.index = pd.DatetimeIndex(hq.index)
     for c in hq.columns:
         hrs[f"{c}_share"] = hq[c].reindex(hrs.index).fillna(0.0).to_numpy()
     tot = mon.loc["total"]

@@ -45,15 +45,19 @@ def quality_class(records: pd.DataFrame) -> np.ndarray:
     ).astype(object)
 
 
-def quality_shares(records: pd.DataFrame, keys: np.ndarray | pd.Index) -> pd.DataFrame:
-    """Share of the load served in each quality class per group key (rows), and 'total' [-]."""
+def quality_shares(records: pd.DataFrame, keys: pd.Index, total: bool = True) -> pd.DataFrame:
+    """Share of the load served in each quality class per group key (rows, in first-seen order), and 'total' [-]."""
     cls = quality_class(records)
     w = records["load_served_kwh"].to_numpy(dtype=float)
     w = np.where(w > 0, w, 1e-12)  # an interval with no load still has a quality
-    frame = pd.DataFrame({c: np.where(cls == c, w, 0.0) for c in QUALITY_CLASSES}, index=np.asarray(keys))
-    g = frame.groupby(level=0).sum()
-    g.loc["total"] = frame.sum()
-    return g.div(g.sum(axis=1), axis=0)
+    codes, uniques = pd.factorize(keys)
+    sums = np.column_stack([np.bincount(codes, weights=np.where(cls == c, w, 0.0), minlength=len(uniques))
+                            for c in QUALITY_CLASSES])  # fmt: skip
+    index: list[object] = list(uniques)
+    if total:
+        sums = np.vstack([sums, sums.sum(axis=0)])
+        index.append("total")
+    return pd.DataFrame(sums / sums.sum(axis=1, keepdims=True), index=index, columns=list(QUALITY_CLASSES))
 
 
 def label(shares: dict[Any, Any]) -> str:
