@@ -25,13 +25,11 @@ def register(app: typer.Typer) -> None:
         from islandgrid.carbon.factors import FACTORS, REGISTRY_VERSION
 
         table = Table(title=f"emission factors, registry {REGISTRY_VERSION}", title_justify="left")
-        cols = ("name@version", "value", "unit", "year", "region", "kind", "publisher", "source document", "table")
-        for col in cols:
+        for col in ("name@version", "value", "unit", "year", "region", "kind", "publisher", "source document, table"):
             table.add_column(col, overflow="fold")
         for f in FACTORS:
             if kind and f.kind != kind:
                 continue
-            table.add_row(
-                f.ref, f"{f.value:g}", f.unit, str(f.year), f.region, f.kind, f.publisher, f.source_document, f.table
-            )
+            source = f"{f.source_document}; {f.table}" if f.table else f.source_document
+            table.add_row(f.ref, f"{f.value:g}", f.unit, str(f.year), f.region, f.kind, f.publisher, source)
         Console().print(table)
