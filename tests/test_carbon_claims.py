@@ -114,6 +114,7 @@ def test_only_what_the_register_holds_counts_everywhere(horinger: Site, week, tm
     assert s["certified PV share (certificates held)"] == pytest.approx(50.0 / s["load served"], rel=KG)
     assert s["hourly CFE score"] == pytest.approx(50.0 / week["load_kwh"].sum(), rel=KG)
     assert s["Scope 2 location-based"] == base["Scope 2 location-based"]
+    assert "0.050 MWh, 1 certificates); counted: 0.050 MWh" in dict(rep.basis)["Certificates"]
     # the register's digest is in the factor set every record's hash covers
     with open_ledger(":memory:") as store:
         store.append_flows(_carbon(horinger, gec_frac=1.0, certificates=reg), week)

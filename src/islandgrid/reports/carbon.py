@@ -238,7 +238,15 @@ def build_report(
         summary=summary,
         records=recs,
         quality=quality,
-        basis=basis_of_preparation(info, chain.first, chain.last, factors, sets, is_projection(records)),
+        basis=basis_of_preparation(
+            info,
+            chain.first,
+            chain.last,
+            factors,
+            sets,
+            is_projection(records),
+            float(terms["covered_pv_kwh"].sum() + terms["covered_grid_kwh"].sum()) / 1000.0,
+        ),
         uncertainty=uncertainty(
             {k: float(mon.iloc[-1][k]) for k in ("scope1_kg", "scope1_ch4_kg", "scope1_n2o_kg", "scope2_location_kg")},
             {str(k): float(v) for k, v in qd["total"].items()},

@@ -125,8 +125,12 @@ def basis_of_preparation(
     factors: pd.DataFrame,
     sets: dict[str, dict[str, Any]],
     projection: bool,
+    counted_mwh: float = 0.0,
 ) -> list[tuple[str, str]]:
-    """The generated basis of preparation: (heading, text) pairs in the order a verifier reads them."""
+    """The generated basis of preparation: (heading, text) pairs in the order a verifier reads them.
+
+    ``counted_mwh`` is the certificate energy the claims used [MWh].
+    """
     name = site.get("name", site.get("site_id", ""))
     grid = factors[factors["role"] == "grid"].iloc[0] if (factors["role"] == "grid").any() else None
     resid = factors[factors["role"] == "residual"].iloc[0] if (factors["role"] == "residual").any() else None
@@ -137,6 +141,8 @@ def basis_of_preparation(
     cert_txt = (
         "; ".join(f"{c['file']} (SHA-256 {c['sha256'][:16]}..., {c['total_mwh']:,.3f} MWh, "
                   f"{len(c['certificates'])} certificates)" for c in certs)
+        + (f"; counted: {counted_mwh:,.3f} MWh (the rest lies outside the ledger's intervals or exceeds the energy "
+           "it can cover)" if certs else "")
         or "none: no carbon-free energy is claimed in market-based Scope 2, the CFE score or per-job shares"
     )  # fmt: skip
     return [
