@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import islandgrid
 from islandgrid.carbon.certificates import read_register
 from islandgrid.carbon.claims import claims_pv_frac
 from islandgrid.carbon.flow import CarbonState, carbon_flow_state
 from islandgrid.carbon.scope1 import DIESEL_TJ_PER_L
+from islandgrid.cli.main import app
 from islandgrid.errors import DataFileError, SiteFileError
 from islandgrid.ledger import open_ledger
 from islandgrid.reports.carbon import CarbonReport, build_report
@@ -226,3 +228,16 @@ def test_claims_use_fifo_from_an_empty_stock_so_an_untracked_charge_is_not_pv() 
     )  # fmt: skip
     frac = claims_pv_frac(rec, {"claims_rule": "fifo", "eta_charge": 1.0, "eta_discharge": 1.0})
     np.testing.assert_allclose(frac, [0.0, 1.0, 1.0])
+
+
+def test_the_cli_refuses_a_mixed_set_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    text = (EXAMPLES / "horinger-ai-room.toml").read_text()
+    text = text.replace('epw = "data/', f'epw = "{EXAMPLES}/data/')
+    site = tmp_path / "mixed.toml"
+    site.write_text(text + '\n[carbon]\nresidual_factor = "mee-national-residual-2023"\n')
+    db = tmp_path / "l.db"
+    r = CliRunner().invoke(app, ["ledger", "build", str(site), "--db", str(db)])
+    assert r.exit_code == 2, r.output
+    out = " ".join(r.output.split())
+    assert "carbon.residual_factor" in out and "mixed_years_reason" in out and "Traceback" not in out
+    assert not db.exists()
