@@ -69,7 +69,7 @@ def test_carbon_report_is_the_cli_report_as_json(client: TestClient) -> None:
     assert summary["Scope 2 location-based"] == pytest.approx(sum(x["grid_co2_kg"] for x in recs))
     assert summary["Scope 1 (diesel)"] == pytest.approx(sum(x["diesel_co2_kg"] for x in recs))
     assert summary["load served"] == pytest.approx(sum(x["load_served_kwh"] for x in recs))
-    assert 0.0 <= summary["PV share of load (pv_share)"] <= 1.0
+    assert 0.0 <= summary["on-site PV share (pv_share)"] <= 1.0
     assert rep["monthly"][-1]["period"] == "total"
     assert rep["cbam"]["consumed_mwh"] == pytest.approx(summary["load served"] / 1000)
     assert "hourly" not in rep

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from islandgrid.carbon.accounting import parse_factor_sets
+from islandgrid.carbon.claims import claims_pv_frac
 from islandgrid.cli.main import app
 from islandgrid.ledger import open_ledger
 from islandgrid.ledger.verify import read_records
@@ -49,15 +51,21 @@ def test_totals_agree_to_the_gram_everywhere(report: tuple[Path, Path]) -> None:
         assert shown in html, key
     # location-based Scope 2 = grid import x the Inner Mongolia 2022 factor 0.6849 (MEE/NBS, GUIDE §3)
     assert abs(ledger["scope2_location_kg"] - rec["grid_in_kwh"].sum() * 0.6849) < GRAM
-    # market-based: every grid kWh at the residual proxy 0.6096 (MEE 2023), GEC-backed PV at 0
-    assert abs(monthly_csv.loc["total", "scope2_market_kg"] - rec["grid_in_kwh"].sum() * 0.6096) < GRAM
+    # market-based, no certificates: grid import and the PV claimed under FIFO at max(residual 2022 0.5856,
+    # location 0.6849) = 0.6849: never below location-based
+    with open_ledger(db) as s:
+        body = next(iter(parse_factor_sets(s.backend.factor_sets()).values()))
+    pv_claim = (rec["load_served_kwh"] * claims_pv_frac(rec, body)).sum()
+    market = monthly_csv.loc["total", "scope2_market_kg"]
+    assert abs(market - (rec["grid_in_kwh"].sum() + pv_claim) * 0.6849) < GRAM
+    assert market >= ledger["scope2_location_kg"]
 
 
 def test_report_content(report: tuple[Path, Path]) -> None:
     _, out = report
     html = (out / "report.html").read_text()
     for text in ("CBAM (Regulation (EU) 2023/956) covers imported goods", "not compute services", "Scope 3 / CSRD",
-                 "direct technical connection", "75.360", "mee-inner-mongolia-2022@1", "ipcc-diesel-2006@1",
+                 "not an actual factor", "75.360", "mee-inner-mongolia-2022@1", "ipcc-diesel-2006@1",
                  "Hourly CFE score", "p95"):  # fmt: skip
         assert text in html
     assert "<script src=" not in html and "Plotly.newPlot" in html  # plotly.js inline: works offline

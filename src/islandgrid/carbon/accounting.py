@@ -1,15 +1,18 @@
 """GHG Protocol totals, hourly CFE, intensity distribution and the CBAM-style block, from ledger records.
 
 Every figure is a sum over ledger records (``islandgrid.ledger.verify.read_records``), so the
-report, the CSV, the XLSX and the ledger agree to the gram. Definitions (GUIDE §2, §4):
+report, the CSV, the XLSX and the ledger agree to the gram. Definitions:
 
-- Scope 1 = diesel CO2 = fuel_l x diesel factor.
+- Scope 1 = diesel CO2 = fuel_l x diesel factor; CH4 and N2O from the same fuel and their CO2e
+  (:mod:`islandgrid.carbon.scope1`).
 - Scope 2 location-based = grid_in x grid factor (the MEE factor the site names).
-- Scope 2 market-based = grid_in x residual factor + PV-to-load not backed by kept GECs x residual
-  factor; GEC-backed PV counts 0. (On-site PV is own generation; it enters market-based Scope 2
-  only when its certificates were sold, as the GHG Protocol Scope 2 Guidance requires.)
-- Hourly CFE score = sum_h min(load_h, carbon-free supply to the load_h) / sum_h load_h, where the
-  carbon-free supply to the load is the PV-attributed part of the load served (through the battery).
+- Scope 2 market-based = (grid import and on-site PV to the load not covered by certificates the
+  register holds) x max(residual, grid factor) (:mod:`islandgrid.carbon.claims`,
+  :mod:`islandgrid.carbon.pairing`): never below location-based without certificates.
+- On-site PV share = PV-attributed load served / load served (the ledger's battery rule).
+- Hourly CFE score = sum_h min(load_h, CFE supply_h) / sum_h load_h, the CFE supply being
+  certificate-backed on-site PV, granular-certificate-backed grid import and the grid's carbon-free
+  share of the rest where one is given, matched hour by hour.
 - Carbon intensity of an interval: e_bus [kg/kWh], weighted by the load served for percentiles.
 """
 
@@ -21,6 +24,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from islandgrid.carbon.claims import claim_terms
+from islandgrid.carbon.scope1 import co2e, diesel_gases
+from islandgrid.ledger.record import FLAG_SIMULATED
 
 #: Percentiles of the interval intensity distribution, load-weighted [%].
 PERCENTILES: tuple[float, ...] = (5, 10, 25, 50, 75, 90, 95)
@@ -38,6 +45,10 @@ CBAM_JUSTIFICATION = (
     "factor; the grid share uses the official MEE/NBS factor of the region. No certificate is used as an "
     "actual factor."
 )
+CBAM_SIMULATED = (
+    "Simulated: the energy and fuel are modelled, not metered, so this is a projection of the factor the microgrid "
+    "would give, not an actual factor; a declaration needs the metered ledger (ledger import or the live controller)."
+)
 
 
 def record_terms(records: pd.DataFrame, factor_sets: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -50,15 +61,13 @@ def record_terms(records: pd.DataFrame, factor_sets: dict[str, dict[str, Any]]) 
     factor_sets : dict
         Digest (hex) -> factor set (parsed JSON).
     """
-    residual = np.empty(len(records))
-    gec = np.empty(len(records))
-    for digest, body in factor_sets.items():
-        mask = (records["factor_set"] == digest).to_numpy()
-        residual[mask] = float(body["residual"]["value"])
-        gec[mask] = float(body["gec_frac"])
+    claims = claim_terms(records, factor_sets)
     served = records["load_served_kwh"].to_numpy()
     pv_to_load = served * records["load_pv_frac"].to_numpy()
     grid_in = records["grid_in_kwh"].to_numpy()
+    fuel = records["fuel_l"].to_numpy()
+    ch4, n2o = diesel_gases(fuel)
+    co2 = records["diesel_co2_kg"].to_numpy()
     return pd.DataFrame(
         {
             "load_kwh": records["load_kwh"].to_numpy(),
@@ -66,10 +75,17 @@ def record_terms(records: pd.DataFrame, factor_sets: dict[str, dict[str, Any]]) 
             "pv_to_load_kwh": pv_to_load,
             "grid_in_kwh": grid_in,
             "diesel_kwh": records["diesel_kwh"].to_numpy(),
-            "fuel_l": records["fuel_l"].to_numpy(),
-            "scope1_kg": records["diesel_co2_kg"].to_numpy(),
+            "fuel_l": fuel,
+            "scope1_kg": co2,
+            "scope1_ch4_kg": ch4,
+            "scope1_n2o_kg": n2o,
+            "scope1_co2e_kg": co2e(co2, ch4, n2o),
             "scope2_location_kg": records["grid_co2_kg"].to_numpy(),
-            "scope2_market_kg": grid_in * residual + pv_to_load * (1.0 - gec) * residual,
+            "scope2_market_kg": claims["scope2_market_kg"],
+            "pv_claim_kwh": claims["pv_claim_kwh"],
+            "covered_pv_kwh": claims["covered_pv_kwh"],
+            "covered_grid_kwh": claims["covered_grid_kwh"],
+            "cfe_supply_kwh": claims["cfe_supply_kwh"],
             "load_co2_kg": records["load_co2_kg"].to_numpy(),
             "export_co2_kg": records["export_co2_kg"].to_numpy(),
             "loss_co2_kg": records["dump_co2_kg"].to_numpy(),
@@ -82,6 +98,7 @@ def _summarise(g: pd.DataFrame) -> pd.DataFrame:
     out = g.copy()
     served = out["load_served_kwh"].replace(0.0, np.nan)
     out["pv_share"] = (out["pv_to_load_kwh"] / served).fillna(0.0)
+    out["certified_pv_share"] = (out["covered_pv_kwh"] / served).fillna(0.0)
     out["intensity_kg_per_kwh"] = (out["load_co2_kg"] / served).fillna(0.0)
     out["scope1_plus_2_location_kg"] = out["scope1_kg"] + out["scope2_location_kg"]
     return out
@@ -101,7 +118,7 @@ def hourly(terms: pd.DataFrame, tz: str) -> pd.DataFrame:
     local = terms.tz_convert(tz)
     h = local.groupby(pd.DatetimeIndex(local.index).floor("h")).sum()
     h.index.name = "hour_local"
-    h["cfe_kwh"] = np.minimum(h["load_kwh"], h["pv_to_load_kwh"])
+    h["cfe_kwh"] = np.minimum(h["load_kwh"], h["cfe_supply_kwh"])
     h["cfe_score"] = (h["cfe_kwh"] / h["load_kwh"].replace(0.0, np.nan)).fillna(0.0)
     served = h["load_served_kwh"].replace(0.0, np.nan)
     h["intensity_kg_per_kwh"] = (h["load_co2_kg"] / served).fillna(0.0)
@@ -109,7 +126,7 @@ def hourly(terms: pd.DataFrame, tz: str) -> pd.DataFrame:
 
 
 def cfe_score(hours: pd.DataFrame) -> float:
-    """Hourly CFE score (24/7 style): sum_h min(load_h, carbon-free supply_h) / sum_h load_h [-]."""
+    """Hourly CFE score (24/7 style): sum_h min(load_h, CFE supply_h) / sum_h load_h [-] (see the module docstring)."""
     load = float(hours["load_kwh"].sum())
     return float(hours["cfe_kwh"].sum()) / load if load > 0 else 0.0
 
@@ -195,13 +212,15 @@ def cbam_block(records: pd.DataFrame, grid_default_kg_per_kwh: float) -> CbamBlo
     co2 = float(records["load_co2_kg"].sum())
     quality = {q: float(served[(records["quality"] == q).to_numpy()].sum()) / kwh if kwh else 0.0 for q in
                ("measured", "estimated", "default")}  # fmt: skip
-    simulated = bool((records["flags"].to_numpy() & 4).all())
+    sim = (records["flags"].to_numpy() & FLAG_SIMULATED) > 0
+    quality["simulated"] = float(served[sim].sum()) / kwh if kwh else 0.0
+    simulated = bool(sim.any())
     ftype = "simulated (a plan, not a declaration)" if simulated else "actual"
     return CbamBlock(
         consumed_mwh=kwh / 1000.0,
         factor_t_per_mwh=co2 / kwh if kwh else 0.0,
         factor_type=ftype,
-        justification=CBAM_JUSTIFICATION,
+        justification=CBAM_SIMULATED if simulated else CBAM_JUSTIFICATION,
         embedded_t=co2 / 1000.0,
         default_factor_t_per_mwh=grid_default_kg_per_kwh,
         default_embedded_t=kwh * grid_default_kg_per_kwh / 1000.0,

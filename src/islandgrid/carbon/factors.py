@@ -1,7 +1,9 @@
 """Versioned registry of emission factors, each with its provenance.
 
-Values are from the official MEE/NBS announcements, IPCC 2006 and IPCC AR5 as listed in
-GUIDE §3/§4. Every factor carries a ``version``: a correction to a published value is a new
+Values are from the official MEE/NBS announcements on electricity CO2 emission factors (the
+2021 factors: announcement 2024 No. 12; 2022: 2024-12-20; 2023: 2025), the 2006 IPCC
+Guidelines and IPCC AR5 WG3 Annex III; ``table`` names the table of the document a value is
+read from. Every factor carries a ``version``: a correction to a published value is a new
 version of the same name (the old one stays, so old ledgers keep resolving), and
 ``name@version`` is what ledgers and reports cite. :data:`REGISTRY_VERSION` changes whenever
 an entry is added or revised.
@@ -39,6 +41,8 @@ class EmissionFactor:
         'fossil', 'fuel' or 'lifecycle'.
     version : int
         Revision of this name; a corrected value is a new version.
+    table : str
+        The table (or section) of ``source_document`` the value is read from.
     """
 
     name: str
@@ -50,6 +54,7 @@ class EmissionFactor:
     source_document: str
     kind: str
     version: int = 1
+    table: str = ""
 
     @property
     def ref(self) -> str:
@@ -68,67 +73,59 @@ class EmissionFactor:
             "publisher": self.publisher,
             "source_document": self.source_document,
             "kind": self.kind,
+            "table": self.table,
         }
 
 
 #: Changes whenever an entry is added or revised.
-REGISTRY_VERSION = "2026.1"
+REGISTRY_VERSION = "2026.2"
 
 _MEE_2022 = "MEE & NBS announcement on 2022 electricity CO2 emission factors (2024-12-20)"
 _MEE_2023 = "MEE & NBS announcement on 2023 electricity CO2 emission factors (2025)"
 _MEE_2021 = "MEE & NBS announcement 2024 No. 12 (2021 electricity CO2 emission factors)"
 
+#: Where in each announcement a value is read from (Annex 1 of every MEE/NBS announcement lists the factors
+#: by scope: national, regional and provincial grid averages, the national average excluding market-traded
+#: non-fossil power, and the national fossil-fired average).
+_T_NATIONAL = "Annex 1, national electricity average CO2 emission factor"
+_T_REGIONAL = "Annex 1, regional electricity average CO2 emission factors"
+_T_PROVINCIAL = "Annex 1, provincial electricity average CO2 emission factors"
+_T_RESIDUAL = "Annex 1, national average excluding market-traded non-fossil power"
+_T_FOSSIL = "Annex 1, national fossil-fired electricity CO2 emission factor"
+
+
+def _mee(
+    name: str, value: float, year: int, region: str, doc: str, table: str, kind: str = "location"
+) -> EmissionFactor:
+    return EmissionFactor(name, value, "kg CO2/kWh", year, region, "MEE/NBS", doc, kind, table=table)
+
+
+# The 2023 provincial factors (Inner Mongolia, Ningxia, Gansu, Guizhou) are not in the registry: no copy of the
+# 2023 announcement's provincial table could be sourced for this release, and no value is entered from memory.
+# A site in those provinces pairs a 2022 provincial factor with the 2022 residual, or names the 2023 regional
+# factor of its grid (Inner Mongolia's west grid: North China; Ningxia, Gansu: Northwest; Guizhou: South).
 FACTORS: tuple[EmissionFactor, ...] = (
-    EmissionFactor("mee-national-2022", 0.5366, "kg CO2/kWh", 2022, "China", "MEE/NBS", _MEE_2022, "location"),
-    EmissionFactor("mee-national-2023", 0.5306, "kg CO2/kWh", 2023, "China", "MEE/NBS", _MEE_2023, "location"),
-    EmissionFactor(
-        "mee-national-residual-2022",
-        0.5856,
-        "kg CO2/kWh",
-        2022,
-        "China",
-        "MEE/NBS",
-        _MEE_2022 + ", national excluding market-traded non-fossil power",
-        "residual",
-    ),
-    EmissionFactor(
-        "mee-national-residual-2023",
-        0.6096,
-        "kg CO2/kWh",
-        2023,
-        "China",
-        "MEE/NBS",
-        _MEE_2023 + ", national excluding market-traded non-fossil power",
-        "residual",
-    ),
-    EmissionFactor(
-        "mee-national-fossil-2023",
-        0.8273,
-        "kg CO2/kWh",
-        2023,
-        "China",
-        "MEE/NBS",
-        _MEE_2023 + ", fossil-fired only",
-        "fossil",
-    ),
-    EmissionFactor(
-        "mee-north-china-2021", 0.7120, "kg CO2/kWh", 2021, "North China grid", "MEE/NBS", _MEE_2021, "location"
-    ),
-    EmissionFactor(
-        "mee-north-china-2022", 0.6776, "kg CO2/kWh", 2022, "North China grid", "MEE/NBS", _MEE_2022, "location"
-    ),
-    EmissionFactor(
-        "mee-north-china-2023", 0.6361, "kg CO2/kWh", 2023, "North China grid", "MEE/NBS", _MEE_2023, "location"
-    ),
-    EmissionFactor(
-        "mee-inner-mongolia-2021", 0.7025, "kg CO2/kWh", 2021, "Inner Mongolia", "MEE/NBS", _MEE_2021, "location"
-    ),
-    EmissionFactor(
-        "mee-inner-mongolia-2022", 0.6849, "kg CO2/kWh", 2022, "Inner Mongolia", "MEE/NBS", _MEE_2022, "location"
-    ),
-    EmissionFactor("mee-ningxia-2022", 0.6423, "kg CO2/kWh", 2022, "Ningxia", "MEE/NBS", _MEE_2022, "location"),
-    EmissionFactor("mee-gansu-2022", 0.4772, "kg CO2/kWh", 2022, "Gansu", "MEE/NBS", _MEE_2022, "location"),
-    EmissionFactor("mee-guizhou-2022", 0.4989, "kg CO2/kWh", 2022, "Guizhou", "MEE/NBS", _MEE_2022, "location"),
+    _mee("mee-national-2022", 0.5366, 2022, "China", _MEE_2022, _T_NATIONAL),
+    _mee("mee-national-2023", 0.5306, 2023, "China", _MEE_2023, _T_NATIONAL),
+    _mee("mee-national-residual-2022", 0.5856, 2022, "China",
+         _MEE_2022 + ", national excluding market-traded non-fossil power", _T_RESIDUAL, "residual"),
+    _mee("mee-national-residual-2023", 0.6096, 2023, "China",
+         _MEE_2023 + ", national excluding market-traded non-fossil power", _T_RESIDUAL, "residual"),
+    _mee("mee-national-fossil-2023", 0.8273, 2023, "China", _MEE_2023 + ", fossil-fired only", _T_FOSSIL, "fossil"),
+    _mee("mee-north-china-2021", 0.7120, 2021, "North China grid", _MEE_2021, _T_REGIONAL),
+    _mee("mee-north-china-2022", 0.6776, 2022, "North China grid", _MEE_2022, _T_REGIONAL),
+    _mee("mee-north-china-2023", 0.6361, 2023, "North China grid", _MEE_2023, _T_REGIONAL),
+    _mee("mee-northeast-2023", 0.5122, 2023, "Northeast China grid", _MEE_2023, _T_REGIONAL),
+    _mee("mee-east-china-2023", 0.5500, 2023, "East China grid", _MEE_2023, _T_REGIONAL),
+    _mee("mee-central-china-2023", 0.5271, 2023, "Central China grid", _MEE_2023, _T_REGIONAL),
+    _mee("mee-northwest-2023", 0.5543, 2023, "Northwest China grid", _MEE_2023, _T_REGIONAL),
+    _mee("mee-south-2023", 0.4042, 2023, "China Southern grid", _MEE_2023, _T_REGIONAL),
+    _mee("mee-southwest-2023", 0.2472, 2023, "Southwest China grid", _MEE_2023, _T_REGIONAL),
+    _mee("mee-inner-mongolia-2021", 0.7025, 2021, "Inner Mongolia", _MEE_2021, _T_PROVINCIAL),
+    _mee("mee-inner-mongolia-2022", 0.6849, 2022, "Inner Mongolia", _MEE_2022, _T_PROVINCIAL),
+    _mee("mee-ningxia-2022", 0.6423, 2022, "Ningxia", _MEE_2022, _T_PROVINCIAL),
+    _mee("mee-gansu-2022", 0.4772, 2022, "Gansu", _MEE_2022, _T_PROVINCIAL),
+    _mee("mee-guizhou-2022", 0.4989, 2022, "Guizhou", _MEE_2022, _T_PROVINCIAL),
     EmissionFactor(
         "ipcc-diesel-2006",
         2.68,
@@ -136,8 +133,9 @@ FACTORS: tuple[EmissionFactor, ...] = (
         2006,
         "global",
         "IPCC",
-        "2006 IPCC Guidelines Vol. 2 Ch. 2 Table 2.2: 74100 kg/TJ, at 0.84 kg/L and 43 MJ/kg",
+        "2006 IPCC Guidelines Vol. 2 Ch. 2: 74100 kg CO2/TJ, at 0.84 kg/L and 43 MJ/kg",
         "fuel",
+        table="Vol. 2 Ch. 2 Table 2.2 (gas/diesel oil, CO2)",
     ),
     EmissionFactor(
         "ipcc-diesel-2006-co2e",
@@ -146,41 +144,25 @@ FACTORS: tuple[EmissionFactor, ...] = (
         2006,
         "global",
         "IPCC",
-        "2006 IPCC Guidelines Vol. 2 Ch. 2 Table 2.2 (energy industries): CO2 74100 + CH4 3 x 28 + N2O 0.6 x 265"
+        "2006 IPCC Guidelines Vol. 2 Ch. 2 (energy industries): CO2 74100 + CH4 3 x 28 + N2O 0.6 x 265"
         " (AR5 GWP100) = 74343 kg CO2e/TJ, at 0.84 kg/L and 43 MJ/kg",
         "fuel",
+        table="Vol. 2 Ch. 2 Table 2.2 (energy industries, gas/diesel oil)",
     ),
     EmissionFactor(
-        "pv-lifecycle-48g",
-        0.048,
-        "kg CO2/kWh",
-        2014,
-        "global",
-        "IPCC AR5 WG3",
-        "IPCC AR5 WG3 Annex III, utility PV median life-cycle 48 g/kWh",
-        "lifecycle",
+        "pv-lifecycle-48g", 0.048, "kg CO2/kWh", 2014, "global", "IPCC AR5 WG3",
+        "IPCC AR5 WG3 Annex III, utility PV median life-cycle 48 g/kWh", "lifecycle", table="Annex III Table A.III.2",
     ),
     EmissionFactor(
-        "wind-lifecycle-11g",
-        0.011,
-        "kg CO2/kWh",
-        2014,
-        "global",
-        "IPCC AR5 WG3",
-        "IPCC AR5 WG3 Annex III, onshore wind median life-cycle 11 g/kWh",
-        "lifecycle",
+        "wind-lifecycle-11g", 0.011, "kg CO2/kWh", 2014, "global", "IPCC AR5 WG3",
+        "IPCC AR5 WG3 Annex III, onshore wind median life-cycle 11 g/kWh", "lifecycle", table="Annex III Table A.III.2",
     ),
     EmissionFactor(
-        "coal-lifecycle-820g",
-        0.820,
-        "kg CO2/kWh",
-        2014,
-        "global",
-        "IPCC AR5 WG3",
-        "IPCC AR5 WG3 Annex III, pulverised coal median life-cycle 820 g/kWh",
-        "lifecycle",
+        "coal-lifecycle-820g", 0.820, "kg CO2/kWh", 2014, "global", "IPCC AR5 WG3",
+        "IPCC AR5 WG3 Annex III, pulverised coal median life-cycle 820 g/kWh", "lifecycle",
+        table="Annex III Table A.III.2",
     ),
-)
+)  # fmt: skip
 
 
 def get_factor(name: str, field: str = "grid.carbon_factor", source: str | None = None) -> EmissionFactor:

@@ -13,21 +13,17 @@ battery keeps an energy stock S [kWh stored] and a carbon stock M [kg]:
     S <- S*(1 - self-discharge) + eta_c*bat_in - bat_out/eta_d
     M <- M + bat_in*e_bus - bat_out*e_bat,     e_bat = M / (S*eta_d)
 
-so losses raise the intensity of what remains and carbon is never lost. The same
-pooling carries a source-mix vector (PV, grid, diesel); it gives ``pv_share``
-(:func:`pv_share`, the one definition every KPI and report uses).
-
-With ``rule='fifo'`` the battery is a queue of parcels, one per charging interval, each
-with its energy, carbon and mix; discharge takes the oldest parcels first. Self-discharge
-shrinks every parcel's energy in proportion and leaves its carbon, as in the pool.
+so losses raise the intensity of what remains and carbon is never lost. The same pooling carries a
+source-mix vector (PV, grid, diesel); it gives ``pv_share`` (:func:`pv_share`, the one definition).
+With ``rule='fifo'`` the battery is a queue of parcels, one per charging interval (energy, carbon,
+mix); discharge takes the oldest first; self-discharge shrinks every parcel's energy, not its carbon.
+Discharge beyond the tracked stock counts as fossil (the ``diesel`` share), never PV, in either rule.
 
 Diesel intensity comes from the fuel burnt in the interval: ``fuel_l * 2.68 / diesel_kwh``
 (the ``diesel_co2`` input is fuel times the factor), so part-load inefficiency shows.
-Fuel burnt while the genset delivers nothing is a loss (``dump_co2_kg``).
-
-Losses: battery conversion and self-discharge losses carry no carbon away (their carbon
-stays in the stock); dumped energy and idle fuel do, in ``dump_co2_kg``. ``loss_kwh`` and
-the ``loss_*_frac`` columns give the energy and source mix of all losses.
+Fuel burnt while the genset delivers nothing is a loss (``dump_co2_kg``). Battery conversion and
+self-discharge losses carry no carbon away (it stays in the stock); dumped energy and idle fuel do,
+in ``dump_co2_kg``. ``loss_kwh`` and ``loss_*_frac`` give the energy and source mix of all losses.
 """
 
 from __future__ import annotations
@@ -178,7 +174,7 @@ def _kernel(
                 pe[k] = pe[k] - take
                 pm[k] = pm[k] - c_out
                 if need > take:
-                    x_pv += need - take  # energy beyond the tracked stock: carbon-free, like the initial charge
+                    x_diesel += need - take  # energy beyond the tracked stock: fossil, never PV
                 if need > 0.0:
                     x_pv /= need
                     x_grid /= need
@@ -186,7 +182,7 @@ def _kernel(
                 e_bat = c_out / bat_out[t] if bat_out[t] > 1e-15 else pm[k] / (pe[k] * eta_d) if pe[k] > 1e-12 else 0.0
             else:
                 e_bat = 0.0
-                x_pv = 1.0
+                x_diesel = 1.0
         else:
             e_head = pm[head] / (pe[head] * eta_d) if tail > head and pe[head] > 1e-12 else 0.0
             rem = need
@@ -211,13 +207,13 @@ def _kernel(
                     pe[k] = 0.0
                     head += 1
             if need > taken:
-                x_pv += need - taken  # energy beyond the tracked stock: carbon-free, like the initial charge
+                x_diesel += need - taken  # energy beyond the tracked stock: fossil, never PV
             if need > 1e-15:
                 x_pv /= need
                 x_grid /= need
                 x_diesel /= need
             else:
-                x_pv = 1.0
+                x_diesel = 1.0
             if bat_out[t] > 1e-15:
                 e_bat = c_out / bat_out[t]
             else:
@@ -245,7 +241,10 @@ def _kernel(
         s_add = eta_c * bat_in[t]
         c_add = bat_in[t] * e_share
         if s_add > 0.0 or c_add > 0.0:
-            if fifo or tail == head:
+            k = tail - 1  # a carbon-free parcel like the newest one joins it: the same queue, far fewer parcels
+            if fifo and k >= head and c_add == 0.0 and pm[k] == 0.0 and pmix[k, 0] == f_pv and pmix[k, 1] == f_grid:
+                pe[k] += s_add
+            elif fifo or tail == head:
                 if not fifo:
                     head = 0
                     tail = 0
@@ -388,15 +387,12 @@ def carbon_flow_arrays(
     columns : mapping of str to ndarray
         At least :data:`KERNEL_INPUTS`, float64, one value per interval [kWh, L].
     grid_co2_kg_per_kwh, diesel_co2_kg_per_l, state, eta_charge, eta_discharge, rule, rtol
-        As in :func:`carbon_flow_state`.
-    index : pandas.Index, optional
-        Names the interval in a conservation error.
+        As in :func:`carbon_flow_state`; ``index`` names the interval in a conservation error.
 
     Returns
     -------
     (ndarray, CarbonState)
-        ``(n, len(CARBON_COLUMNS))`` float64, C order, columns in :data:`CARBON_COLUMNS` order;
-        and the state after the last interval.
+        ``(n, len(CARBON_COLUMNS))`` float64 in :data:`CARBON_COLUMNS` order; the state after the last interval.
     """
     _check_rule(rule)
 

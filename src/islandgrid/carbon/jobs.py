@@ -26,13 +26,15 @@ MAX_REPORTED = 10
 #: Class 1 active-energy meters are accurate to 1 % (IEC 62053-21); a job may draw that much more
 #: than the room's metered peak before it is refused [-].
 METER_ACCURACY_FRAC = 0.01
+#: Descriptive columns a jobs CSV may carry; they are passed through to the per-job export.
+OPTIONAL_COLUMNS: tuple[str, ...] = ("project_name", "experiment_id", "gpu_count", "gpu_model")
 
 
 def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
     """Read and validate a jobs CSV: ``job_id,start,end`` and ``kw`` or ``gpu_hours`` per row.
 
     Naive timestamps are in the site's local time ``tz``. Returns a frame with job_id, start,
-    end (UTC), kw and gpu_hours (NaN where not given).
+    end (UTC), kw and gpu_hours (NaN where not given), and any of :data:`OPTIONAL_COLUMNS` given.
 
     Raises
     ------
@@ -104,6 +106,9 @@ def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
             fix="correct those lines",
         )
     frame = pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_hours"])
+    for c in OPTIONAL_COLUMNS:
+        if c in raw.columns:
+            frame[c] = raw[c].astype(str).str.strip().to_numpy()
     frame.attrs["source"] = str(path)
     return frame
 
@@ -138,7 +143,13 @@ def _check_job_power(jobs: pd.DataFrame, kws: np.ndarray, peak_kw: float, kw_per
 
 
 def allocate_jobs(
-    jobs: pd.DataFrame, records: pd.DataFrame, kw_per_gpu: float = H100_SXM_KW, pue: float | None = None
+    jobs: pd.DataFrame,
+    records: pd.DataFrame,
+    kw_per_gpu: float = H100_SXM_KW,
+    pue: float | None = None,
+    *,
+    shares: dict[str, np.ndarray] | None = None,
+    rates: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Energy and CO2 of each job from the ledger's intervals.
 
@@ -153,11 +164,19 @@ def allocate_jobs(
     pue : float, optional
         PUE where the ledger has no IT energy [-]; default the median of the ledger's known PUE
         (e.g. in filled gaps), and an error when it knows none.
+    shares : dict of str to ndarray, optional
+        Output column -> a per-record share [-]; the job gets its facility-energy-weighted mean
+        (e.g. the certificate-backed PV share, the measured share).
+    rates : dict of str to ndarray, optional
+        Output column -> a per-record rate [kg per kWh of load]; the job gets sum(facility_kWh x rate)
+        (e.g. market-based CO2, CO2e).
 
     Returns
     -------
     pandas.DataFrame
-        Per job: it_kwh, facility_kwh (IT x PUE), co2_kg, intensity_kg_per_kwh, pv_share, covered_h.
+        Per job: it_kwh, facility_kwh (IT x PUE), pue, co2_kg, intensity_kg_per_kwh, onsite_pv_share
+        (the ledger's attribution), covered_h, job_h, and the ``shares`` and ``rates`` columns. Its
+        ``attrs["claimed_it_kwh"]`` holds the IT energy all jobs claim per record [kWh].
 
     Raises
     ------
@@ -180,6 +199,9 @@ def allocate_jobs(
     fallback = pue if pue is not None else (float(np.median(known)) if len(known) else None)
     e_bus = records["e_bus_kg_per_kwh"].to_numpy()
     pv_frac = records["load_pv_frac"].to_numpy()
+    shares = shares or {}
+    rates = rates or {}
+    claimed = np.zeros(len(records))
     out = []
     starts = pd.DatetimeIndex(jobs["start"]).tz_convert("UTC")
     ends = pd.DatetimeIndex(jobs["end"]).tz_convert("UTC")
@@ -217,9 +239,12 @@ def allocate_jobs(
                 )
             p = np.where(np.isfinite(p), p, fallback)
         it_kwh = kw * overlap_h
+        claimed[sl] += it_kwh
         fac = it_kwh * p
         co2 = float((fac * e_bus[sl]).sum())
         fac_sum = float(fac.sum())
+        extra = {c: float((fac * np.asarray(v)[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0 for c, v in shares.items()}
+        extra.update({c: float((fac * np.asarray(v)[sl]).sum()) for c, v in rates.items()})
         out.append(
             {
                 "job_id": job_id,
@@ -230,9 +255,16 @@ def allocate_jobs(
                 "facility_kwh": fac_sum,
                 "co2_kg": co2,
                 "intensity_kg_per_kwh": co2 / fac_sum if fac_sum > 0 else 0.0,
-                "pv_share": float((fac * pv_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
+                "pue": fac_sum / float(it_kwh.sum()) if it_kwh.sum() > 0 else np.nan,
+                "onsite_pv_share": float((fac * pv_frac[sl]).sum()) / fac_sum if fac_sum > 0 else 0.0,
                 "covered_h": float(overlap_h.sum()),
                 "job_h": float(dur_h[j]),
+                **extra,
             }
         )
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    for c in OPTIONAL_COLUMNS:
+        if c in jobs.columns:
+            frame[c] = jobs[c].to_numpy()
+    frame.attrs["claimed_it_kwh"] = claimed
+    return frame

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     def factors(
         kind: Annotated[str | None, typer.Option(help=f"Only one kind: {', '.join(FACTOR_KINDS)}.")] = None,
     ) -> None:
-        """List the bundled emission factors (name@version, value, unit, year, region, publisher, source)."""
+        """List the bundled emission factors (name@version, value, unit, year, region, publisher, source, table)."""
         from islandgrid.carbon.factors import FACTORS, REGISTRY_VERSION
         from islandgrid.errors import InputError
 
@@ -34,10 +34,11 @@ def register(app: typer.Typer) -> None:
             )
 
         table = Table(title=f"emission factors, registry {REGISTRY_VERSION}", title_justify="left")
-        for col in ("name@version", "value", "unit", "year", "region", "kind", "publisher", "source document"):
+        for col in ("name@version", "value", "unit", "year", "region", "kind", "publisher", "source document, table"):
             table.add_column(col, overflow="fold")
         for f in FACTORS:
             if kind and f.kind != kind:
                 continue
-            table.add_row(f.ref, f"{f.value:g}", f.unit, str(f.year), f.region, f.kind, f.publisher, f.source_document)
+            source = f"{f.source_document}; {f.table}" if f.table else f.source_document
+            table.add_row(f.ref, f"{f.value:g}", f.unit, str(f.year), f.region, f.kind, f.publisher, source)
         Console().print(table)

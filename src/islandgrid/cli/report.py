@@ -28,8 +28,12 @@ def register(app: typer.Typer) -> None:
         ] = 75.36,
         kw_per_gpu: Annotated[float, typer.Option("--kw-per-gpu", help="Board power per GPU \\[kW].")] = 0.7,
         pue: Annotated[float | None, typer.Option("--pue", help="PUE where the ledger has no IT energy \\[-].")] = None,
+        fuel_log: Annotated[Path | None, typer.Option("--fuel-log", help="CSV of fuel purchases: date,litres.")] = None,
+        cbam_goods: Annotated[
+            Path | None, typer.Option("--cbam-goods", help="CSV: installation,cn_code,tonnes,electricity_mwh.")
+        ] = None,
     ) -> None:
-        """Scope 1/2 (location and market), hourly CFE, intensity, per-job CO2 and a CBAM-style block."""
+        """Scope 1 (CO2e) and 2 (location, market), hourly CFE, data quality, basis of preparation, per-job CO2."""
         from islandgrid.cli.ledger import open_existing
         from islandgrid.errors import InputError
         from islandgrid.reports.carbon import build_report, write_report
@@ -41,10 +45,19 @@ def register(app: typer.Typer) -> None:
         with open_existing(db) as store:
             sid = store.known_site(site_id)
             rep = build_report(
-                store, sid, jobs_csv=jobs, carbon_price_eur_per_t=carbon_price, kw_per_gpu=kw_per_gpu, pue=pue
+                store,
+                sid,
+                jobs_csv=jobs,
+                carbon_price_eur_per_t=carbon_price,
+                kw_per_gpu=kw_per_gpu,
+                pue=pue,
+                fuel_log=fuel_log,
+                cbam_goods=cbam_goods,
             )
         with atomic_dir(out) as tmp:
             write_report(rep, tmp)
+        for w in rep.warnings:
+            Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
         tot = rep.monthly.loc["total"]
         Console().print(
             f"Scope 1 {tot['scope1_kg'] / 1000:,.3f} t, Scope 2 location {tot['scope2_location_kg'] / 1000:,.3f} t, "

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.certificates import read_register
 from islandgrid.carbon.factors import FACTORS, EmissionFactor, get_factor
 from islandgrid.carbon.flow import CarbonState, carbon_flow_arrays
+from islandgrid.carbon.pairing import UNMATCHED_RULE, scope2_factors
 from islandgrid.errors import DataFileError
 from islandgrid.ledger.record import (
     ENERGY_FIELDS,
@@ -94,22 +96,32 @@ def factor_set(site: Site, grid_label: str | None = None) -> dict[str, Any]:
     else:
         diesel = {"name": "site-file value", "value": site.genset.co2_kg_per_l, "unit": "kg CO2/L", "kind": "fuel"}
     c = site.carbon
-    if isinstance(c.residual_factor, str):
-        residual = _factor_entry(get_factor(c.residual_factor, field="carbon.residual_factor"))
+    pair = scope2_factors(site)
+    if isinstance(pair.residual, EmissionFactor):
+        residual = _factor_entry(pair.residual)
     else:
-        residual = {"name": "site-file value", "value": float(c.residual_factor), "unit": "kg CO2/kWh"}
+        residual = {"name": "site-file value", "value": pair.residual, "unit": "kg CO2/kWh"}
     fossil = _factor_entry(get_factor(GAP_FILL_FACTOR))
-    return {
+    body: dict[str, Any] = {
         "grid": grid,
         "diesel": diesel,
         "residual": residual,
+        "unmatched_rule": UNMATCHED_RULE,
         "gap_fill": fossil,
         "pv": {"name": "direct (operational) basis", "value": 0.0, "unit": "kg CO2/kWh", "kind": "operational"},
         "gec_frac": c.gec_frac,
         "battery_rule": c.battery_rule,
+        "claims_rule": c.claims_rule,
         "eta_charge": site.battery.eta_charge,
         "eta_discharge": site.battery.eta_discharge,
     }
+    if pair.mixed_years_reason:
+        body["mixed_years_reason"] = pair.mixed_years_reason
+    if c.grid_cfe_share is not None:
+        body["grid_cfe_share"] = c.grid_cfe_share
+    if c.certificates is not None:
+        body["certificates"] = read_register(c.certificates, site.location.tz)
+    return body
 
 
 def canonical_json(obj: Any) -> str:

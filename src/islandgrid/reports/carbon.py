@@ -2,18 +2,21 @@
 
 All tables come from one :class:`CarbonReport`, built from the ledger's records; the HTML,
 the CSV files and the XLSX workbook are written from the same frames, so they agree to the gram.
+Every figure carries its data-quality label and the report opens with a generated basis of
+preparation (:mod:`islandgrid.reports.carbon_basis`); plots are in
+:mod:`islandgrid.reports.carbon_plots`, tables and the XLSX writer in
+:mod:`islandgrid.reports.carbon_tables`.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from islandgrid.carbon.accounting import (
     SCOPE_STATEMENT,
@@ -26,11 +29,23 @@ from islandgrid.carbon.accounting import (
     parse_factor_sets,
     record_terms,
 )
+from islandgrid.carbon.cbam_supplier import read_goods, supplier_table
+from islandgrid.carbon.job_export import codecarbon_frame, job_rates, overclaims
 from islandgrid.carbon.jobs import H100_SXM_KW, allocate_jobs, read_jobs
+from islandgrid.carbon.scope1 import read_fuel_log, reconcile_fuel
 from islandgrid.errors import InputError
 from islandgrid.ledger.store import LedgerStore
 from islandgrid.ledger.verify import VerifyReport, read_records, verify_chain
-from islandgrid.reports.plots import COLOURS
+from islandgrid.reports.carbon_basis import (
+    basis_of_preparation,
+    is_projection,
+    label,
+    quality_class,
+    quality_shares,
+    uncertainty,
+)
+from islandgrid.reports.carbon_plots import plot_cfe, plot_distribution, plot_heatmap, plot_monthly
+from islandgrid.reports.carbon_tables import CSS, html_table, write_xlsx
 
 #: Q1-2026 CBAM certificate price (GUIDE §2) [EUR/t].
 CBAM_PRICE_Q1_2026_EUR_PER_T = 75.36
@@ -59,9 +74,23 @@ class CarbonReport:
     factors : pandas.DataFrame
         Every factor the records used, with provenance.
     summary : pandas.DataFrame
-        Headline figures (item, value, unit).
+        Headline figures (item, value, unit, data_quality).
     records : pandas.DataFrame
         The per-interval intensity and load (for the plots).
+    quality : pandas.DataFrame
+        Share of the load served per data-quality class, by month and 'total' [-].
+    basis : list of (str, str)
+        The basis of preparation, (heading, text).
+    uncertainty : pandas.DataFrame
+        Quantified uncertainty per source [kg].
+    fuel : pandas.DataFrame or None
+        Fuel purchases reconciled with modelled fuel, by month [L].
+    job_export : pandas.DataFrame or None
+        The per-job export in CodeCarbon's emissions.csv layout (:mod:`islandgrid.carbon.job_export`).
+    warnings : list of str
+        Jobs claiming more IT energy than the meters record.
+    cbam_supplier : pandas.DataFrame or None
+        Embedded indirect emissions per installation and CN code (:mod:`islandgrid.carbon.cbam_supplier`).
     """
 
     site: dict[str, str]
@@ -74,6 +103,18 @@ class CarbonReport:
     factors: pd.DataFrame
     summary: pd.DataFrame
     records: pd.DataFrame
+    quality: pd.DataFrame
+    basis: list[tuple[str, str]]
+    uncertainty: pd.DataFrame
+    fuel: pd.DataFrame | None = None
+    job_export: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+    cbam_supplier: pd.DataFrame | None = None
+
+    @property
+    def projection(self) -> bool:
+        """Built from simulated records: a projection, not an inventory."""
+        return bool(self.quality["simulated"].to_numpy()[-1] > 0)  # the last row is the total
 
 
 def _factor_table(sets: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -91,6 +132,7 @@ def _factor_table(sets: dict[str, dict[str, Any]]) -> pd.DataFrame:
                     "region": f.get("region", ""),
                     "publisher": f.get("publisher", ""),
                     "source_document": f.get("source_document", ""),
+                    "table": f.get("table", ""),
                     "factor_set": digest[:16],
                 }
             )
@@ -113,9 +155,13 @@ def build_report(
     carbon_price_eur_per_t: float = CBAM_PRICE_Q1_2026_EUR_PER_T,
     kw_per_gpu: float = H100_SXM_KW,
     pue: float | None = None,
+    fuel_log: Path | None = None,
+    cbam_goods: Path | None = None,
 ) -> CarbonReport:
     """Verify the chain, then compute every table of the report from its records.
 
+    ``fuel_log`` (CSV ``date,litres``) reconciles the ledger's fuel with purchase records;
+    ``cbam_goods`` (CSV ``installation,cn_code,tonnes,electricity_mwh``) gives the CBAM supplier data.
     An unknown site, or a chain with no records, raises :class:`InputError` naming the sites held.
     """
     held = store.sites()
@@ -142,19 +188,39 @@ def build_report(
     if not np.isfinite(grid_default):
         grid_default = float(records["e_grid_kg_per_kwh"].mean())
     cbam = cbam_block(records, grid_default)
-    jobs = None
+    cls = quality_class(records)
+    jobs = export = None
+    warnings: list[str] = []
+    factors = _factor_table(sets)
     if jobs_csv is not None:
-        jobs = allocate_jobs(read_jobs(jobs_csv, tz), records, kw_per_gpu=kw_per_gpu, pue=pue)
+        rates = job_rates(terms, cls == "measured")
+        jobs = allocate_jobs(read_jobs(jobs_csv, tz), records, kw_per_gpu=kw_per_gpu, pue=pue, **rates)
+        region = str(factors.loc[factors["role"] == "grid", "region"].iloc[0]) if len(factors) else ""
+        export = codecarbon_frame(jobs, records, info, region, chain.tip_hash, rates)
+        warnings = overclaims(jobs, records)
+    local = pd.DatetimeIndex(records.index).tz_convert(tz)
+    quality = quality_shares(records, pd.Index(local.strftime("%Y-%m")))
+    qd = quality.to_dict("index")
+    mon["data_quality"] = [label(qd[m]) for m in mon.index]
+    hq = quality_shares(records, local.floor("h"), total=False)
+    hq.index = pd.DatetimeIndex(hq.index)
+    for c in hq.columns:
+        hrs[f"{c}_share"] = hq[c].reindex(hrs.index).fillna(0.0).to_numpy()
     tot = mon.loc["total"]
+    q_all = label(qd["total"])
     lb_t = (tot["scope1_kg"] + tot["scope2_location_kg"]) / 1000.0
     mb_t = (tot["scope1_kg"] + tot["scope2_market_kg"]) / 1000.0
     summary = pd.DataFrame(
         [
             ("load served", tot["load_served_kwh"], "kWh"),
             ("share of the load served not measured (estimated, default)", not_measured_share(records), "-"),
-            ("PV share of load (pv_share)", tot["pv_share"], "-"),
+            ("on-site PV share (pv_share)", tot["pv_share"], "-"),
+            ("certified PV share (certificates held)", tot["certified_pv_share"], "-"),
             ("hourly CFE score", cfe_score(hrs), "-"),
             ("Scope 1 (diesel)", tot["scope1_kg"], "kg CO2"),
+            ("Scope 1 CH4", tot["scope1_ch4_kg"], "kg CH4"),
+            ("Scope 1 N2O", tot["scope1_n2o_kg"], "kg N2O"),
+            ("Scope 1 CO2e (AR6 GWP-100)", tot["scope1_co2e_kg"], "kg CO2e"),
             ("Scope 2 location-based", tot["scope2_location_kg"], "kg CO2"),
             ("Scope 2 market-based", tot["scope2_market_kg"], "kg CO2"),
             ("CO2 carried by the load", tot["load_co2_kg"], "kg CO2"),
@@ -169,6 +235,7 @@ def build_report(
         ],
         columns=["item", "value", "unit"],
     )
+    summary["data_quality"] = [("input" if i == "carbon price" else q_all) for i in summary["item"]]
     recs = pd.DataFrame(
         {
             "e_bus_kg_per_kwh": records["e_bus_kg_per_kwh"].to_numpy(),
@@ -176,6 +243,8 @@ def build_report(
         },
         index=pd.DatetimeIndex(records.index).tz_convert(tz),
     )
+    grid_ref = str(factors.loc[factors["role"] == "grid", "name"].iloc[0]) if len(factors) else ""
+    fuel = reconcile_fuel(read_fuel_log(fuel_log, tz), records["fuel_l"], tz) if fuel_log is not None else None
     return CarbonReport(
         site=info,
         chain=chain,
@@ -184,155 +253,61 @@ def build_report(
         percentiles=pct,
         jobs=jobs,
         cbam=cbam,
-        factors=_factor_table(sets),
+        factors=factors,
         summary=summary,
         records=recs,
+        quality=quality,
+        basis=basis_of_preparation(
+            info,
+            chain.first,
+            chain.last,
+            factors,
+            sets,
+            is_projection(records),
+            float(terms["covered_pv_kwh"].sum() + terms["covered_grid_kwh"].sum()) / 1000.0,
+        ),
+        uncertainty=uncertainty(
+            {k: float(mon.iloc[-1][k]) for k in ("scope1_kg", "scope1_ch4_kg", "scope1_n2o_kg", "scope2_location_kg")},
+            {str(k): float(v) for k, v in qd["total"].items()},
+            grid_ref,
+        ),
+        fuel=fuel,
+        job_export=export,
+        warnings=warnings,
+        cbam_supplier=None
+        if cbam_goods is None
+        else supplier_table(read_goods(cbam_goods), records, carbon_price_eur_per_t, is_projection(records)),
     )
-
-
-# -- plots ------------------------------------------------------------------------------------------
-def _layout(fig: go.Figure, ytitle: str, height: int = 360) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin={"l": 60, "r": 30, "t": 20, "b": 40},
-        yaxis_title=ytitle,
-        legend={"orientation": "h", "y": -0.18},
-        template="plotly_white",
-    )
-    return fig
-
-
-def plot_monthly(rep: CarbonReport) -> go.Figure:
-    """Monthly Scope 1 and Scope 2 (location- and market-based) [t CO2]."""
-    m = rep.monthly.drop(index="total")
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=m.index, y=m["scope1_kg"] / 1000, name="Scope 1 (diesel)", marker_color=COLOURS["diesel"]))
-    fig.add_trace(
-        go.Bar(x=m.index, y=m["scope2_location_kg"] / 1000, name="Scope 2 location-based", marker_color=COLOURS["grid"])
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=m.index,
-            y=(m["scope1_kg"] + m["scope2_market_kg"]) / 1000,
-            name="Scope 1 + 2 market-based",
-            mode="lines+markers",
-            line={"color": "#2e86de"},
-        )
-    )
-    fig.update_layout(barmode="stack")
-    return _layout(fig, "t CO2")
-
-
-def plot_cfe(rep: CarbonReport) -> go.Figure:
-    """Hourly CFE score: the mean by hour of day, and per day [%]."""
-    h = rep.hourly
-    idx = pd.DatetimeIndex(h.index)
-    by_hour = h.groupby(idx.hour)[["cfe_kwh", "load_kwh"]].sum()
-    score = 100 * by_hour["cfe_kwh"] / by_hour["load_kwh"].replace(0, np.nan)
-    fig = go.Figure(go.Bar(x=by_hour.index, y=score, marker_color=COLOURS["pv"], name="CFE by hour of day"))
-    fig.add_hline(y=100 * cfe_score(h), line_dash="dash", annotation_text=f"year {100 * cfe_score(h):.1f} %")
-    fig.update_xaxes(title="hour of day (local)", dtick=2)
-    return _layout(fig, "carbon-free share of load [%]", 320)
-
-
-def plot_distribution(rep: CarbonReport) -> go.Figure:
-    """Histogram of interval intensity weighted by load served [g/kWh]."""
-    r = rep.records
-    e = 1000 * r["e_bus_kg_per_kwh"].to_numpy()
-    w = r["load_served_kwh"].to_numpy()
-    hi = max(float(e.max()) if len(e) else 1.0, 1.0)
-    counts, edges = np.histogram(e, bins=60, range=(0, hi * 1.001), weights=w)
-    share = 100 * counts / max(float(counts.sum()), 1e-12)
-    fig = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=share, width=np.diff(edges), marker_color="#7f8c8d"))
-    for _, row in rep.percentiles.iterrows():
-        if row["statistic"] in ("p5", "p50", "p95"):
-            fig.add_vline(x=1000 * row["kg_per_kwh"], line_dash="dot", annotation_text=row["statistic"])
-    fig.update_xaxes(title="carbon intensity of the bus [g CO2/kWh]")
-    return _layout(fig, "share of load served [%]", 320)
-
-
-def plot_heatmap(rep: CarbonReport) -> go.Figure:
-    """Hourly intensity by day (local time) [g/kWh]."""
-    h = rep.hourly
-    idx = pd.DatetimeIndex(h.index)
-    wall = idx.tz_localize(None) if idx.tz is not None else idx
-    days, day_of = np.unique(wall.normalize().to_numpy(), return_inverse=True)
-    # (hour, day) grid by index arithmetic; an hour that occurs twice (DST ends) shows its mean
-    total = np.zeros((24, len(days)))
-    count = np.zeros((24, len(days)))
-    g = 1000 * h["intensity_kg_per_kwh"].to_numpy(dtype=float)
-    np.add.at(total, (idx.hour.to_numpy(), day_of), g)
-    np.add.at(count, (idx.hour.to_numpy(), day_of), 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(count > 0, total / count, np.nan)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=np.datetime_as_string(days, unit="D").tolist(),
-            y=np.arange(24),
-            colorscale="YlOrRd",
-            colorbar={"title": "g/kWh"},
-            zmin=0,
-        )
-    )
-    fig.update_yaxes(title="hour of day (local)", dtick=3)
-    return _layout(fig, "hour of day (local)", 380)
 
 
 # -- output -----------------------------------------------------------------------------------------
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;
-color:#1d2733;padding:0 16px}
-h1{font-size:26px;margin-bottom:4px}
-h2{font-size:19px;margin-top:34px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
-.muted{color:#6b7785}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
-.card{border:1px solid #dde3ea;border-radius:8px;padding:10px 14px;min-width:160px;flex:1}
-.card .t{font-size:12px;color:#6b7785}.card .v{font-size:22px;font-weight:600}.card .s{font-size:12px;color:#6b7785}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{padding:4px 10px;border-bottom:1px solid #eef1f4;
-text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.note{background:#f6f8fa;border-left:4px solid #2e86de;padding:8px 12px;margin:10px 0}
-code{font-size:12px}
-"""
-
-
-def _num(v: object, digits: int = 3) -> str:
-    if isinstance(v, float | np.floating | int | np.integer) and not isinstance(v, bool):
-        x = float(v)
-        if not np.isfinite(x):
-            return ""
-        x = 0.0 if abs(x) < 0.5 * 10**-digits else x
-        return f"{x:,.{digits}f}"
-    return html.escape(str(v))
-
-
-def _table(df: pd.DataFrame, digits: dict[str, int] | None = None, default: int = 3, index: bool = False) -> str:
-    d = df.reset_index() if index else df
-    digits = digits or {}
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in d.columns)
-    body = []
-    for row in d.itertuples(index=False):
-        cells = []
-        for col, v in zip(d.columns, row, strict=True):
-            if isinstance(v, pd.Timestamp):
-                cells.append(f"<td>{v.strftime('%Y-%m-%d %H:%M %Z')}</td>")
-            elif isinstance(v, float | np.floating | int | np.integer) and not isinstance(v, bool):
-                raw = repr(float(v))
-                cells.append(f"<td class='n' data-v='{raw}'>{_num(v, digits.get(str(col), default))}</td>")
-            else:
-                cells.append(f"<td>{html.escape(str(v))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 _MONTH_COLS = [
     "load_served_kwh",
     "pv_share",
+    "certified_pv_share",
     "scope1_kg",
+    "scope1_co2e_kg",
     "scope2_location_kg",
     "scope2_market_kg",
     "load_co2_kg",
     "intensity_kg_per_kwh",
+    "data_quality",
 ]
+
+
+def _quality_badge(text: str) -> str:
+    return f"<span class='dq' title='data quality: share of the load served'>{html.escape(text)}</span>"
+
+
+def _basis_html(rep: CarbonReport) -> str:
+    items = "".join(f"<dt>{html.escape(h)}</dt><dd>{html.escape(t)}</dd>" for h, t in rep.basis)
+    q = rep.quality.copy()
+    q.index.name = "month"
+    return (
+        f"<section id='basis'><h2>Basis of preparation</h2><dl class='basis'>{items}</dl>"
+        f"<h3>Uncertainty (annual totals, kg)</h3>{html_table(rep.uncertainty, {'minus_kg': 1, 'plus_kg': 1})}"
+        f"<h3>Data quality by month (share of the load served)</h3>{html_table(q, index=True)}</section>"
+    )
 
 
 def render_html(rep: CarbonReport) -> str:
@@ -340,16 +315,21 @@ def render_html(rep: CarbonReport) -> str:
     from plotly.offline import get_plotlyjs
 
     s = rep.summary.set_index("item")["value"]
+    q_all = str(rep.summary["data_quality"].iloc[0])
     name = html.escape(rep.site.get("name", rep.chain.site_id))
     cards = [
         ("Scope 1 + 2 location-based", f"{(s['Scope 1 (diesel)'] + s['Scope 2 location-based']) / 1000:,.3f} t"),
         ("Scope 1 + 2 market-based", f"{(s['Scope 1 (diesel)'] + s['Scope 2 market-based']) / 1000:,.3f} t"),
         ("Intensity of load served", f"{1000 * s['intensity of the load served']:,.1f} g/kWh"),
-        ("PV share of load", f"{100 * s['PV share of load (pv_share)']:.1f} %"),
-        ("Hourly CFE score", f"{100 * s['hourly CFE score']:.1f} %"),
+        ("On-site PV share", f"{100 * s['on-site PV share (pv_share)']:.1f} %"),
+        ("Hourly CFE score (certificates held)", f"{100 * s['hourly CFE score']:.1f} %"),
         ("Carbon cost (location)", f"€{s['carbon cost, Scope 1 + 2 location-based']:,.0f}"),
     ]
-    card_html = "".join(f"<div class='card'><div class='t'>{t}</div><div class='v'>{v}</div></div>" for t, v in cards)
+    card_html = "".join(
+        f"<div class='card'><div class='t'>{t}</div><div class='v'>{v}</div><div class='s'>{_quality_badge(q_all)}"
+        "</div></div>"
+        for t, v in cards
+    )
     figs = [
         ("Monthly Scope 1 and Scope 2", plot_monthly(rep)),
         ("Hourly CFE score by hour of day", plot_cfe(rep)),
@@ -360,36 +340,55 @@ def render_html(rep: CarbonReport) -> str:
     month = rep.monthly[_MONTH_COLS]
     jobs_html = "<p class='muted'>No jobs file given (<code>--jobs JOBS.csv</code>).</p>"
     if rep.jobs is not None:
-        jobs_html = _table(rep.jobs, {"it_kw": 2, "pv_share": 4, "intensity_kg_per_kwh": 4, "covered_h": 2})
+        jobs_html = html_table(rep.jobs, {"it_kw": 2, "intensity_kg_per_kwh": 4, "covered_h": 2}, default=3)
+        jobs_html += "".join(f"<div class='note warn'>{html.escape(w)}</div>" for w in rep.warnings)
+    fuel_html = "<p class='muted'>No fuel-purchase log given (<code>--fuel-log FUEL.csv</code>).</p>"
+    if rep.fuel is not None:
+        fuel_html = html_table(rep.fuel, {"difference_frac": 4}, default=1, index=True)
     cbam_rows = pd.DataFrame(rep.cbam.rows(), columns=["item", "value", "unit"])
+    supplier_html = "<p class='muted'>No goods file given (<code>--cbam-goods GOODS.csv</code>).</p>"
+    if rep.cbam_supplier is not None:
+        supplier_html = html_table(rep.cbam_supplier, default=4)
     ch = rep.chain
     chain_html = (
         f"Chain <code>{html.escape(ch.site_id)}</code> verified intact: {ch.n_records:,} records, "
         f"{ch.first} to {ch.last} UTC, {ch.gaps} gap(s) flagged. Tip hash <code>{ch.tip_hash}</code>."
     )
+    if rep.projection:
+        kind = "Projection (simulated data): Scope 1 and Scope 2 as modelled, not a GHG Protocol inventory"
+        banner = (f"<div class='note warn' id='status'>Projection from simulated data ({html.escape(q_all)}): "
+                  "not a GHG Protocol inventory, not a basis for claims.</div>")  # fmt: skip
+    else:
+        kind = "Monthly and annual GHG Protocol inventory figures"
+        banner = f"<div class='note' id='status'>Inventory from ledger records: {html.escape(q_all)}.</div>"
     return f"""<!doctype html><html><head><meta charset="utf-8">
-<title>islandgrid carbon report: {name}</title><style>{_CSS}</style>
+<title>islandgrid carbon report: {name}</title><style>{CSS}</style>
 <script type="text/javascript">{get_plotlyjs()}</script></head><body>
-<h1>Carbon report: {name}</h1>
-<div class="muted">{chain_html}</div>
+<h1>Carbon {"projection" if rep.projection else "report"}: {name}</h1>
+<div class="muted">{chain_html}</div>{banner}
 <div class="cards">{card_html}</div>
-<h2>Summary</h2>{_table(rep.summary, {"value": 3})}
-<h2>Monthly and annual GHG Protocol figures (local time)</h2>
-{_table(month, {"pv_share": 4, "intensity_kg_per_kwh": 4}, index=True)}
-<p class="muted">Scope 2 market-based: grid import and PV whose certificates were sold at the residual factor,
-GEC-backed PV at 0. kg with three decimals: figures agree with the ledger, the CSV and the XLSX to the gram.</p>
-<h2>Monthly Scope 1 and Scope 2</h2>{fig_html["Monthly Scope 1 and Scope 2"]}
-<h2>Hourly CFE score</h2><p class="muted">Σ<sub>h</sub> min(load<sub>h</sub>, carbon-free supply to the
-load<sub>h</sub>) ÷ Σ load; carbon-free supply is the PV-attributed load, including PV stored in the battery.</p>
-{fig_html["Hourly CFE score by hour of day"]}
-<h2>Distribution of carbon intensity</h2>{_table(rep.percentiles, {"kg_per_kwh": 4})}
+{_basis_html(rep)}
+<h2>Summary</h2>{html_table(rep.summary, {"value": 3})}
+<h2>{kind} (local time)</h2>
+{html_table(month, {"pv_share": 4, "certified_pv_share": 4, "intensity_kg_per_kwh": 4}, index=True)}
+<p class="muted">Scope 2 market-based: grid import and on-site PV to the load not covered by certificates in the
+register, at max(residual, location factor); only certificates held count. kg with three decimals: figures agree
+with the ledger, the CSV and the XLSX to the gram.</p>
+<h2>Monthly Scope 1 and Scope 2</h2>{_quality_badge(q_all)}{fig_html["Monthly Scope 1 and Scope 2"]}
+<h2>Hourly CFE score</h2><p class="muted">Σ<sub>h</sub> min(load<sub>h</sub>, CFE supply<sub>h</sub>) ÷ Σ load;
+CFE supply: certificate-backed on-site PV (first in, first out through the battery), grid import backed by
+granular certificates, and the grid's carbon-free share of the rest where one is given.</p>
+{_quality_badge(q_all)}{fig_html["Hourly CFE score by hour of day"]}
+<h2>Distribution of carbon intensity</h2>{_quality_badge(q_all)}{html_table(rep.percentiles, {"kg_per_kwh": 4})}
 {fig_html["Distribution of carbon intensity (load-weighted)"]}
-<h2>Hourly carbon intensity by day</h2>{fig_html["Hourly carbon intensity by day"]}
+<h2>Hourly carbon intensity by day</h2>{_quality_badge(q_all)}{fig_html["Hourly carbon intensity by day"]}
 <h2>Per-job allocation</h2><p class="muted">IT energy × PUE of each interval × the bus intensity of that interval
 (GPU-hours at {H100_SXM_KW} kW per GPU unless set: NVIDIA H100 SXM board power).</p>{jobs_html}
+<h2>Fuel purchases and modelled fuel</h2>{fuel_html}
 <h2>CBAM-style indirect-emissions block</h2>
-<div class="note">{html.escape(SCOPE_STATEMENT)}</div>{_table(cbam_rows, {"value": 4})}
-<h2>Emission factors used</h2>{_table(rep.factors, {"value": 4})}
+<div class="note">{html.escape(SCOPE_STATEMENT)}</div>{html_table(cbam_rows, {"value": 4})}
+<h3>CBAM supplier data (goods made with this electricity)</h3>{supplier_html}
+<h2>Emission factors used</h2>{html_table(rep.factors, {"value": 4})}
 </body></html>"""
 
 
@@ -408,7 +407,16 @@ def write_report(rep: CarbonReport, out_dir: Path) -> None:
         "percentiles": (rep.percentiles, False),
         "cbam": (cbam, False),
         "factors": (rep.factors, False),
+        "quality": (rep.quality, True),
+        "uncertainty": (rep.uncertainty, False),
+        "basis": (pd.DataFrame(rep.basis, columns=["heading", "text"]), False),
     }
+    if rep.fuel is not None:
+        tables["fuel"] = (rep.fuel, True)
+    if rep.cbam_supplier is not None:
+        tables["cbam_supplier"] = (rep.cbam_supplier, False)
+    if rep.job_export is not None:
+        rep.job_export.to_csv(out_dir / "emissions.csv", index=False)  # CodeCarbon's file name and layout
     if rep.jobs is not None:
         jobs = rep.jobs.copy()
         for c in ("start", "end"):
@@ -417,48 +425,3 @@ def write_report(rep: CarbonReport, out_dir: Path) -> None:
     for name, (df, idx) in tables.items():
         df.to_csv(out_dir / f"{name}.csv", index=idx)
     write_xlsx(out_dir / "report.xlsx", tables)
-
-
-# -- XLSX -------------------------------------------------------------------------------------------
-
-
-def _cell_values(values: pd.Series | pd.Index) -> list[object]:
-    """One column as plain Python values: numbers as floats, times as ISO text, NaN as an empty cell."""
-    if values.dtype.kind in "iuf":
-        return [None if x != x else x for x in values.to_numpy(dtype=float).tolist()]
-    out: list[object] = []
-    for x in values.tolist():
-        if x is None or (isinstance(x, float) and x != x):
-            out.append(None)
-        elif isinstance(x, pd.Timestamp):
-            out.append(x.isoformat())
-        elif isinstance(x, bool | int | float | str):
-            out.append(x)
-        else:
-            out.append(str(x))
-    return out
-
-
-def write_xlsx(path: Path, sheets: dict[str, tuple[pd.DataFrame, bool]]) -> None:
-    """One worksheet per frame (name -> (frame, write the index)), header row in bold, via XlsxWriter.
-
-    Columns are written whole (``write_column``): pandas' ``to_excel`` formats cell by cell and
-    takes about 1 s for the hourly sheet of a year; this takes a fraction of that. Numbers keep
-    16 significant digits, so the workbook agrees with the CSV files to the gram.
-    """
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
-    try:
-        bold = wb.add_format({"bold": True})
-        for name, (df, index) in sheets.items():
-            ws = wb.add_worksheet(name[:31])
-            columns: list[tuple[str, pd.Series | pd.Index]] = []
-            if index:
-                columns.append((str(df.index.name or ""), df.index))
-            columns.extend((str(c), df[c]) for c in df.columns)
-            ws.write_row(0, 0, [c for c, _ in columns], bold)
-            for j, (_, values) in enumerate(columns):
-                ws.write_column(1, j, _cell_values(values))
-    finally:
-        wb.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from islandgrid.carbon.pairing import scope2_factors
 from islandgrid.errors import SiteFileError
 from islandgrid.site.spec import Site
 
@@ -18,6 +19,7 @@ _PATH_FIELDS = {
     ("grid", "carbon_csv"),
     ("grid", "outages_csv"),
     ("load", "csv"),
+    ("carbon", "certificates"),
 }
 
 
@@ -133,6 +135,7 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>", base_dir: Path 
                 value=str(p),
                 fix="give a path relative to the site file, or an absolute path",
             )
+    scope2_factors(site, source)  # factors of one year, or a stated reason
     return site.model_copy(update={"source": Path(source)})
 
 
