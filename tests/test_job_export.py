@@ -26,12 +26,13 @@ def ledger(horinger: Site, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def _jobs(db: Path, path: Path, frac: float, n: int = 48) -> pd.DataFrame:
-    """One job per hour drawing ``frac`` of that hour's metered IT energy."""
+def _jobs(db: Path, path: Path, frac: float, n: int = 48, per_hour: int = 1) -> pd.DataFrame:
+    """``per_hour`` jobs an hour, each drawing ``frac`` of that hour's metered IT energy."""
     with open_ledger(db) as s:
         rec = read_records(s).iloc[:n]
-    rows = [(f"j{i}", t.isoformat(), (t + pd.Timedelta(hours=1)).isoformat(), repr(frac * it), "2", "H100 SXM")
-            for i, (t, it) in enumerate(zip(rec.index, rec["it_kwh"], strict=True))]  # fmt: skip
+    rows = [(f"j{i}" + (f"-{k}" if k else ""), t.isoformat(), (t + pd.Timedelta(hours=1)).isoformat(), repr(frac * it), "2", "H100 SXM")
+            for i, (t, it) in enumerate(zip(rec.index, rec["it_kwh"], strict=True))
+            for k in range(per_hour)]  # fmt: skip
     pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_count", "gpu_model"]).to_csv(path, index=False)
     return rec
 
@@ -68,7 +69,9 @@ def test_jobs_and_idle_energy_add_up_to_the_metered_it_energy(ledger: Path, tmp_
 
 
 def test_jobs_claiming_more_than_the_meters_are_warned(ledger: Path, tmp_path: Path) -> None:
-    _jobs(ledger, tmp_path / "j.csv", 1.5, n=3)
+    # each job fits in the room (a single job above the room's peak is refused as bad input); two together
+    # claim 1.5x what the meters recorded in their hour
+    _jobs(ledger, tmp_path / "j.csv", 0.75, n=3, per_hour=2)
     rep = _report(ledger, tmp_path / "j.csv")
     assert len(rep.warnings) == 3 and "jobs claim" in rep.warnings[0] and "the meters show" in rep.warnings[0]
     assert IDLE_RUN_ID not in set(rep.job_export["run_id"])  # type: ignore[index]

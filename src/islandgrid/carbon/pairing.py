@@ -70,7 +70,8 @@ def scope2_factors(site: Site, source: str | None = None) -> Scope2Factors:
         or a grid factor of a year with no residual factor in the registry.
     """
     g, c = site.grid, site.carbon
-    location = get_factor(g.carbon_factor) if isinstance(g.carbon_factor, str) and g.carbon_csv is None else None
+    named = isinstance(g.carbon_factor, str) and g.carbon_csv is None
+    location = get_factor(str(g.carbon_factor), source=source) if named else None
     if c.residual_factor is None:
         residual: EmissionFactor | float | None
         if location is None:
@@ -89,7 +90,7 @@ def scope2_factors(site: Site, source: str | None = None) -> Scope2Factors:
                 "carbon.mixed_years_reason",
             )
     elif isinstance(c.residual_factor, str):
-        residual = get_factor(c.residual_factor, field="carbon.residual_factor")
+        residual = get_factor(c.residual_factor, field="carbon.residual_factor", source=source)
     else:
         residual = float(c.residual_factor)
     if (

@@ -62,6 +62,8 @@ _SUMMARIES: dict[str, str] = {
     "cycle_charging": "HOMER cycle charging: a started genset runs at full output until the battery reaches "
     "the setpoint",
     "pv_first": "PV, then the battery (keeping the islanding reserve while grid-tied), then the grid; genset last",
+    "battery_first": "the open simulators' off-grid reference: the battery covers net load at a power held over "
+    "the interval, the genset the rest, the rest is shed",
     "mpc": "model-predictive control on clear-sky forecasts (as mpc_clearsky)",
     "mpc_perfect": "model-predictive control on perfect forecasts (its best case)",
     "mpc_persistence": "model-predictive control on persistence forecasts",
