@@ -63,7 +63,8 @@ def test_out_keeps_the_ledger_and_other_files_in_the_folder(ledger: Path, tmp_pa
     assert r.exit_code == 0, r.output
     after = _listing(out)
     assert {k: after[k] for k in before} == before  # ledger.db, notes.txt, sub/data.csv identical
-    assert set(after) - set(before) == REPORT_FILES | {"cbam.csv", "factors.csv", "percentiles.csv", "quality.csv", "uncertainty.csv", "basis.csv"}
+    extra = {"cbam.csv", "factors.csv", "percentiles.csv", "quality.csv", "uncertainty.csv", "basis.csv"}
+    assert set(after) - set(before) == REPORT_FILES | extra
     manifest = json.loads((out / MANIFEST).read_text())
     assert set(manifest["files"]) == set(after) - set(before) - {MANIFEST}
     assert manifest["files"]["summary.csv"]["sha256"] == after["summary.csv"]

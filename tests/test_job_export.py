@@ -30,7 +30,8 @@ def _jobs(db: Path, path: Path, frac: float, n: int = 48, per_hour: int = 1) -> 
     """``per_hour`` jobs an hour, each drawing ``frac`` of that hour's metered IT energy."""
     with open_ledger(db) as s:
         rec = read_records(s).iloc[:n]
-    rows = [(f"j{i}" + (f"-{k}" if k else ""), t.isoformat(), (t + pd.Timedelta(hours=1)).isoformat(), repr(frac * it), "2", "H100 SXM")
+    h = pd.Timedelta(hours=1)
+    rows = [(f"j{i}" + (f"-{k}" if k else ""), t.isoformat(), (t + h).isoformat(), repr(frac * it), "2", "H100 SXM")
             for i, (t, it) in enumerate(zip(rec.index, rec["it_kwh"], strict=True))
             for k in range(per_hour)]  # fmt: skip
     pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_count", "gpu_model"]).to_csv(path, index=False)
