@@ -20,9 +20,9 @@ import numpy as np
 
 import islandgrid
 from islandgrid.controller.service import ControllerService
+from islandgrid.devices.clock import SimClock
 from islandgrid.inputs.series import build_inputs
 from islandgrid.links.modbus import Endpoint, ModbusLink
-from islandgrid.twin.clock import SimClock
 from islandgrid.twin.plant import Profile
 from islandgrid.twin.server import TwinServers
 from islandgrid.twin.twin import Twin

@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
+from islandgrid.devices.clock import iso_utc
+from islandgrid.devices.faults import FAULT_KINDS
 from islandgrid.errors import DeviceError, InputError
-from islandgrid.twin.clock import iso_utc
-from islandgrid.twin.twin import FAULT_KINDS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -125,7 +125,7 @@ def test_fuzz_without_a_configured_token_finds_nothing() -> None:
 @pytest.fixture(scope="module")
 def real_app(horinger: islandgrid.Site, inputs: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     from islandgrid.controller.metering import LedgerSink
-    from islandgrid.controller.rig import SteppedRig
+    from islandgrid.twin.rig import SteppedRig
 
     path = tmp_path_factory.mktemp("fuzz") / "ledger.sqlite"
     sink = LedgerSink(str(path))

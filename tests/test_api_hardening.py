@@ -16,8 +16,8 @@ from islandgrid.api import create_app
 from islandgrid.api.auth import FailedTokens, token_file_warning
 from islandgrid.api.models import FAULT_MODELS
 from islandgrid.api.server import exposure_warning
+from islandgrid.devices.faults import FAULT_KINDS
 from islandgrid.errors import InputError
-from islandgrid.twin.twin import FAULT_KINDS
 
 TOKEN = "hardening-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from islandgrid.controller.rig import SteppedRig
-from islandgrid.twin.twin import FAULT_KINDS
+from islandgrid.devices.faults import FAULT_KINDS
+from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import check_invariants, fast_site, run_for
 
 LOOP_S = 2.0

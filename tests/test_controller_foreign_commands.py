@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from islandgrid.controller.rig import SteppedRig
 from islandgrid.links.inprocess import InProcessLink
 from islandgrid.links.modbus import Endpoint, ModbusLink
+from islandgrid.twin.rig import SteppedRig
 from islandgrid.twin.server import TwinServers
 from test_hil_helpers import check_invariants, fast_site
 

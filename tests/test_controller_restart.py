@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from islandgrid.cli.main import app as cli_app
 from islandgrid.controller.metering import LedgerSink
-from islandgrid.controller.rig import SteppedRig
 from islandgrid.ledger.verify import read_records, verify_chain
+from islandgrid.twin.rig import SteppedRig
 from test_api_serve import SITE, Running
 from test_hil_helpers import fast_site, run_for
 

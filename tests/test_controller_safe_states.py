@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from islandgrid.controller.rig import SteppedRig
+from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import check_invariants, fast_site, run_for
 
 

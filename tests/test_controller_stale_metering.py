@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from islandgrid.controller.metering import LedgerSink
-from islandgrid.controller.rig import SteppedRig
 from islandgrid.ledger.record import FLAG_NAMES, FLAG_STALE
 from islandgrid.ledger.verify import read_records, verify_chain
 from islandgrid.reports.carbon import build_report
+from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import fast_site, run_for
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from islandgrid.controller.core import Controller
-from islandgrid.controller.rig import SteppedRig, profile_from_inputs
 from islandgrid.controller.service import ControllerService
 from islandgrid.controller.supervisor import BACKOFF_MAX_S, BACKOFF_MIN_S, HEALTHY_RESET_S, Supervisor
+from islandgrid.devices.clock import SimClock
 from islandgrid.links.inprocess import InProcessLink
-from islandgrid.twin.clock import SimClock
+from islandgrid.twin.rig import SteppedRig, profile_from_inputs
 from islandgrid.twin.twin import Twin
 from test_hil_helpers import fast_site, run_for
 

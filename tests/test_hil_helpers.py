@@ -7,8 +7,8 @@ import asyncio
 import numpy as np
 import pandas as pd
 
-from islandgrid.controller.rig import SteppedRig
 from islandgrid.site.spec import Site
+from islandgrid.twin.rig import SteppedRig
 
 
 def run_for(rig: SteppedRig, seconds: float, at: dict | None = None) -> None:

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from islandgrid.controller.metering import LedgerSink
-from islandgrid.controller.rig import SteppedRig
 from islandgrid.controller.service import ControllerService
 from islandgrid.ledger.record import FLAG_AFTER_GAP
 from islandgrid.ledger.verify import read_records, verify_chain
+from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import fast_site, run_for
 
 

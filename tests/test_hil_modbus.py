@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from islandgrid.controller.rig import SteppedRig
+from islandgrid.devices.registers import DEVICE_NAMES
 from islandgrid.errors import DeviceProtocolError, DeviceTimeoutError
 from islandgrid.inputs.series import build_inputs
 from islandgrid.links.inprocess import InProcessLink
 from islandgrid.links.modbus import Endpoint, ModbusLink
-from islandgrid.twin.registers import DEVICE_NAMES
+from islandgrid.twin.rig import SteppedRig
 from islandgrid.twin.server import TwinServers
 from test_hil_helpers import check_invariants, fast_site
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from islandgrid.twin.registers import MAPS, SUNSPEC_BASE, registers_markdown
+from islandgrid.devices.registers import MAPS, SUNSPEC_BASE
+from islandgrid.twin.registers_doc import registers_markdown
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "registers.md"
 

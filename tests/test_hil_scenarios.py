@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from islandgrid.controller.metering import MemorySink
-from islandgrid.controller.rig import SteppedRig
 from islandgrid.strategy.base import FLOW_COLUMNS
+from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import check_invariants, fast_site, run_for
 
 

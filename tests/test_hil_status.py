@@ -10,8 +10,8 @@ import pytest
 
 from islandgrid.carbon.flow import pv_share
 from islandgrid.controller.metering import LedgerSink
-from islandgrid.controller.rig import SteppedRig
 from islandgrid.ledger.verify import read_records, verify_chain
+from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import fast_site, run_for
 
 

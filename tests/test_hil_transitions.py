@@ -7,9 +7,9 @@ from itertools import pairwise
 
 import pytest
 
-from islandgrid.controller.rig import SteppedRig
+from islandgrid.devices.states import FORMER_DEAD, FORMER_PCS, PCS_FORM, REFUSED_DF, REFUSED_DPHI, REFUSED_GRID
 from islandgrid.links.inprocess import InProcessLink
-from islandgrid.twin.plant import FORMER_DEAD, FORMER_PCS, PCS_FORM, REFUSED_DF, REFUSED_DPHI, REFUSED_GRID
+from islandgrid.twin.rig import SteppedRig
 from islandgrid.twin.twin import Twin
 from test_hil_helpers import check_invariants, fast_site, run_for
 
@@ -103,7 +103,7 @@ async def _island_the_twin(twin: Twin, link: InProcessLink, seconds: float = 5.0
 def test_twin_breaker_refuses_an_out_of_sync_close(horinger, inputs):
     """A close command while Δf, ΔV or Δφ exceed the relay's limits is refused: the breaker stays open,
     the PCC's close_refused bits say why and close_refusals counts it; a close in sync goes through."""
-    from islandgrid.controller.rig import profile_from_inputs
+    from islandgrid.twin.rig import profile_from_inputs
 
     twin = Twin(horinger, start="2025-05-10 12:00", profile=profile_from_inputs(inputs))
     link = InProcessLink(twin)

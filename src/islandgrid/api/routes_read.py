@@ -12,7 +12,7 @@ from islandgrid.api.auth import ApiSettings, require_read
 from islandgrid.api.health import view_health
 from islandgrid.api.models import STATES, ErrorBody, Event, Health, HistoryRecord, Kpis, Status
 from islandgrid.controller.view import ControllerView
-from islandgrid.twin.clock import iso_utc
+from islandgrid.devices.clock import iso_utc
 
 router = APIRouter(
     prefix="/api",

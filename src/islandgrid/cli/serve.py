@@ -121,9 +121,9 @@ async def run_serve(
     import islandgrid
     from islandgrid.controller.metering import FlowSink, LedgerSink, MemorySink
     from islandgrid.controller.service import ControllerService
+    from islandgrid.devices.clock import Clock, SimClock, WallClock
     from islandgrid.inputs.series import build_inputs
     from islandgrid.links.modbus import Endpoint, ModbusLink
-    from islandgrid.twin.clock import Clock, SimClock, WallClock
     from islandgrid.twin.plant import Profile
     from islandgrid.twin.server import TwinServers
     from islandgrid.twin.twin import Twin
@@ -361,7 +361,7 @@ async def _serve_web(web: Any, sock: socket.socket) -> None:
 
 def ports_of(devices: Any) -> list[str]:
     """The device names of a [devices] section."""
-    from islandgrid.twin.registers import DEVICE_NAMES
+    from islandgrid.devices.registers import DEVICE_NAMES
 
     return list(DEVICE_NAMES)
 

@@ -1,1 +1,1 @@
-"""The live EMS: device links, the device twin, the controller service, API and dashboard."""
+"""The live EMS: the controller, its supervised loops, metering and alarms (devices only through a link)."""

@@ -15,8 +15,8 @@ from typing import Any
 
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.controller.core import Controller
-from islandgrid.twin.plant import GENSET_FAILED
-from islandgrid.twin.registers import DEVICE_NAMES
+from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.states import GENSET_FAILED
 
 #: Critical demand not served above this is the ``unserved_critical`` alarm [kW] (the load meter's resolution).
 UNSERVED_CRITICAL_MIN_KW = 0.01

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from islandgrid.twin.registers import register_map
+from islandgrid.devices.registers import register_map
 
 #: Edge commands: written as pulses, they read back 0 and are not compared.
 EDGE_POINTS: frozenset[str] = frozenset({"breaker_req", "bms_reset", "alarm_reset"})

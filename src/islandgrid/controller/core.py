@@ -45,12 +45,12 @@ from islandgrid.controller.resync import resync_step
 from islandgrid.controller.safe import leave_safe, safe_step
 from islandgrid.controller.shedding import LoadShedder
 from islandgrid.controller.telemetry import Telemetry
+from islandgrid.devices.clock import Clock
+from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.states import GENSET_RUNNING, PCS_FOLLOW, PCS_FORM, REFUSED_NAMES
 from islandgrid.errors import DeviceError, DeviceTimeoutError
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
-from islandgrid.twin.clock import Clock
-from islandgrid.twin.plant import GENSET_RUNNING, PCS_FOLLOW, PCS_FORM, REFUSED_NAMES
-from islandgrid.twin.registers import DEVICE_NAMES
 
 MODES: tuple[str, ...] = ("grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe")
 #: Energy above the minimum SoC a black start from the battery needs, as a fraction of capacity.

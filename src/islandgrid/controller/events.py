@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from islandgrid.twin.clock import iso_utc
+from islandgrid.devices.clock import iso_utc
 
 
 class EventLog:

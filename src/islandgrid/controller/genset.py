@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from islandgrid.twin.plant import GENSET_FAILED, GENSET_RUNNING
+from islandgrid.devices.states import GENSET_FAILED, GENSET_RUNNING
 
 Emit = Callable[..., Any]
 

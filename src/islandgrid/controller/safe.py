@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from islandgrid.twin.plant import PCS_FOLLOW
+from islandgrid.devices.states import PCS_FOLLOW
 
 if TYPE_CHECKING:  # for the annotations only: core.py calls these functions with itself
     from islandgrid.controller.core import Controller

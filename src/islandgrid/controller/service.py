@@ -40,6 +40,9 @@ from islandgrid.controller.events import EventLog
 from islandgrid.controller.loops import SupervisedLoops
 from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter, fuel_estimator
 from islandgrid.controller.planning import Plan, Planner
+from islandgrid.devices.clock import Clock, iso_utc
+from islandgrid.devices.faults import FAULT_KINDS, FaultTarget
+from islandgrid.devices.states import GENSET_FAILED, GENSET_RUNNING, GENSET_STARTING
 from islandgrid.errors import DataFileError, DeviceError, InputError, IslandgridError
 from islandgrid.inputs.series import InputSeries
 from islandgrid.ledger.record import FLAG_STALE
@@ -47,9 +50,6 @@ from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
 from islandgrid.strategy import strategy_factories
 from islandgrid.strategy.base import FLOW_COLUMNS
-from islandgrid.twin.clock import Clock, iso_utc
-from islandgrid.twin.plant import GENSET_FAILED, GENSET_RUNNING, GENSET_STARTING
-from islandgrid.twin.twin import FAULT_KINDS, Twin
 
 #: Operator setpoints ``set_setpoints`` accepts.
 SETPOINTS: tuple[str, ...] = ("reserve_frac", "genset_start_soc_frac", "shed_autonomy_h")
@@ -90,8 +90,8 @@ class ControllerService:
         The twin's clock, or wall time.
     inputs : InputSeries
         The site's yearly inputs (for planning and the grid carbon factor).
-    twin : Twin, optional
-        The twin, when there is one (fault injection needs it).
+    twin : FaultTarget, optional
+        The twin, when there is one (fault injection needs it); real devices have none.
     sink : FlowSink, optional
         Where metered intervals go; in memory by default.
     """
@@ -103,7 +103,7 @@ class ControllerService:
         clock: Clock,
         inputs: InputSeries,
         *,
-        twin: Twin | None = None,
+        twin: FaultTarget | None = None,
         sink: FlowSink | None = None,
     ) -> None:
         self.site = site

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from islandgrid.twin.registers import DEVICE_NAMES
+from islandgrid.devices.registers import DEVICE_NAMES
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from islandgrid.twin.registers import RegisterMap, encode_point
+from islandgrid.devices.registers import RegisterMap, encode_point
 
 
 class DeviceLink(Protocol):

@@ -1,4 +1,4 @@
-"""A link that calls a twin in-process through the same register maps: no sockets, no waits.
+"""A link that calls a device image in-process (the twin) through the same register maps: no sockets, no waits.
 
 Faults behave as on the wire, minus the waiting: an injected timeout raises
 :class:`~islandgrid.errors.DeviceTimeoutError` at once, an exception
@@ -7,15 +7,28 @@ Faults behave as on the wire, minus the waiting: an injected timeout raises
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from islandgrid.devices.registers import SUNSPEC_BASE, register_map
 from islandgrid.links.base import write_plan
-from islandgrid.twin.registers import SUNSPEC_BASE, register_map
-from islandgrid.twin.twin import Twin
+
+
+class RegisterImage(Protocol):
+    """What the link needs of the other side: the registers of each device (the twin has them)."""
+
+    def read(self, device: str, address: int, count: int) -> list[int]:
+        """``count`` holding registers of ``device`` from ``address``."""
+        ...
+
+    def write(self, device: str, address: int, regs: list[int]) -> None:
+        """Write holding registers of ``device`` from ``address``."""
+        ...
 
 
 class InProcessLink:
-    """The pure in-process link to a :class:`~islandgrid.twin.twin.Twin`."""
+    """The pure in-process link to a register image, e.g. :class:`~islandgrid.twin.twin.Twin`."""
 
-    def __init__(self, twin: Twin) -> None:
+    def __init__(self, twin: RegisterImage) -> None:
         self.twin = twin
         self.reads = 0
         self.writes = 0

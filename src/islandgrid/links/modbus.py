@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
+from islandgrid.devices.registers import SUNSPEC_BASE, register_map
 from islandgrid.errors import DeviceProtocolError, DeviceTimeoutError
 from islandgrid.links.base import write_plan
-from islandgrid.twin.registers import SUNSPEC_BASE, register_map
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from islandgrid.devices.registers import SUNSPEC_BASE, RegisterMap, decode_point, register_map
+from islandgrid.devices.states import PCS_FOLLOW, PCS_FORM
 from islandgrid.errors import DeviceProtocolError, DeviceTimeoutError
-from islandgrid.twin.plant import PCS_FOLLOW, PCS_FORM, Plant
-from islandgrid.twin.registers import SUNSPEC_BASE, RegisterMap, decode_point, register_map
+from islandgrid.twin.plant import Plant
 
 #: Communication faults a device can have.
 COMM_FAULTS: tuple[str, ...] = ("stale", "timeout", "exception")

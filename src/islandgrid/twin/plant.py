@@ -30,6 +30,23 @@ import pandas as pd
 
 from islandgrid.components.battery import BatteryParams
 from islandgrid.components.genset import GensetParams
+from islandgrid.devices.states import (
+    FORMER_DEAD,
+    FORMER_GENSET,
+    FORMER_GRID,
+    FORMER_PCS,
+    GENSET_FAILED,
+    GENSET_OFF,
+    GENSET_RUNNING,
+    GENSET_STARTING,
+    PCS_FOLLOW,
+    PCS_FORM,
+    PCS_OFF,
+    REFUSED_DF,
+    REFUSED_DPHI,
+    REFUSED_DV,
+    REFUSED_GRID,
+)
 
 #: Columns of :attr:`Plant.trace` (energies [kWh] over the step, then state).
 TRACE_COLUMNS: tuple[str, ...] = (
@@ -56,18 +73,6 @@ TRACE_COLUMNS: tuple[str, ...] = (
     "battery_available",  # not tripped and above soc_min (could deliver energy)
     "former",  # 0 dead bus, 1 grid, 2 PCS, 3 genset
 )
-
-GENSET_OFF, GENSET_STARTING, GENSET_RUNNING, GENSET_FAILED = 0, 1, 2, 3
-#: Bits of the PCC's ``close_refused`` register: why the last close command was refused.
-REFUSED_GRID, REFUSED_DF, REFUSED_DV, REFUSED_DPHI = 1, 2, 4, 8
-REFUSED_NAMES: dict[int, str] = {
-    REFUSED_GRID: "grid dead or outside the normal band",
-    REFUSED_DF: "frequency difference above the sync-check limit",
-    REFUSED_DV: "voltage difference above the sync-check limit",
-    REFUSED_DPHI: "phase difference above the sync-check limit",
-}
-PCS_OFF, PCS_FOLLOW, PCS_FORM = 0, 1, 2
-FORMER_DEAD, FORMER_GRID, FORMER_PCS, FORMER_GENSET = 0, 1, 2, 3
 
 
 def _clean(x_kw: float) -> float:

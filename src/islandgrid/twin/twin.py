@@ -2,7 +2,7 @@
 
 Stepped mode (tests, benchmarks): call :meth:`Twin.step` yourself; nothing runs in the
 background. Real-time mode (``islandgrid serve --twin``): :meth:`Twin.run` advances the
-plant in fixed steps to keep up with a :class:`~islandgrid.twin.clock.SimClock`.
+plant in fixed steps to keep up with a :class:`~islandgrid.devices.clock.SimClock`.
 """
 
 from __future__ import annotations
@@ -18,31 +18,14 @@ import pandas as pd
 
 from islandgrid.components.battery import battery_params
 from islandgrid.components.genset import genset_params
+from islandgrid.devices.clock import Clock
+from islandgrid.devices.faults import FAULT_KINDS, GRID_HZ_OFFSET_LIMIT_HZ, GRID_V_PU_LIMIT
+from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.states import GENSET_FAILED, GENSET_OFF
 from islandgrid.errors import DeviceError, InputError
 from islandgrid.site.spec import Site
-from islandgrid.twin.clock import Clock
 from islandgrid.twin.devices import TwinDevice
-from islandgrid.twin.plant import GENSET_FAILED, GENSET_OFF, Plant, PlantConfig, Profile
-from islandgrid.twin.registers import DEVICE_NAMES
-
-#: Fault kinds :meth:`Twin.inject_fault` accepts, with their parameters.
-FAULT_KINDS: dict[str, str] = {
-    "grid_loss": "the grid goes dead; the PCC relay opens and the PCS islands in the same step",
-    "grid_restore": "the grid comes back at nominal voltage and frequency",
-    "grid_off_nominal": "the grid runs off nominal: params hz (offset from nominal, default 0.45), v_pu (default 1.0)",
-    "bms_trip": "the BMS opens its contactor: params duration_s (twin s; default: until bms_reset)",
-    "bms_reset": "the cause of a BMS trip clears (the controller must still reset the BMS)",
-    "genset_fail_to_start": "every genset start fails: params on (default true)",
-    "telemetry_stale": "a device keeps answering with frozen values: params device (default pcs), duration_s",
-    "modbus_timeout": "a device stops answering: params device (default pcs), duration_s",
-    "modbus_exception": "a device answers every request with exception 4: params device (default pcs), duration_s",
-    "clear_faults": "clear every communication fault (params device: only that one)",
-}
-
-
-#: ``grid_off_nominal`` limits: |hz offset| < this [Hz], 0 < v_pu < :data:`GRID_V_PU_LIMIT` [p.u.].
-GRID_HZ_OFFSET_LIMIT_HZ = 5.0
-GRID_V_PU_LIMIT = 1.5
+from islandgrid.twin.plant import Plant, PlantConfig, Profile
 
 
 def profile_from_site(site: Site) -> Profile:

@@ -14,7 +14,7 @@ links (:mod:`islandgrid.links`), so both sides agree by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Literal
 
 #: The SunSpec base address and marker.
@@ -277,7 +277,7 @@ _UNITS: tuple[tuple[str, str], ...] = (
 _DOC_HEAD = """\
 # Register maps of the device twin
 
-<!-- Generated from src/islandgrid/twin/registers.py by
+<!-- Generated from src/islandgrid/devices/registers.py by
      `python -m islandgrid.twin.registers_doc > docs/registers.md`; tests/test_hil_registers_doc.py
      fails when this file and the code differ. Edit the code, then regenerate. -->
 
@@ -320,25 +320,6 @@ ports 5020 to 5024). These maps are **SunSpec-style**, not a certified SunSpec i
 
 """
 
-_DOC_TAIL = """\
-## Breaker sync-check relay (PCC)
-
-A close command (`breaker_req` = 2) onto a **live** bus is refused while the bus and grid sides
-differ by more than the relay's limits (IEEE 1547-2018 Table 39, DER <= 500 kVA): **{df:g} Hz**,
-**{dv:g} %** voltage, **{dphi:g} degrees**; a close onto a dead or abnormal grid is refused too.
-A refused close leaves the breaker open, sets the bits of `close_refused` and counts up
-`close_refusals`; the Modbus write itself succeeds. A successful close clears `close_refused`.
-A **dead** bus closes without a synchronism check.
-
-| `close_refused` bit | cause |
-|---:|---|
-{bits}
-
-These limits are the device's own (`PlantConfig.sync_*_max`); the controller's `[controller]`
-`sync_df_hz`, `sync_dv_frac`, `sync_dphi_deg` (same defaults) decide when it *asks* to close,
-and it logs every refusal as a `breaker_close_refused` event (see [controller.md](controller.md)).
-"""
-
 
 def _units(p: Point) -> str:
     if p.kind == "acc64":
@@ -353,7 +334,7 @@ def _scale(p: Point) -> str:
     return f"{p.scale:g}"
 
 
-def registers_markdown() -> str:
+def maps_markdown() -> str:
     """``docs/registers.md``, rendered from :data:`MAPS` (the doc cannot drift from the code)."""
     lines = [_DOC_HEAD]
     for m in MAPS.values():
@@ -375,16 +356,4 @@ def registers_markdown() -> str:
         end = SUNSPEC_BASE + m.total_registers - 2
         lines.append(f"| {end}-{end + 1} | end | u16 x 2 | | | R | end model 0xFFFF, 0 |")
         lines.append("")
-    from islandgrid.twin.plant import REFUSED_NAMES, PlantConfig
-
-    limits = {f.name: f.default for f in fields(PlantConfig) if f.name.startswith("sync_")}
-    bits = "\n".join(f"| {bit} | {text} |" for bit, text in REFUSED_NAMES.items())
-    lines.append(
-        _DOC_TAIL.format(
-            df=limits["sync_df_max_hz"],
-            dv=100 * float(limits["sync_dv_max_pu"]),  # type: ignore[arg-type]
-            dphi=limits["sync_dphi_max_deg"],
-            bits=bits,
-        )
-    )
     return "\n".join(lines)

@@ -12,11 +12,11 @@ import pandas as pd
 
 from islandgrid.controller.metering import FlowSink
 from islandgrid.controller.service import ControllerService
+from islandgrid.devices.clock import ManualClock
 from islandgrid.inputs.series import InputSeries
 from islandgrid.links.base import DeviceLink
 from islandgrid.links.inprocess import InProcessLink
 from islandgrid.site.spec import Site
-from islandgrid.twin.clock import ManualClock
 from islandgrid.twin.plant import Profile
 from islandgrid.twin.twin import Twin
 
