@@ -1,4 +1,4 @@
-"""Carbon flow: conservation (hypothesis), the GUIDE §4 pool equations by hand, FIFO, diesel part load."""
+"""Carbon flow: conservation (hypothesis), the pool equations (docs/ledger.md) by hand, FIFO, diesel part load."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_conservation_any_flows_any_efficiencies(case, rule: str) -> None:
 
 
 def test_pool_by_hand() -> None:
-    """GUIDE §4 by hand: charge 10 kWh of grid at 0.6, then discharge into a PV-less night.
+    """The pool by hand: charge 10 kWh of grid at 0.6, then discharge into a PV-less night.
 
     eta_c = eta_d = 0.9, empty battery. Interval 0: bus = 10 kWh grid + 10 kWh PV, load 10,
     charge 10: e_bus = 6/20 = 0.3; M = 10 x 0.3 = 3 kg; S = 9 kWh.
@@ -115,7 +115,7 @@ def test_fifo_releases_oldest_first() -> None:
 
 def test_diesel_intensity_shows_part_load() -> None:
     """e_diesel = fuel_l x 2.68 / kWh: at 25 % load the 6BT5.9-G2 sheet (7.3 L/h for 23 kW) gives
-    0.851 kg/kWh, at 100 % (23.5 L/h for 92 kW) 0.685 kg/kWh (GUIDE §3 data-sheet points)."""
+    0.851 kg/kWh, at 100 % (23.5 L/h for 92 kW) 0.685 kg/kWh (Cummins 6BT5.9-G2 data sheet)."""
     flows = _flows(
         [
             {"diesel_kwh": 23.0, "fuel_l": 7.3, "load_served_kwh": 23.0},

@@ -1,6 +1,6 @@
 """NPC, CRF, LCOE, replacement, salvage and payback against hand calculations.
 
-CRF and NPC follow HOMER Pro's definitions (GUIDE §2); the CRF values are those of
+CRF and NPC follow HOMER Pro's definitions (HOMER Pro user manual, glossary); the CRF values are those of
 standard interest tables (e.g. Newnan, Engineering Economic Analysis, A/P factor:
 10 %, 3 years = 0.40211; 6 %, 25 years = 0.07823), checked here to 1e-5 as printed there.
 """

@@ -1,4 +1,4 @@
-"""Genset fuel curve: fit to data-sheet points (GUIDE §3) with the residual of the fit."""
+"""Genset fuel curve: fit to data-sheet points (Cummins) with the residual of the fit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from islandgrid.components.genset import altitude_derate_frac, fit_fuel_curve
 from islandgrid.errors import SiteFileError
 
-#: Cummins data sheets, 1500 rpm prime, L/h at 25/50/75/100 % load (GUIDE §3, shared SOURCES.md).
+#: Cummins data sheets, 1500 rpm prime, L/h at 25/50/75/100 % load (examples/data/SOURCES.md).
 SHEETS = {
     "6BT5.9-G2": (92.0, [7.3, 11.7, 18.0, 23.5]),
     "6BTAA5.9-G6": (135.0, [9.0, 18.0, 27.0, 35.0]),

@@ -23,7 +23,7 @@ def fast_site(site: Site, **controller: object) -> Site:
 
 
 def check_invariants(trace: pd.DataFrame, soc_min_kwh: float, soc_max_kwh: float) -> None:
-    """Physics invariants of every twin step (GUIDE §2)."""
+    """Physics invariants of every twin step (energy conservation on the bus)."""
     t = trace
     supply = t.pv_used_kwh + t.grid_in_kwh + t.diesel_kwh + t.bat_out_kwh
     demand = t.load_served_kwh + t.bat_in_kwh + t.grid_out_kwh + t.dump_kwh

@@ -1,4 +1,4 @@
-"""The status's carbon figures come from the carbon flow of the metered intervals (GUIDE §2, §4):
+"""The status's carbon figures come from the carbon flow of the metered intervals (islandgrid.carbon.flow):
 today's PV share is the PV-attributed share of the load served (through the battery pool), and
 the current intensity carries the battery pool's intensity e_bat."""
 

@@ -201,7 +201,7 @@ def test_import_fills_gaps_conservatively_and_flags(built: Path) -> None:
     filled = rec[(rec["flags"] & 1).astype(bool)]
     assert len(filled) == 2
     assert (filled["quality"] == "default").all()
-    # MEE 2023 national fossil-only factor 0.8273 kg/kWh (GUIDE §3) > the site's 0.6849: the higher one
+    # MEE 2023 national fossil-only factor 0.8273 kg/kWh (MEE & NBS 2023) > the site's 0.6849: the higher one
     assert filled["e_grid_kg_per_kwh"].tolist() == [0.8273, 0.8273]
     neighbours = rec["load_served_kwh"].iloc[[29, 32]].max()
     assert filled["load_served_kwh"].tolist() == [neighbours, neighbours]

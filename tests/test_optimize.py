@@ -220,7 +220,7 @@ def test_milp_minimum_load_goes_to_dump_and_fuel_follows_homer() -> None:
     """Islanded, no PV, a battery with no usable room (SoC max = SoC min), a 10 kW load for 3 hours
     and a 50 kW genset with 30 % minimum load: the MILP runs the genset at its 15 kW minimum and
     dumps the 5 kW surplus. Fuel = F0 x rated + F1 x P per hour (HOMER's curve and example
-    F0 = 0.033, F1 = 0.273, GUIDE §3)."""
+    F0 = 0.033, F1 = 0.273, HOMER Pro user manual)."""
     bat = battery(100, 50, soc_min=0.1, soc_max=0.1 + 1e-9, soc_init=0.1)
     gen = genset(50.0, min_frac=0.3)
     p = problem([0, 0, 0], [10, 10, 10], [False] * 3, bat=bat, gen=gen, critical_frac=1.0)

@@ -48,7 +48,7 @@ def test_annual_yield_within_1pct_of_pvlib_modelchain(horinger) -> None:
     # ModelChain's pvwatts_losses default is 14.08 %; rescale to the site's 14 %.
     theirs_kwh = float(mc.results.ac.clip(lower=0).sum()) / 1000 * (1 - pv.losses_frac) / (1 - 0.1408)
     assert ours_kwh == pytest.approx(theirs_kwh, rel=0.01)
-    # GUIDE §3: Hohhot GHI ~1545 kWh/m²a; PVWatts with 14 % losses gives ~1300 kWh/kWp·a AC here.
+    # the CSWD Hohhot .stat file: GHI ~1545 kWh/m²a; PVWatts with 14 % losses gives ~1300 kWh/kWp·a AC here.
     assert 1200 < ours_kwh / pv.kwp < 1600
 
 

@@ -49,7 +49,7 @@ def test_totals_agree_to_the_gram_everywhere(report: tuple[Path, Path]) -> None:
         assert abs(monthly_csv.drop(index="total")[key].sum() - value) < GRAM
         shown = f"{value:,.3f}"
         assert shown in html, key
-    # location-based Scope 2 = grid import x the Inner Mongolia 2022 factor 0.6849 (MEE/NBS, GUIDE §3)
+    # location-based Scope 2 = grid import x the Inner Mongolia 2022 factor 0.6849 (MEE & NBS 2022 announcement)
     assert abs(ledger["scope2_location_kg"] - rec["grid_in_kwh"].sum() * 0.6849) < GRAM
     # market-based, no certificates: grid import and the PV claimed under FIFO at max(residual 2022 0.5856,
     # location 0.6849) = 0.6849: never below location-based

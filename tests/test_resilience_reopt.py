@@ -1,4 +1,4 @@
-"""Outage survival against REopt.jl's analytic backup-reliability cases (GUIDE §7).
+"""Outage survival against REopt.jl's analytic backup-reliability cases (REopt.jl, test/runtests.jl).
 
 Source: NREL REopt.jl, ``src/outagesim/backup_reliability.jl`` (docstring of
 ``survival_with_battery``) and ``test/runtests.jl`` ("Backup Generator Reliability").

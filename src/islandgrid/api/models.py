@@ -53,7 +53,7 @@ class Status(_Open):
     carbon_kg_per_kwh: float | None = Field(
         None,
         description="Current bus carbon intensity [kg CO2/kWh]: grid import x grid factor, diesel fuel CO2 and "
-        "battery discharge x the battery pool's intensity, over all supply (GUIDE §4)",
+        "battery discharge x the battery pool's intensity, over all supply (Kang et al., Sci. Rep. 2012)",
     )
     battery_carbon_kg_per_kwh: float | None = Field(
         None, description="Intensity of energy leaving the battery now, e_bat = M / (S x eta_d) [kg CO2/kWh]"

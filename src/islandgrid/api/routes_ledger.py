@@ -27,7 +27,8 @@ router = APIRouter(
     },
 )
 
-#: Q1-2026 CBAM certificate price (GUIDE §2), the report's default [EUR/t].
+#: Q1-2026 CBAM certificate price published by the European Commission (Reg. (EU) 2023/956 Art. 21),
+#: the report's default [EUR/t].
 CBAM_PRICE_EUR_PER_T = 75.36
 
 #: The HTML report embeds plotly and its own styles inline, and fetches nothing.

@@ -1,7 +1,7 @@
 """Carbon-emission flow: the source mix and carbon intensity of every kWh, through the battery.
 
 Proportional sharing on the AC bus (Kang et al., Sci. Rep. 2012) with the battery as a
-pool (GUIDE §4). For interval t:
+pool. For interval t:
 
     e_bus = (grid_in*e_grid + diesel_co2 + bat_out*e_bat) / (pv_used + grid_in + diesel + bat_out)
 
@@ -365,7 +365,7 @@ def _check_rule(rule: str) -> None:
             field="carbon.battery_rule",
             value=rule,
             allowed="pool, fifo",
-            fix="use 'pool' (GUIDE §4 default) or 'fifo'",
+            fix="use 'pool' (the default) or 'fifo'",
         )
 
 
@@ -591,7 +591,7 @@ def _check_conservation_array(out: np.ndarray, rtol: float, initial_stock_kg: fl
 
 
 def pv_share(load_served_kwh: np.ndarray | pd.Series, load_pv_frac: np.ndarray | pd.Series) -> float:
-    """``pv_share`` (GUIDE §2): load energy attributed to PV (through the battery) over load served [-].
+    """``pv_share`` (REopt's delivered-RE share, PV only): load energy from PV (via the battery) over load served [-].
 
     The one definition: the simulation KPIs and the carbon report both call this.
     """

@@ -13,7 +13,7 @@ import numpy as np
 from islandgrid.errors import SiteFileError
 from islandgrid.site.spec import GensetSpec
 
-#: HOMER's documented example curve (GUIDE §3): F0 [L/h/kW rated], F1 [L/kWh].
+#: HOMER Pro's documented example curve (HOMER Pro user manual, 'Generator Fuel Curve'): F0 [L/h/kW rated], F1 [L/kWh].
 HOMER_F0_L_PER_H_PER_KW = 0.033
 HOMER_F1_L_PER_KWH = 0.273
 

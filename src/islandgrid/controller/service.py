@@ -176,7 +176,7 @@ class ControllerService:
         return state if isinstance(state, CarbonState) else None
 
     def _stock_intensity(self, state: CarbonState | None) -> float:
-        """e_bat = M / (S·ηd) of a carbon state [kg/kWh] (GUIDE §4); 0 for an empty or unknown stock."""
+        """e_bat = M / (S·ηd) of a carbon state [kg/kWh] (the carbon flow's pool); 0 for an empty stock."""
         if state is None or state.energy_kwh <= 1e-9:
             return 0.0
         return state.co2_kg / (state.energy_kwh * self.site.battery.eta_discharge)
@@ -340,7 +340,7 @@ class ControllerService:
         grid_f = self.planner.grid_co2_kg_per_kwh(epoch)
         gp = c.genset
         diesel_kg_h = float(gp.fuel_l_per_h(gen_kw)) * gp.co2_kg_per_l if gen_kw > 0 else 0.0
-        # GUIDE §4's bus intensity with the powers now; the battery carries its pool's intensity
+        # the carbon flow's bus intensity (Kang 2012) with the powers now; the battery carries its pool's intensity
         # (e_bat of the metered carbon flow), not zero
         e_bat = self.e_bat_kg_per_kwh
         supply = max(pv_kw, 0) + max(bat_kw, 0) + max(gen_kw, 0) + max(grid_kw, 0)

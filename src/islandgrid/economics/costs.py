@@ -2,7 +2,7 @@
 
 One vectorised path prices one design or ten thousand: every input is an array over
 designs, every output a matrix (designs x years) per cost line. NPC, CRF, annualised
-cost and LCOE follow HOMER's definitions (GUIDE §2, :mod:`islandgrid.economics.finance`).
+cost and LCOE follow HOMER Pro's definitions (HOMER Pro user manual, glossary; :mod:`islandgrid.economics.finance`).
 
 Cost lines (positive = cost, negative = income), each a separate row of the table:
 

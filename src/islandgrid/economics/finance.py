@@ -1,6 +1,6 @@
 """Discounting primitives: capital recovery factor, present worth, replacement and salvage.
 
-Definitions follow HOMER Pro's glossary (GUIDE §2):
+Definitions follow HOMER Pro's glossary (user manual: 'Net Present Cost', 'Capital Recovery Factor', 'Levelized COE'):
 
 - capital recovery factor  CRF(i, N) = i (1+i)^N / ((1+i)^N - 1)
 - net present cost         NPC = sum over years y = 0..N of CF_y / (1+i)^y

@@ -65,8 +65,9 @@ def ai_training_it_kw(
 def pue(spec: PueSpec, temp_air_c: np.ndarray | None) -> np.ndarray | float:
     """Power usage effectiveness [-]: constant, or linear in outdoor dry-bulb.
 
-    Free cooling in Inner Mongolia gives about 1.15 in winter and 1.35 in summer
-    (GUIDE §3): PUE = winter below ``t_low_c``, summer above ``t_high_c``, linear between.
+    PUE = winter below ``t_low_c``, summer above ``t_high_c``, linear between. The example sites'
+    1.15 / 1.35 are planning values for free cooling in Inner Mongolia's climate; set them from the
+    room's measured PUE.
     """
     if spec.kind == "constant":
         return spec.value

@@ -223,7 +223,7 @@ def _check_nonneg(cols: dict[str, np.ndarray], idx: pd.Index, source: str) -> No
 
 
 def bus_residual(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Sources minus sinks of every interval (GUIDE §2 balance), and the throughput max(sources, sinks) [kWh].
+    """Sources minus sinks of every interval (the bus balance, docs/ledger.md) and the throughput max of both [kWh].
 
     sources = pv_used + grid_in + diesel + bat_out; sinks = load_served + bat_in + grid_out + dump.
     """
@@ -243,7 +243,7 @@ def reconcile_bus(
     source: str = "flows",
     rounding_rtol: float = ROUNDING_RTOL,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Balance every interval's bus so that the carbon flow conserves carbon exactly (GUIDE §4).
+    """Balance every interval's bus so that the carbon flow conserves carbon exactly (docs/ledger.md).
 
     Proportional sharing gives the sinks ``e_bus = carbon in / sources``; if the sinks hold more
     or less energy than the sources, they carry away more or less carbon than came in. Metered

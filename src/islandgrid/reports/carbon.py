@@ -47,7 +47,7 @@ from islandgrid.reports.carbon_basis import (
 from islandgrid.reports.carbon_plots import plot_cfe, plot_distribution, plot_heatmap, plot_monthly
 from islandgrid.reports.carbon_tables import CSS, html_table, write_xlsx
 
-#: Q1-2026 CBAM certificate price (GUIDE §2) [EUR/t].
+#: Q1-2026 CBAM certificate price published by the European Commission (Reg. (EU) 2023/956 Art. 21) [EUR/t].
 CBAM_PRICE_Q1_2026_EUR_PER_T = 75.36
 
 

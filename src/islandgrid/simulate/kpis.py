@@ -1,4 +1,4 @@
-"""Annual KPIs from flows and carbon flow (names and definitions from GUIDE §2)."""
+"""Annual KPIs from flows and carbon flow (HOMER Pro's glossary, REopt's delivered-RE share)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ class Result:
     problem : DispatchProblem
         The arrays handed to the strategy.
     kpis : dict
-        Annual KPIs (names from GUIDE §2).
+        Annual KPIs (:mod:`islandgrid.simulate.kpis`).
     baseline : Result or None
         The traditional grid + diesel-backup design on the same load and outages.
     """

@@ -7,7 +7,7 @@ the keys in :data:`FLOW_COLUMNS`. The engine then checks the invariants and wrap
 the arrays into a :class:`~islandgrid.simulate.result.Result`.
 
 Sign conventions: every flow is a non-negative energy in the interval [kWh].
-Balance in every interval (GUIDE §2):
+Balance in every interval (energy conservation on the AC bus):
 
     pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump
 """

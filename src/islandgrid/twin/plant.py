@@ -7,7 +7,8 @@ hardware happens here within the same step, without the controller:
 - The PCC protection relay opens the breaker when the grid's voltage or frequency
   leaves the normal band (or the grid is lost).
 - The PCS then forms the grid at once, so the battery carries the load in the same
-  step while it has energy and power (GUIDE §2: the PCS islands in milliseconds).
+  step while it has energy and power (a grid-forming PCS islands within
+  milliseconds: IEEE 1547-2018 §8.2, intentional islanding).
 - A running genset forms the grid when the battery cannot (BMS tripped, PCS off).
 - On overload the under-frequency relays drop the shed groups first, then the
   critical feeders; nothing forms the bus when neither battery nor genset can: the
@@ -16,7 +17,7 @@ hardware happens here within the same step, without the controller:
 Battery and genset physics come from the core models
 (:class:`~islandgrid.components.battery.BatteryParams`,
 :class:`~islandgrid.components.genset.GensetParams`). Every step records its energy
-flows, which balance exactly (GUIDE §2):
+flows, which balance exactly:
 ``pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump``.
 """
 
