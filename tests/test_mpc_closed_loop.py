@@ -182,7 +182,7 @@ def test_simulate_runs_mpc_through_the_engine(horinger: Site, resolution: str) -
     import islandgrid
     from islandgrid.inputs.series import build_inputs
     from islandgrid.simulate.engine import build_problem, run_problem
-    from islandgrid.strategy import get_strategy
+    from islandgrid.simulate.registry import get_strategy
 
     inputs = build_inputs(horinger, resolution)
     days = round(3 * 24 / inputs.dt_h)
@@ -192,4 +192,4 @@ def test_simulate_runs_mpc_through_the_engine(horinger: Site, resolution: str) -
         r = run_problem(horinger, inputs, problem, get_strategy(name))  # check_flows inside
         assert r.strategy == name
         assert r.kpis["unserved_critical_kwh"] == pytest.approx(0.0, abs=1e-6)
-    assert "mpc_perfect" in islandgrid.strategy.strategy_factories()
+    assert "mpc_perfect" in islandgrid.simulate.registry.strategy_factories()

@@ -312,7 +312,7 @@ def test_optimal_strategy_through_the_engine_and_regret(horinger) -> None:  # ty
     """'optimal_lp' runs through simulate like any strategy; the regret table's reference is
     'optimal' (the perfect-foresight MILP), which reports its gap, and pv_first costs more."""
     import islandgrid
-    from islandgrid.mpc.regret import default_strategies, reference_name, regret_rows
+    from islandgrid.simulate.regret import default_strategies, reference_name, regret_rows
 
     r = islandgrid.simulate(horinger, "optimal_lp", baseline=False)
     assert r.strategy == "optimal_lp"
@@ -357,8 +357,9 @@ def test_time_limit_gives_a_clear_solver_error(horinger_problem: DispatchProblem
 def test_relax_and_round_fallback_is_feasible_and_above_the_bound() -> None:
     """The MILP's no-solution-in-time fallback: genset on wherever the LP uses it (runs extended to
     the minimum run time), the rest re-solved as an LP: feasible, engine checks pass, >= LP bound."""
-    from islandgrid.optimize.model import build_model
-    from islandgrid.optimize.solve import _relax_and_round, flows_from_solution, run_lp
+    from islandgrid.optimize.build import build_model
+    from islandgrid.optimize.highs import run_lp
+    from islandgrid.optimize.solve import _relax_and_round, flows_from_solution
 
     up = [True, False, False, True, False, True, True, True]
     gen = genset(40.0, min_frac=0.3, min_run_h=2.0)

@@ -14,7 +14,7 @@ import pytest
 
 from islandgrid.inputs.series import build_inputs
 from islandgrid.simulate.engine import build_problem, run_problem
-from islandgrid.strategy import get_strategy
+from islandgrid.simulate.registry import get_strategy
 
 #: Energy, PV, grid and carbon KPIs: the issue's 0.1 % bound.
 STRICT = (

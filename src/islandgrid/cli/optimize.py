@@ -60,8 +60,8 @@ def register(app: typer.Typer) -> None:
         """
         import islandgrid
         from islandgrid.cli.simulate import kpi_table
-        from islandgrid.optimize import optimize as run_optimize
         from islandgrid.optimize.model import validate_options
+        from islandgrid.simulate.optimal import optimize as run_optimize
         from islandgrid.reports.kpi_format import targets_verdict
         from islandgrid.reports.simulation import write_outputs
 

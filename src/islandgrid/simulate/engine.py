@@ -16,7 +16,7 @@ from islandgrid.simulate.checks import check_flows
 from islandgrid.simulate.kpis import add_baseline, compute_kpis
 from islandgrid.simulate.result import Result
 from islandgrid.site.spec import Site
-from islandgrid.strategy import get_strategy
+from islandgrid.simulate.registry import get_strategy
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem, GridParams, Strategy
 
 Progress = Callable[[str], None]

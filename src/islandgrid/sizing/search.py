@@ -21,7 +21,7 @@ from islandgrid.site.sizing import SizingSpec
 from islandgrid.site.spec import Site
 from islandgrid.sizing.designs import Design, design_grid, design_site, param_rows
 from islandgrid.sizing.kernel import KPI_COLUMNS, evaluate_designs
-from islandgrid.strategy import get_strategy
+from islandgrid.simulate.registry import get_strategy
 
 #: Called with (designs done, designs in total).
 SizingProgress = Callable[[int, int], None]
