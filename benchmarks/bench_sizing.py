@@ -26,10 +26,10 @@ import numba
 
 from islandgrid import load_site
 from islandgrid.simulate.engine import build_problem, run_problem
+from islandgrid.simulate.registry import get_strategy
 from islandgrid.site.sizing import SearchRange, SizingSpec
 from islandgrid.sizing.designs import Design, design_grid, design_site
 from islandgrid.sizing.search import evaluate, run_sizing, site_inputs
-from islandgrid.simulate.registry import get_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "examples" / "reference-100kw-sizing.toml"

@@ -14,8 +14,8 @@ import pandas as pd
 
 from islandgrid.inputs.series import InputSeries
 from islandgrid.simulate.engine import build_problem
-from islandgrid.site.spec import Site
 from islandgrid.simulate.registry import get_strategy
+from islandgrid.site.spec import Site
 from islandgrid.strategy.base import DispatchProblem
 
 

@@ -34,8 +34,8 @@ from islandgrid.controller.planning import Plan, Planner
 from islandgrid.errors import DataFileError, DeviceError, IslandgridError
 from islandgrid.inputs.series import InputSeries
 from islandgrid.links.base import DeviceLink
-from islandgrid.site.spec import Site
 from islandgrid.simulate.registry import strategy_factories
+from islandgrid.site.spec import Site
 from islandgrid.strategy.base import FLOW_COLUMNS
 from islandgrid.twin.clock import Clock, iso_utc
 from islandgrid.twin.plant import GENSET_FAILED, GENSET_RUNNING, GENSET_STARTING

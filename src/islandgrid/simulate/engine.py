@@ -14,9 +14,9 @@ from islandgrid.components.genset import genset_params
 from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.simulate.checks import check_flows
 from islandgrid.simulate.kpis import add_baseline, compute_kpis
+from islandgrid.simulate.registry import get_strategy
 from islandgrid.simulate.result import Result
 from islandgrid.site.spec import Site
-from islandgrid.simulate.registry import get_strategy
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem, GridParams, Strategy
 
 Progress = Callable[[str], None]

@@ -16,12 +16,12 @@ from islandgrid.economics.costs import CostTable, Operation, Sizes, cost_table, 
 from islandgrid.errors import TargetError
 from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.simulate.engine import baseline_site, build_problem, run_problem
+from islandgrid.simulate.registry import get_strategy
 from islandgrid.simulate.result import Result
 from islandgrid.site.sizing import SizingSpec
 from islandgrid.site.spec import Site
 from islandgrid.sizing.designs import Design, design_grid, design_site, param_rows
 from islandgrid.sizing.kernel import KPI_COLUMNS, evaluate_designs
-from islandgrid.simulate.registry import get_strategy
 
 #: Called with (designs done, designs in total).
 SizingProgress = Callable[[int, int], None]
