@@ -95,8 +95,7 @@ def _data(p: DispatchProblem, h: Horizon, state: InitialState, form: Formulation
     has_bat = b.energy_kwh > 0 and e_cap > 0
     e_res = max(h.reserve_kwh - b.soc_min_kwh, 0.0) if (has_bat and pen.reserve_per_kwh_h > 0) else 0.0
     # reserve rows: every interval in a fixed structure, else the grid-up ones (if there is a reserve)
-    res_t = t_all if form.fixed_structure or e_res <= 0 else np.flatnonzero(up)
-    res_t = res_t if form.fixed_structure or e_res > 0 else np.zeros(0, dtype=np.int64)
+    res_t = t_all if form.fixed_structure else (np.flatnonzero(up) if e_res > 0 else np.zeros(0, dtype=np.int64))
     res_on = up[res_t] & (e_res > 0)
     res_hi = np.where(res_on, np.inf if form.soft_soc else e_res, 0.0)
     res_lo = np.where(res_on, e_res, -np.inf)
