@@ -33,7 +33,8 @@ import numpy as np
 from islandgrid.forecast.base import steps_per_day
 from islandgrid.mpc.realise import PlantState, realise_interval
 from islandgrid.mpc.reserve import outage_duration_quantile_h, reserve_kwh
-from islandgrid.mpc.window import InitialState, Penalties, WindowInputs, WindowModel
+from islandgrid.mpc.window import WindowInputs, WindowModel
+from islandgrid.optimize.model import InitialState, Penalties
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 
