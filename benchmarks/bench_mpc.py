@@ -90,9 +90,9 @@ def main(quick: bool = False) -> None:
     import islandgrid
     from islandgrid.inputs.series import build_inputs
     from islandgrid.mpc.strategy import MPCStrategy
-    from islandgrid.optimize.solve import new_highs
+    from islandgrid.optimize.highs import new_highs
     from islandgrid.simulate.engine import build_problem, run_problem
-    from islandgrid.strategy import get_strategy
+    from islandgrid.simulate.registry import get_strategy
 
     site = islandgrid.load_site(ROOT / "examples" / "horinger-ai-room.toml")
     inputs = build_inputs(site, "15min")
