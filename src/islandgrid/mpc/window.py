@@ -37,7 +37,7 @@ solve pushes only what changed. A solve (see :meth:`WindowModel.solve`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -70,7 +70,7 @@ COLUMN_KINDS: dict[str, str] = {
 #: The flows of a plan.
 COLS: tuple[str, ...] = tuple(COLUMN_KINDS)
 #: How the window writes the plant.
-FORMULATION = Formulation(mode="milp", end_soc="terminal", soft_soc=True, fixed_structure=True)
+FORMULATION = Formulation(mode="milp", end_soc="terminal", soft_soc=True, fixed_structure=True, direct_use_cut=True)
 #: Time limit of the LP relaxation [s] (it takes milliseconds; this only guards against a hang).
 LP_TIME_LIMIT_S = 10.0
 
@@ -144,7 +144,7 @@ class WindowModel:
         # direct-use rows their usual coefficient, so that HiGHS keeps the entries (changed per window)
         placeholder = Horizon(zero, np.full(H, g.rated_kw), zero, np.ones(H, dtype=bool), zero, zero, zero,
                               p.battery.reserve_kwh)  # fmt: skip
-        form = FORMULATION if self.terminal else Formulation(mode="milp", soft_soc=True, fixed_structure=True)
+        form = FORMULATION if self.terminal else replace(FORMULATION, end_soc="free")
         self.model: Model = build_plant_model(p, placeholder, InitialState(p.battery.soc_init_kwh), form,
                                               self.penalties)  # fmt: skip
         m = self.model

@@ -292,9 +292,11 @@ def build_plant_model(
         on0, st0 = cols["on"][0], cols["start"][0]
         lt = t_all if form.fixed_structure else t_all[d.on_hi[blk] > 0]
         gmin = min(g.min_load_kw, g.rated_kw) * dt
-        for name, r_lo, r_hi, coef in (("gmax", -np.inf, 0.0, np.full(len(lt), -g.rated_kw * dt)),
-                                       ("gmin", 0.0, np.inf, np.full(len(lt), -gmin)),
-                                       ("direct", -np.inf, 0.0, d.direct_coef[lt])):  # fmt: skip
+        genset_rows = [("gmax", -np.inf, 0.0, np.full(len(lt), -g.rated_kw * dt)),
+                       ("gmin", 0.0, np.inf, np.full(len(lt), -gmin))]  # fmt: skip
+        if form.direct_use_cut:
+            genset_rows.append(("direct", -np.inf, 0.0, d.direct_coef[lt]))
+        for name, r_lo, r_hi, coef in genset_rows:
             rows = block(name, lt, r_lo, r_hi)
             put(rows, "dsl", lt, 1.0)
             if name == "direct":
