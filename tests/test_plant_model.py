@@ -67,7 +67,7 @@ def test_year_optimum_is_the_same_from_the_optimiser_and_the_window(horinger_pro
     p = horinger_problem
     assert p.battery.self_discharge_frac_per_h > 0 and not p.grid_available.all()
     _f, lp = solve_problem(p, "lp")
-    wm = WindowModel(p, p.n, terminal=False, mip_rel_gap=1e-9)
+    wm = WindowModel(p, p.n, terminal=False, selfdis_margin=False, mip_rel_gap=1e-9)
     plan = wm.solve(Horizon.of(p), InitialState(p.battery.soc_init_kwh))
     assert plan.mip_gap == 0.0  # its relaxation is integral: the window's MILP optimum
     assert plan.objective == pytest.approx(lp.objective, rel=1e-6)
@@ -87,7 +87,7 @@ def test_islanded_milp_optimum_is_the_same_from_the_optimiser_and_the_window(see
     p = replace(p, load_kw=p.load_kw + 15.0, critical_kw=p.critical_kw + 9.0, battery=bat)
     flows, info = solve_problem(p, "milp", mip_rel_gap=0.0, time_limit_s=60.0)
     assert info.status == "Optimal" and flows["genset_on"].sum() > 0
-    wm = WindowModel(p, p.n, terminal=False, mip_rel_gap=1e-9, time_limit_s=60.0)
+    wm = WindowModel(p, p.n, terminal=False, selfdis_margin=False, mip_rel_gap=1e-9, time_limit_s=60.0)
     plan = wm.solve(Horizon.of(p), InitialState(p.battery.soc_init_kwh), warm_start=False)
     assert plan.method in ("lp", "mip") and plan.mip_gap <= 1e-9
     assert plan.objective == pytest.approx(info.objective, rel=1e-6)
@@ -106,8 +106,25 @@ def test_self_discharge_is_one_model_in_the_optimiser_and_the_window() -> None:
     expect = 10 + 50 * (1 - s) ** np.arange(1, 7)
     flows, _ = solve_problem(p, "lp", method="direct")
     np.testing.assert_allclose(flows["soc_kwh"], expect, rtol=1e-9)
-    plan = WindowModel(p, 6, terminal=False).solve(Horizon.of(p), InitialState(60.0))
+    plan = WindowModel(p, 6, terminal=False, selfdis_margin=False).solve(Horizon.of(p), InitialState(60.0))
     np.testing.assert_allclose(plan.flows["soc"], expect, rtol=1e-9)
-    f = WindowModel(p, 6, terminal=False).solve(Horizon.of(p), InitialState(8.0)).flows
+    f = WindowModel(p, 6, terminal=False, selfdis_margin=False).solve(Horizon.of(p), InitialState(8.0)).flows
     b = p.battery
     assert f["soc"][0] == pytest.approx(8.0 + b.eta_charge * f["bat_in"][0] - f["bat_out"][0] / b.eta_discharge)
+
+
+def test_window_plan_keeps_the_rules_self_discharge_margin() -> None:
+    """Islanded, no PV, no genset, a battery that can just carry the load: the window plans to empty
+    it, but never below where the rules' larger self-discharge (on the whole stored energy) would
+    take the plant under SoC min when it follows the plan."""
+    s = 0.01
+    bat = battery(100, 50, soc_min=0.2, soc_init=0.6, selfdis_per_h=s, eta=1.0)
+    p = problem([0] * 8, [5.0] * 8, [False] * 8, bat=bat, gen=genset(0.0), critical_frac=0.0)
+    b = p.battery
+    f = WindowModel(p, 8).solve(Horizon.of(p), InitialState(b.soc_init_kwh)).flows
+    soc = b.soc_init_kwh
+    for t in range(8):  # the rule engine's battery update (strategy/rules.py, steps 1 and the SoC line)
+        soc -= min(soc * s, max(soc - b.soc_min_kwh, 0.0))
+        soc += b.eta_charge * f["bat_in"][t] - f["bat_out"][t] / b.eta_discharge
+        assert soc >= b.soc_min_kwh - 1e-9, t
+    assert f["bat_out"].sum() > 0.9 * (b.soc_init_kwh - b.soc_min_kwh)  # and it does use the battery

@@ -70,7 +70,9 @@ COLUMN_KINDS: dict[str, str] = {
 #: The flows of a plan.
 COLS: tuple[str, ...] = tuple(COLUMN_KINDS)
 #: How the window writes the plant.
-FORMULATION = Formulation(mode="milp", end_soc="terminal", soft_soc=True, fixed_structure=True, direct_use_cut=True)
+FORMULATION = Formulation(
+    mode="milp", end_soc="terminal", soft_soc=True, fixed_structure=True, direct_use_cut=True, selfdis_margin=True
+)
 #: Time limit of the LP relaxation [s] (it takes milliseconds; this only guards against a hang).
 LP_TIME_LIMIT_S = 10.0
 
@@ -126,6 +128,9 @@ class WindowModel:
     terminal : bool
         Value the stored energy at the end of the horizon (the MPC); False ends it free, as the
         optimiser's ``end_soc='free'``.
+    selfdis_margin : bool
+        Keep the self-discharge margin above SoC min (the MPC,
+        :class:`islandgrid.optimize.model.Formulation`); False plans to SoC min, as the optimiser.
     """
 
     problem: DispatchProblem
@@ -135,6 +140,7 @@ class WindowModel:
     time_limit_s: float = 0.0
     mip_rel_gap: float = 1e-2
     terminal: bool = True
+    selfdis_margin: bool = True
     _last_x: np.ndarray | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -144,7 +150,7 @@ class WindowModel:
         # direct-use rows their usual coefficient, so that HiGHS keeps the entries (changed per window)
         placeholder = Horizon(zero, np.full(H, g.rated_kw), zero, np.ones(H, dtype=bool), zero, zero, zero,
                               p.battery.reserve_kwh)  # fmt: skip
-        form = FORMULATION if self.terminal else replace(FORMULATION, end_soc="free")
+        form = replace(FORMULATION, end_soc="terminal" if self.terminal else "free", selfdis_margin=self.selfdis_margin)
         self.model: Model = build_plant_model(p, placeholder, InitialState(p.battery.soc_init_kwh), form,
                                               self.penalties)  # fmt: skip
         m = self.model

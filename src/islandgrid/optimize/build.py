@@ -256,12 +256,12 @@ def build_plant_model(
         cc.append(cidx)
         vv.append(np.broadcast_to(np.asarray(v, dtype=float), rows.shape))
 
-    def block(name: str, times: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    def block(name: str, times: np.ndarray, lo: float | np.ndarray, hi: float) -> np.ndarray:
         """Open a block of rows, one per entry of ``times``; return its row numbers."""
         nonlocal r0
         rows_map[name] = (r0, times)
         rows = r0 + np.arange(len(times))
-        rlo.append(np.full(len(times), lo))
+        rlo.append(np.broadcast_to(np.asarray(lo, dtype=float), times.shape).copy())
         rhi.append(np.full(len(times), hi))
         r0 += len(times)
         return rows
@@ -282,7 +282,9 @@ def build_plant_model(
         put(rows, "e", res_t, 1.0)
         put(rows, "ures", res_t, 1.0)
     if "umin" in cols:
-        rows = block("umin", t_all, 0.0, np.inf)
+        # the plan's floor, raised by the most the rules' self-discharge can exceed the model's by then
+        margin = (1.0 - d.decay ** (t_all + 1.0)) * b.soc_min_kwh if form.selfdis_margin else 0.0
+        rows = block("umin", t_all, margin, np.inf)
         put(rows, "e", t_all, 1.0)
         put(rows, "umin", t_all, 1.0)
         rows = block("omax", t_all, -np.inf, b.soc_max_kwh - b.soc_min_kwh)

@@ -51,7 +51,9 @@ This is the rules' loss at SoC min (0: the floor holds for free, as under the ru
 than the rules' loss anywhere (it differs from it by at most ``s dt soc_min`` per interval, 0.002 %
 of the battery an hour at 0.05 %/day and SoC min 10 %), so the perfect-foresight optimum stays a
 lower bound on every rule strategy; the state variable is shifted to SoC min for this reason. A
-measured state below SoC min (MPC) loses nothing in its first interval, as under the rules.
+measured state below SoC min (MPC) loses nothing in its first interval, as under the rules. A plan
+that the plant will follow must not count on the difference: the MPC's window keeps it as a margin
+above SoC min (``Formulation.selfdis_margin``; at most s dt soc_min per interval, compounded).
 
 Objective [currency]: grid import at tariff + carbon price x grid factor, minus export at the
 export price, fuel at (fuel price + carbon price x kg CO2/L) per litre, unserved energy (critical
@@ -218,6 +220,12 @@ class Formulation:
         window has it; the optimiser's year does not (measured on the example's year made
         islanded, 8760 live blocks: with it HiGHS's branch and bound overran its 30 s time limit
         by 27 s, for a gap of 55 % instead of 64 % at the limit).
+    selfdis_margin : bool
+        Keep the plan's stored energy at interval k at least ``(1 - a^(k+1)) soc_min`` above SoC
+        min (soft bounds only): the most by which the rules' self-discharge can exceed the model's by
+        then (module docstring), so that a plan the plant follows does not reach SoC min early (the
+        MPC window; without it a plan that empties the battery exactly at an outage's end left the
+        realisation 4 Wh short and started the genset, three times a year on the example).
     e_end_kwh : float or None
         Fix the stored energy above SoC min at the end [kWh] (the time decomposition; overrides
         ``end_soc``).
@@ -228,6 +236,7 @@ class Formulation:
     soft_soc: bool = False
     fixed_structure: bool = False
     direct_use_cut: bool = False
+    selfdis_margin: bool = False
     e_end_kwh: float | None = None
 
 
