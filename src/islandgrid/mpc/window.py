@@ -6,14 +6,15 @@ The window is the plant model written with
 - genset commitment by hour blocks (MILP), binaries free only where they can matter
   (:func:`islandgrid.optimize.model.live_blocks`), the direct-use valid inequality, minimum
   run time by a sum of starts, and the measured genset state (on/off, run time);
-- soft SoC bounds and a soft islanding reserve;
+- soft SoC bounds and a soft islanding reserve, SoC min raised by the self-discharge margin
+  (the rules lose a little more than the model, :mod:`islandgrid.optimize.model`);
 - a terminal value on the stored energy at the end of the horizon (the cheapest grid-up import
   price of the horizon times eta_d: worth keeping, never worth buying from the grid just to hold);
 - a fixed structure, so that the next window changes only bounds, costs, row bounds and the
   direct-use coefficients (:func:`islandgrid.optimize.build.plant_data`).
 
-With the whole period as its horizon, a terminal value of 0 and the initial state of the period,
-it is the optimiser's MILP (the equivalence is tested).
+With the whole period as its horizon, no terminal value, no margin and the initial state of the
+period, it reaches the optimiser's optimum (tests/test_plant_model.py).
 
 **Never infeasible.** Every row has a slack: unserved load (shed) and dump keep the
 balance; under_min, under_res and over_max keep any measured SoC (below its minimum,
