@@ -8,7 +8,7 @@ pv         PV into the bus (pv_used)                        0 .. pv_available (c
 gin, gout  grid import / export                             0 .. limit x dt, 0 while the grid is down
 bin, bout  battery charge / discharge (AC side)             0 .. power limit x dt
 dsl        genset output                                    0 .. rated x dt
-e          stored energy above SoC min, end of interval     0 .. soc_max - soc_min (soft: any)
+e          stored energy above SoC min, end of interval     0 .. soc_max - soc_min (soft: >= -soc_min)
 shed       non-critical unserved load                       0 .. load - critical
 shedc      critical unserved load                           0 .. critical
 ures       stored energy missing below the islanding        0 .. reserve - soc_min, while the grid
@@ -48,7 +48,7 @@ flow: the rate ``s`` [1/h] on the stored energy, never below SoC min (the BMS ho
 there). That loss is concave in the SoC (the floor), which no LP can state exactly; the model takes
 it on the stored energy ABOVE SoC min, ``s dt (soc - soc_min)``, at the same point of the interval.
 This is the rules' loss at SoC min (0: the floor holds for free, as under the rules) and never more
-than the rules' loss anywhere (it differs from it by at most ``s dt soc_min`` per interval, 0.002 %
+than the rules' loss anywhere (it differs from it by at most ``s dt soc_min`` per interval, 0.0002 %
 of the battery an hour at 0.05 %/day and SoC min 10 %), so the perfect-foresight optimum stays a
 lower bound on every rule strategy; the state variable is shifted to SoC min for this reason. A
 measured state below SoC min (MPC) loses nothing in its first interval, as under the rules. A plan
