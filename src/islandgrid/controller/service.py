@@ -40,12 +40,12 @@ from islandgrid.controller.events import EventLog
 from islandgrid.controller.loops import SupervisedLoops
 from islandgrid.controller.metering import COUNTERS, FlowSink, MemorySink, Meter, fuel_estimator
 from islandgrid.controller.planning import Plan, Planner
+from islandgrid.dispatch.registry import strategy_factories
 from islandgrid.errors import DataFileError, DeviceError, InputError, IslandgridError
 from islandgrid.inputs.series import InputSeries
 from islandgrid.ledger.record import FLAG_STALE
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
-from islandgrid.strategy import strategy_factories
 from islandgrid.strategy.base import FLOW_COLUMNS
 from islandgrid.twin.clock import Clock, iso_utc
 from islandgrid.twin.plant import GENSET_FAILED, GENSET_RUNNING, GENSET_STARTING
