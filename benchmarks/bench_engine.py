@@ -28,8 +28,8 @@ import numpy as np
 
 import islandgrid
 from islandgrid.inputs.series import build_inputs
-from islandgrid.simulate.engine import build_problem
 from islandgrid.strategy.base import FLOW_COLUMNS
+from islandgrid.strategy.problem import build_problem
 from islandgrid.strategy.rules import run_into, run_rules
 
 ROOT = Path(__file__).resolve().parents[1]

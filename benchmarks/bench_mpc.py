@@ -88,11 +88,12 @@ def describe(label: str, times: list[float], plans: list[Any] | None = None) -> 
 def main(quick: bool = False) -> None:
 
     import islandgrid
+    from islandgrid.dispatch.registry import get_strategy
     from islandgrid.inputs.series import build_inputs
     from islandgrid.mpc.strategy import MPCStrategy
-    from islandgrid.optimize.solve import new_highs
-    from islandgrid.simulate.engine import build_problem, run_problem
-    from islandgrid.strategy import get_strategy
+    from islandgrid.optimize.highs import new_highs
+    from islandgrid.simulate.engine import run_problem
+    from islandgrid.strategy.problem import build_problem
 
     site = islandgrid.load_site(ROOT / "examples" / "horinger-ai-room.toml")
     inputs = build_inputs(site, "15min")

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 5
 #: issue 4: the ratio islandgrid must reach against PyPSA end to end (headline: one solve each)
 REQUIRED_RATIO = 3.0
-#: the HiGHS options of islandgrid's one-solve LP (optimize/solve.py: highs_for), given to PyPSA too
+#: the HiGHS options of islandgrid's one-solve LP (optimize/highs.py: highs_for), given to PyPSA too
 HIGHS_OPTIONS: dict[str, Any] = {"output_flag": False, "threads": 1, "solver": "simplex", "simplex_strategy": 1}
 REL_TOL = 1e-6
 
@@ -165,8 +165,8 @@ def main() -> int:
 
     import islandgrid
     from islandgrid.inputs.series import build_inputs
-    from islandgrid.optimize.solve import new_highs
-    from islandgrid.simulate.engine import build_problem
+    from islandgrid.optimize.highs import new_highs
+    from islandgrid.strategy.problem import build_problem
 
     site = islandgrid.load_site(ROOT / "examples" / "horinger-ai-room.toml")
     p = build_problem(site, build_inputs(site, "1h"))

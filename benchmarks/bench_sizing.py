@@ -25,11 +25,12 @@ from pathlib import Path
 import numba
 
 from islandgrid import load_site
-from islandgrid.simulate.engine import build_problem, run_problem
+from islandgrid.dispatch.registry import get_strategy
+from islandgrid.simulate.engine import run_problem
 from islandgrid.site.sizing import SearchRange, SizingSpec
 from islandgrid.sizing.designs import Design, design_grid, design_site
 from islandgrid.sizing.search import evaluate, run_sizing, site_inputs
-from islandgrid.strategy import get_strategy
+from islandgrid.strategy.problem import build_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "examples" / "reference-100kw-sizing.toml"

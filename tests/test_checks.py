@@ -20,8 +20,9 @@ from islandgrid.carbon.flow import carbon_flow
 from islandgrid.errors import BalanceError
 from islandgrid.inputs.series import build_inputs
 from islandgrid.simulate.checks import CHECKS, check_flows, genset_runs, violations
-from islandgrid.simulate.engine import build_problem, run_problem
+from islandgrid.simulate.engine import run_problem
 from islandgrid.strategy.base import DispatchProblem
+from islandgrid.strategy.problem import build_problem
 from islandgrid.strategy.rules import RuleStrategy
 
 F0 = 0.033 * 50  # the 50 kW genset's no-load fuel (core_helpers' HOMER curve) [L/h]

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from islandgrid.carbon.factors import FACTORS
 from islandgrid.cli.main import app
+from islandgrid.dispatch.registry import strategy_factories, strategy_summaries
 from islandgrid.inputs.timegrid import RESOLUTIONS
 from islandgrid.site.spec import Site
-from islandgrid.strategy import strategy_factories, strategy_summaries
 
 RUNNER = CliRunner()
 

@@ -182,10 +182,10 @@ def test_reserve_rule_from_the_outage_model(horinger: Site) -> None:
 @pytest.mark.parametrize("resolution", ["1h", "15min"])
 def test_simulate_runs_mpc_through_the_engine(horinger: Site, resolution: str) -> None:
     """islandgrid.simulate(site, strategy='mpc_...') over a few days runs the same checked engine path."""
-    import islandgrid
+    from islandgrid.dispatch.registry import get_strategy, strategy_factories
     from islandgrid.inputs.series import build_inputs
-    from islandgrid.simulate.engine import build_problem, run_problem
-    from islandgrid.strategy import get_strategy
+    from islandgrid.simulate.engine import run_problem
+    from islandgrid.strategy.problem import build_problem
 
     inputs = build_inputs(horinger, resolution)
     days = round(3 * 24 / inputs.dt_h)
@@ -195,4 +195,4 @@ def test_simulate_runs_mpc_through_the_engine(horinger: Site, resolution: str) -
         r = run_problem(horinger, inputs, problem, get_strategy(name))  # check_flows inside
         assert r.strategy == name
         assert r.kpis["unserved_critical_kwh"] == pytest.approx(0.0, abs=1e-6)
-    assert "mpc_perfect" in islandgrid.strategy.strategy_factories()
+    assert "mpc_perfect" in strategy_factories()

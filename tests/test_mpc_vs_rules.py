@@ -104,7 +104,7 @@ def test_mpc_holds_the_site_reserve_by_default(horinger: Site, monkeypatch: pyte
     and is only used when asked for."""
     from islandgrid.inputs.series import build_inputs
     from islandgrid.mpc import window
-    from islandgrid.simulate.engine import build_problem
+    from islandgrid.strategy.problem import build_problem
 
     inputs = build_inputs(horinger, "1h")
     inputs = replace(inputs, frame=inputs.frame.iloc[24 * 40 :][:24])

@@ -163,8 +163,9 @@ def test_the_milp_keeps_the_minimum_off_time(min_off_h: float, on: list[float]) 
 def test_relax_and_round_bridges_a_gap_shorter_than_the_minimum_off_time() -> None:
     # The same case through the MILP's no-solution-in-time fallback: the LP runs diesel in hours 0
     # and 2; the 1 h gap is shorter than the 2 h minimum off time, so the genset is kept on through it.
-    from islandgrid.optimize.model import build_model
-    from islandgrid.optimize.solve import _relax_and_round, flows_from_solution, run_lp
+    from islandgrid.optimize.build import build_model
+    from islandgrid.optimize.highs import run_lp
+    from islandgrid.optimize.solve import _relax_and_round, flows_from_solution
 
     p = problem(
         [0, 0, 0],

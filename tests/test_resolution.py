@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from islandgrid.dispatch.registry import get_strategy
 from islandgrid.inputs.series import build_inputs
-from islandgrid.simulate.engine import build_problem, run_problem
-from islandgrid.strategy import get_strategy
+from islandgrid.simulate.engine import run_problem
+from islandgrid.strategy.problem import build_problem
 
 #: Energy, PV, grid and carbon KPIs: the issue's 0.1 % bound.
 STRICT = (

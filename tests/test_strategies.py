@@ -244,7 +244,7 @@ def test_battery_first_uses_the_battery_where_load_following_keeps_its_genset_on
 
 
 def test_battery_first_is_in_the_registry() -> None:
-    from islandgrid.strategy import get_strategy, strategy_factories
+    from islandgrid.dispatch.registry import get_strategy, strategy_factories
 
     assert "battery_first" in strategy_factories()
     assert get_strategy("battery_first").name == "battery_first"

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         from islandgrid.forecast.registry import FORECASTERS, build_forecaster
         from islandgrid.forecast.skill import skill_table
         from islandgrid.inputs.series import build_inputs
-        from islandgrid.simulate.engine import build_problem
+        from islandgrid.strategy.problem import build_problem
 
         site = islandgrid.load_site(site_file)
         status = err_console().status("building inputs and issuing forecasts over the year", spinner="dots")

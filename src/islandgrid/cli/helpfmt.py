@@ -14,8 +14,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from islandgrid.carbon.factors import FACTORS
+from islandgrid.dispatch.registry import strategy_factories
 from islandgrid.inputs.timegrid import RESOLUTIONS
-from islandgrid.strategy import strategy_factories
 
 #: ``--resolution`` choices, from the one table of resolutions.
 RESOLUTION_CHOICES = ", ".join(RESOLUTIONS)

@@ -61,10 +61,10 @@ def register(app: typer.Typer) -> None:
         """
         import islandgrid
         from islandgrid.cli.simulate import kpi_table
-        from islandgrid.optimize import optimize as run_optimize
         from islandgrid.optimize.model import validate_options
         from islandgrid.reports.kpi_format import targets_verdict
         from islandgrid.reports.simulation import write_outputs
+        from islandgrid.simulate.optimal import optimize as run_optimize
 
         validate_options(mode, end_soc, time_limit, mip_gap)
         site = islandgrid.load_site(site_file)

@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
 
         import islandgrid
-        from islandgrid.mpc.regret import REGRET_COLUMNS, default_strategies, reference_name, regret_rows
-        from islandgrid.strategy import get_strategy
+        from islandgrid.dispatch.registry import get_strategy
+        from islandgrid.simulate.regret import REGRET_COLUMNS, default_strategies, reference_name, regret_rows
 
         site = islandgrid.load_site(site_file)
         names = list(strategy) if strategy else default_strategies()

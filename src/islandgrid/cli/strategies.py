@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     @friendly_errors
     def strategies() -> None:
         """List the dispatch strategies (\\[simulation] strategy, --strategy) and what each does."""
-        from islandgrid.strategy import strategy_summaries
+        from islandgrid.dispatch.registry import strategy_summaries
 
         table = Table(title="dispatch strategies", title_justify="left")
         table.add_column("name", no_wrap=True)

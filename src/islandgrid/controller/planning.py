@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from islandgrid.dispatch.registry import get_strategy
 from islandgrid.inputs.series import InputSeries
-from islandgrid.simulate.engine import build_problem
 from islandgrid.site.spec import Site
-from islandgrid.strategy import get_strategy
 from islandgrid.strategy.base import DispatchProblem
+from islandgrid.strategy.problem import build_problem
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,12 @@ from islandgrid.controller.planning import Plan, Planner
 from islandgrid.devices.clock import Clock, iso_utc
 from islandgrid.devices.faults import FAULT_KINDS, FaultTarget
 from islandgrid.devices.states import GENSET_FAILED, GENSET_RUNNING, GENSET_STARTING
+from islandgrid.dispatch.registry import strategy_factories
 from islandgrid.errors import DataFileError, DeviceError, InputError, IslandgridError
 from islandgrid.inputs.series import InputSeries
 from islandgrid.ledger.record import FLAG_STALE
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
-from islandgrid.strategy import strategy_factories
 from islandgrid.strategy.base import FLOW_COLUMNS
 
 #: Operator setpoints ``set_setpoints`` accepts.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from islandgrid.inputs.grid import outages_from_csv
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import DispatchProblem
 
@@ -37,8 +38,6 @@ def outage_duration_quantile_h(site: Site | None, quantile: float = DEFAULT_QUAN
         mean_h = g.outages.hours_per_year / g.outages.events_per_year
         return float(-mean_h * np.log(1.0 - quantile))
     if g.outages_csv is not None:
-        from islandgrid.inputs.grid import outages_from_csv
-
         w = outages_from_csv(g.outages_csv, site.location.tz)
         if len(w):
             d = (pd.DatetimeIndex(w["end"]) - pd.DatetimeIndex(w["start"])).total_seconds().to_numpy() / 3600.0

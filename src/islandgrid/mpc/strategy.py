@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from islandgrid.forecast.base import steps_per_day
+from islandgrid.forecast.registry import build_forecaster
 from islandgrid.mpc.realise import PlantState, realise_interval
 from islandgrid.mpc.reserve import outage_duration_quantile_h, reserve_kwh
-from islandgrid.mpc.window import InitialState, Penalties, WindowInputs, WindowModel
+from islandgrid.mpc.window import WindowInputs, WindowModel
+from islandgrid.optimize.model import InitialState, Penalties
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 
@@ -102,8 +104,6 @@ class MPCStrategy:
 
     def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
         """Run the closed loop over the whole problem."""
-        from islandgrid.forecast.registry import build_forecaster
-
         p = problem
         dt = p.dt_h
         horizon = max(1, round(self.horizon_h / dt))

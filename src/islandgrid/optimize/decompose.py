@@ -32,8 +32,11 @@ from typing import Any
 import numpy as np
 
 from islandgrid.errors import SolverError
-from islandgrid.optimize.model import Model, Penalties, build_model
+from islandgrid.optimize.build import build_model
+from islandgrid.optimize.highs import lp_solution, new_highs, solver_failure, status_text
+from islandgrid.optimize.model import Model, Penalties
 from islandgrid.strategy.base import DispatchProblem
+from islandgrid.strategy.rules import RuleStrategy
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,6 @@ class Decomposed:
 
 def split_candidates(problem: DispatchProblem, min_segment: int) -> np.ndarray:
     """Intervals where the stored energy is probably at its maximum in an optimum (see module doc)."""
-    from islandgrid.strategy.rules import RuleStrategy
-
     b = problem.battery
     if b.energy_kwh <= 0 or problem.n < 2 * min_segment:
         return np.zeros(0, dtype=np.int64)
@@ -146,8 +147,6 @@ def time_major(model: Model) -> TimeMajor:
 
 def block_solver(time_limit_s: float) -> Any:
     """One Highs instance, re-used for every block, with the options measured best for blocks."""
-    from islandgrid.optimize.solve import new_highs
-
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("threads", 1)  # as every HiGHS instance here: the scheduler is per process
@@ -168,8 +167,6 @@ def _solve_block(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Solve intervals [t0, t1) as their own LP on ``h``; return (x, row duals) in time-major positions."""
     import highspy
-
-    from islandgrid.optimize.solve import _failure, _status
 
     ca, cb = int(tm.col_start_t[t0]), int(tm.col_start_t[t1])
     ra, rb = int(tm.row_start_t[t0]), int(tm.row_start_t[t1])
@@ -195,7 +192,7 @@ def _solve_block(
                 tm.value[pa:pb], np.zeros(nc, dtype=np.int32))  # fmt: skip
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise _failure(model, _status(h), time_limit_s)
+        raise solver_failure(model, status_text(h), time_limit_s)
     sol = h.getSolution()
     return np.asarray(sol.col_value), np.asarray(sol.row_dual)[: rb - ra]
 
@@ -216,7 +213,7 @@ def lagrangian_bound(model: Model, y: np.ndarray) -> float:
     col = np.where(d > 0, d * model.col_lower, d * model.col_upper)
     row = np.where(y > 0, y * np.where(np.isinf(model.row_lower), 0.0, model.row_lower),
                    y * np.where(np.isinf(model.row_upper), 0.0, model.row_upper))  # fmt: skip
-    return float(col.sum() + row.sum())
+    return float(col.sum() + row.sum()) + model.offset
 
 
 def _solve_segments(
@@ -283,20 +280,18 @@ def solve_decomposed(
         The full-year LP (for mapping the solution back to flows).
     result : Decomposed
     """
-    from islandgrid.optimize.solve import lp_solution
-
     pen = penalties or Penalties()
     glob = build_model(problem, "lp", end_soc, pen)
     seg = min_segment or max(1, round(24.0 / problem.dt_h))
     splits = split_candidates(problem, seg) if "e" in glob.cols else np.zeros(0, dtype=np.int64)
     if len(splits) == 0:
         x, y = lp_solution(glob, time_limit_s)
-        obj = float(glob.cost @ x)
+        obj = float(glob.cost @ x) + glob.offset
         return glob, Decomposed(x, obj, obj, 1)
     tm = time_major(glob)
     for _attempt in range(2):
         x, y = _solve_segments(glob, tm, splits, time_limit_s)
-        res = Decomposed(x, float(glob.cost @ x), lagrangian_bound(glob, y), len(splits) + 1)
+        res = Decomposed(x, float(glob.cost @ x) + glob.offset, lagrangian_bound(glob, y), len(splits) + 1)
         if res.gap <= tol:
             return glob, res
         # drop the splits whose pinned stored energy has a reduced cost of the wrong sign
@@ -310,5 +305,5 @@ def solve_decomposed(
             break
         splits = splits[keep]
     x, y = lp_solution(glob, time_limit_s)
-    obj = float(glob.cost @ x)
+    obj = float(glob.cost @ x) + glob.offset
     return glob, Decomposed(x, obj, obj, 1)

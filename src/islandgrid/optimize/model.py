@@ -1,18 +1,21 @@
-"""The perfect-foresight dispatch model: one LP (or MILP) over the whole period, built with numpy.
+"""The plant's dispatch model: ONE LP/MILP builder, used by the perfect-foresight optimiser (the whole
+period) and by the MPC (one window of its rolling horizon). Built with numpy, no modelling layer.
 
-Variables, per interval t [kWh in the interval]:
+Variables, per interval t of the horizon [kWh in the interval]:
 
 =========  ==============================================  =====================================
 pv         PV into the bus (pv_used)                        0 .. pv_available (curtailment free)
 gin, gout  grid import / export                             0 .. limit x dt, 0 while the grid is down
 bin, bout  battery charge / discharge (AC side)             0 .. power limit x dt
 dsl        genset output                                    0 .. rated x dt
-e          stored energy above SoC min, end of interval     0 .. soc_max - soc_min
+e          stored energy above SoC min, end of interval     0 .. soc_max - soc_min (soft: >= -soc_min)
 shed       non-critical unserved load                       0 .. load - critical
 shedc      critical unserved load                           0 .. critical
-ures       stored energy missing below the islanding        0 .. reserve - soc_min, only while the
-           reserve (grid-tied only)                         grid is up
+ures       stored energy missing below the islanding        0 .. reserve - soc_min, while the grid
+           reserve                                          is up
 dump       genset minimum-load surplus (MILP only)          0 .. rated x dt
+umin, omax stored energy below SoC min / above SoC max      soft SoC bounds only (the MPC: a
+                                                            measured state may lie outside)
 =========  ==============================================  =====================================
 
 and, MILP only, per genset block (an hour, or the interval if longer) ``on`` (binary) and
@@ -21,37 +24,60 @@ and, MILP only, per genset block (an hour, or the interval if longer) ``on`` (bi
 Rows:
 
 - bus, every t:  pv + gin + dsl + bout + shed + shedc - bin - gout - dump = load
-- battery, every t:  e_t - a e_{t-1} - eta_c bin_t + bout_t / eta_d = (a e_init at t = 0), with
-  a = 1 - self_discharge x dt. Self-discharge acts on the energy ABOVE SoC min (the BMS holds
-  the cells at SoC min, as in the rule engine), which is why the state variable is shifted.
-- reserve, grid-up t:  e_t + ures_t >= reserve - soc_min  (a soft floor while grid-tied, priced
-  by ``Penalties.reserve_per_kwh_h``; when islanded the reserve is there to be used, as in the
-  rules)
-- MILP:  min x dt x on <= dsl <= rated x dt x on;  start_b >= on_b - on_{b-1} (off before the
-  period);  sum of the last ceil(min_run_h) starts <= on_b (not in a block the grid, import > 0,
-  starts up: the rules' grid-return policy);  on_{b-m} + sum of the last m starts
-  <= 1 with m = ceil(min_off_h) blocks (minimum off time). Binaries are free only in blocks
-  where commitment can matter (:func:`live_blocks`: grid down or short, and their neighbours)
-  and fixed off elsewhere. That restriction can only raise the MILP's cost; the reported gap to
-  the unrestricted LP bound covers it, so the gap is an honest bound on the distance from the
-  true MILP optimum. The genset's start delay is not modelled (a perfect-foresight plan starts
-  it in time; the battery bridges the seconds).
+- battery, every t:  e_t - a e_{t-1} - eta_c bin_t + bout_t / eta_d = (e0 at t = 0), a = 1 - s dt
+  (see *Self-discharge*);
+- reserve, grid-up t:  e_t + ures_t >= reserve - soc_min (a soft floor while grid-tied, priced by
+  ``Penalties.reserve_per_kwh_h``; when islanded the reserve is there to be used, as in the rules);
+- soft SoC bounds:  e_t + umin_t >= 0,  e_t - omax_t <= soc_max - soc_min;
+- MILP:  min x dt x on <= dsl <= rated x dt x on;  optionally (``Formulation.direct_use_cut``, the
+  MPC window) the direct-use valid inequality
+  dsl - bin - gout - dump <= min(load, rated x dt) x on (diesel beyond what the load takes while the
+  genset is on must be stored, exported or dumped: valid for every integer schedule, it cuts off the
+  relaxation's fractional genset at full-load efficiency feeding the load directly, and lifts an
+  islanded window's LP bound from ~5 % to ~1 % under the MILP optimum);  start_b >= on_b - on_{b-1}
+  (``on_{-1}``: the genset's initial state);  sum of the last ceil(min_run_h) starts <= on_b (not
+  in a block the grid, import > 0, starts up: the rules' grid-return policy);  on_{b-m} + sum of
+  the last m starts <= 1 with m = ceil(min_off_h) blocks (minimum off time; ``on_{-1}`` the initial
+  state, earlier blocks off); a genset measured on inside its minimum run time is held on through
+  the first block unless the grid is back.
+  Binaries are free only in blocks where commitment can matter (:func:`live_blocks`) and fixed off
+  elsewhere. That restriction can only raise the MILP's cost; the optimiser's reported gap to the
+  unrestricted LP bound covers it. The genset's start delay is not modelled (the plan starts it in
+  time; the battery bridges the seconds).
+
+Self-discharge. The rule engine (:mod:`islandgrid.strategy.rules`, step 1) takes
+``min(s dt soc, soc - soc_min)`` from the stored energy at the start of every interval, before any
+flow: the rate ``s`` [1/h] on the stored energy, never below SoC min (the BMS holds the cells
+there). That loss is concave in the SoC (the floor), which no LP can state exactly; the model takes
+it on the stored energy ABOVE SoC min, ``s dt (soc - soc_min)``, at the same point of the interval.
+This is the rules' loss at SoC min (0: the floor holds for free, as under the rules) and never more
+than the rules' loss anywhere (it differs from it by at most ``s dt soc_min`` per interval, 0.0002 %
+of the battery an hour at 0.05 %/day and SoC min 10 %), so the perfect-foresight optimum stays a
+lower bound on every rule strategy; the state variable is shifted to SoC min for this reason. A
+measured state below SoC min (MPC) loses nothing in its first interval, as under the rules. A plan
+that the plant will follow must not count on the difference: the MPC's window keeps it as a margin
+above SoC min (``Formulation.selfdis_margin``; at most s dt soc_min per interval, compounded).
 
 Objective [currency]: grid import at tariff + carbon price x grid factor, minus export at the
 export price, fuel at (fuel price + carbon price x kg CO2/L) per litre, unserved energy (critical
-much higher), reserve shortfall, a tie-break on discharge, and in the MILP a start cost and the
-dump penalty. Curtailment is free.
+much higher), reserve shortfall, SoC outside its bounds (soft bounds), the discharge tie-break,
+and in the MILP the no-load fuel per running block, a start cost and the dump penalty; minus the
+terminal value of the stored energy with ``end_soc='terminal'``. Curtailment is free.
+The prices of the slacks are :class:`Penalties`, one set for the optimiser and the MPC.
 
 Fuel. MILP: HOMER's curve exactly, F0 x nameplate x dt per running block-interval plus F1 per
-kWh. LP: the genset has no commitment; running at ``dsl`` for an interval is read as running at
-rated power for the fraction dsl / (rated x dt) of it (the rule engine's run fraction), so the
-fuel is F1 x dsl + F0 x nameplate x dsl / rated: one linear price per kWh. This LP is the LP
-relaxation of the MILP without its start costs, hence a valid lower bound on it.
+kWh (HOMER Pro manual, "Generator fuel curve"). LP: the genset has no commitment; running at
+``dsl`` for an interval is read as running at rated power for the fraction dsl / (rated x dt) of
+it (the rule engine's run fraction), so the fuel is F1 x dsl + F0 x nameplate x dsl / rated: one
+linear price per kWh. This LP is the LP relaxation of the MILP without its start costs, hence a
+valid lower bound on it.
 
-End of period: ``end_soc='free'`` (default; the battery may end anywhere, the same freedom the
-rules have, so the optimum bounds every rule) or ``'initial'`` (end at least where it started:
-no energy is borrowed from the battery over the period). Every run starts at ``soc_init`` as the
-rules do; a PyPSA-style cyclic state (start free, end = start) is not offered.
+End of the horizon: ``end_soc='free'`` (default; the battery may end anywhere, the same freedom the
+rules have, so the optimum bounds every rule), ``'initial'`` (end at least where it started: no
+energy is borrowed from the battery over the period) or ``'terminal'`` (the MPC's window: each kWh
+stored at the end is worth the cheapest grid-up import price of the horizon times eta_d, worth
+keeping, never worth buying from the grid just to hold). Every horizon starts at its initial state
+(:class:`InitialState`); a PyPSA-style cyclic state (start free, end = start) is not offered.
 """
 
 from __future__ import annotations
@@ -65,17 +91,18 @@ from islandgrid.errors import InputError
 from islandgrid.strategy.base import DispatchProblem
 
 #: Per-interval column kinds, in column order.
-KINDS: tuple[str, ...] = ("pv", "gin", "gout", "bin", "bout", "dsl", "e", "shed", "shedc", "ures", "dump")
+KINDS: tuple[str, ...] = (
+    "pv", "gin", "gout", "bin", "bout", "dsl", "e", "shed", "shedc", "ures", "dump", "umin", "omax",
+)  # fmt: skip
 MODES: tuple[str, ...] = ("lp", "milp")
 END_SOC: tuple[str, ...] = ("free", "initial")
+#: End rules of the builder: the user's (:data:`END_SOC`) and the MPC window's terminal value.
+END_RULES: tuple[str, ...] = (*END_SOC, "terminal")
 
 
 @dataclass(frozen=True)
 class Penalties:
-    """Penalty prices of the optimiser [currency per kWh unless noted].
-
-    The defaults match the MPC window model's (:class:`islandgrid.mpc.window.Penalties`) so that
-    the regret table compares like with like.
+    """Penalty prices of the dispatch model, the optimiser's and the MPC's [currency per kWh unless noted].
 
     Attributes
     ----------
@@ -83,13 +110,18 @@ class Penalties:
         Value of lost load, non-critical and critical [currency/kWh].
     reserve_per_kwh_h : float
         Stored energy below the islanding reserve while grid-tied [currency/(kWh h)]: far above any
-        tariff, so the reserve is kept whenever it can be. 0 drops the reserve: perfect foresight
-        knows every outage, so this gives the bound also for strategies that ignore the reserve
-        (HOMER's load following and cycle charging).
+        tariff, so the reserve is kept whenever it can be; per hour, so that the answer does not depend
+        on the step length. 0 drops the reserve: perfect foresight knows every outage, so this gives the
+        bound also for strategies that ignore the reserve (HOMER's load following and cycle charging).
+    soc_bound_per_kwh : float
+        Stored energy below SoC min or above SoC max, per interval [currency/kWh] (soft bounds, used only
+        when a measured state forces it): far above the value of lost load.
     discharge_per_kwh : float
-        Tie-break on battery discharge (no pointless simultaneous charge and discharge).
+        Tie-break on battery discharge [currency/kWh]: with eta_c eta_d = 1 the only cost that rules out
+        simultaneous charge and discharge (with losses, the losses already do); far below any tariff
+        difference, so it decides only between otherwise equal dispatches.
     dump_per_kwh : float
-        Genset minimum-load surplus thrown away (MILP).
+        Genset minimum-load surplus thrown away (MILP) [currency/kWh].
     start_h_of_noload_fuel : float
         Start cost as hours of no-load fuel [h] (MILP).
     """
@@ -97,9 +129,118 @@ class Penalties:
     shed_per_kwh: float = 20.0
     shed_critical_per_kwh: float = 100.0
     reserve_per_kwh_h: float = 5.0
+    soc_bound_per_kwh: float = 1000.0
     discharge_per_kwh: float = 1e-4
     dump_per_kwh: float = 0.01
     start_h_of_noload_fuel: float = 0.25
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The series over the model's horizon and the reserve it holds.
+
+    Attributes
+    ----------
+    pv_kw, load_kw, critical_kw : ndarray
+        [kW] per interval.
+    grid_available : ndarray of bool
+    import_price, export_price, grid_co2 : ndarray
+        [currency/kWh], [currency/kWh], [kg/kWh].
+    reserve_kwh : float
+        Islanding reserve held while the grid is up [kWh].
+    """
+
+    pv_kw: np.ndarray
+    load_kw: np.ndarray
+    critical_kw: np.ndarray
+    grid_available: np.ndarray
+    import_price: np.ndarray
+    export_price: np.ndarray
+    grid_co2: np.ndarray
+    reserve_kwh: float
+
+    @classmethod
+    def of(cls, problem: DispatchProblem, start: int = 0, stop: int | None = None) -> Horizon:
+        """Intervals [start, stop) of ``problem`` with the site file's reserve."""
+        sl = slice(start, problem.n if stop is None else stop)
+        return cls(
+            pv_kw=np.asarray(problem.pv_kw, dtype=float)[sl],
+            load_kw=np.asarray(problem.load_kw, dtype=float)[sl],
+            critical_kw=np.asarray(problem.critical_kw, dtype=float)[sl],
+            grid_available=np.asarray(problem.grid_available, dtype=bool)[sl],
+            import_price=np.asarray(problem.import_price_per_kwh, dtype=float)[sl],
+            export_price=np.asarray(problem.export_price_per_kwh, dtype=float)[sl],
+            grid_co2=np.asarray(problem.grid_co2_kg_per_kwh, dtype=float)[sl],
+            reserve_kwh=problem.battery.reserve_kwh,
+        )
+
+    @property
+    def n(self) -> int:
+        """Number of intervals."""
+        return len(self.pv_kw)
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """The state the horizon starts from.
+
+    Attributes
+    ----------
+    soc_kwh : float
+        Stored energy [kWh]; may lie outside [soc_min, soc_max] with soft SoC bounds.
+    genset_on : bool
+        Whether the genset is running.
+    run_h : float
+        How long it has run since its start [h].
+    """
+
+    soc_kwh: float
+    genset_on: bool = False
+    run_h: float = 0.0
+
+
+@dataclass(frozen=True)
+class Formulation:
+    """How the plant is written.
+
+    Attributes
+    ----------
+    mode : {'lp', 'milp'}
+        Linear genset (LP) or genset commitment by blocks (MILP; its binaries are flagged in
+        :attr:`Model.integrality`, so the same model is also its own LP relaxation).
+    end_soc : {'free', 'initial', 'terminal'}
+        End-of-horizon rule (module docstring).
+    soft_soc : bool
+        SoC bounds as priced slacks (umin, omax) rather than column bounds: any measured state is
+        admissible (the MPC; EMHASS issues #390 and #1049 are the failure of a hard bound here).
+    fixed_structure : bool
+        Every kind at every interval, whatever the data (zero bounds instead of absent columns), so
+        that a re-solve with new data changes only bounds, costs and coefficients (the MPC's window);
+        otherwise kinds that can only be 0 are left out (the optimiser's year).
+    direct_use_cut : bool
+        Add the direct-use valid inequality (MILP). It never changes the MILP's optimum, only
+        tightens its relaxation: the MPC's rounding heuristic starts from that relaxation, so the
+        window has it; the optimiser's year does not (measured on the example's year made
+        islanded, 8760 live blocks: with it HiGHS's branch and bound overran its 30 s time limit
+        by 27 s, for a gap of 55 % instead of 64 % at the limit).
+    selfdis_margin : bool
+        Keep the plan's stored energy at interval k at least ``(1 - a^(k+1)) soc_min`` above SoC
+        min (soft bounds only): the most by which the rules' self-discharge can exceed the model's by
+        then (module docstring), so that a plan the plant follows does not reach SoC min early (the
+        MPC window; without it a plan that empties the battery exactly at an outage's end left the
+        realisation 4 Wh short and started the genset, three times a year on the example).
+    e_end_kwh : float or None
+        Fix the stored energy above SoC min at the end [kWh] (the time decomposition; overrides
+        ``end_soc``).
+    """
+
+    mode: str = "lp"
+    end_soc: str = "free"
+    soft_soc: bool = False
+    fixed_structure: bool = False
+    direct_use_cut: bool = False
+    selfdis_margin: bool = False
+    e_end_kwh: float | None = None
 
 
 @dataclass
@@ -116,16 +257,19 @@ class Model:
         The constraint matrix, compressed sparse column.
     integrality : ndarray or None
         1 for the genset binaries (MILP), else None.
+    offset : float
+        Constant of the objective [currency].
     cols : dict
         Kind -> (first column, times) of the per-interval kinds present; 'on' and 'start' -> (first
         column, blocks) in the MILP.
     rows : dict
-        'bal', 'soc', 'res' -> (first row, times) of the bus, battery and reserve rows.
+        'bal', 'soc', 'res', 'umin', 'omax', 'gmax', 'gmin', 'direct' -> (first row, times); 'start',
+        'minrun' -> (first row, blocks).
     """
 
     problem: DispatchProblem
-    mode: str
-    end_soc: str
+    horizon: Horizon
+    form: Formulation
     penalties: Penalties
     cost: np.ndarray
     col_lower: np.ndarray
@@ -136,12 +280,28 @@ class Model:
     index: np.ndarray
     value: np.ndarray
     integrality: np.ndarray | None
+    offset: float = 0.0
     cols: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     rows: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     e_init_kwh: float = 0.0
     decay: float = 1.0
     spb: int = 1
     r_soc: int = 0
+
+    @property
+    def mode(self) -> str:
+        """'lp' or 'milp'."""
+        return self.form.mode
+
+    @property
+    def end_soc(self) -> str:
+        """The end-of-horizon rule."""
+        return self.form.end_soc
+
+    @property
+    def n_t(self) -> int:
+        """Intervals in the horizon."""
+        return self.horizon.n
 
     @property
     def n_cols(self) -> int:
@@ -155,7 +315,7 @@ class Model:
 
     def values(self, x: np.ndarray, kind: str) -> np.ndarray:
         """Per-interval values of ``kind`` from a solution ``x`` (0 where the kind has no column)."""
-        out = np.zeros(self.problem.n)
+        out = np.zeros(self.n_t)
         if kind in self.cols:
             c0, times = self.cols[kind]
             out[times] = x[c0 : c0 + len(times)]
@@ -195,7 +355,7 @@ def validate_options(mode: str, end_soc: str, time_limit_s: float = 1.0, mip_rel
 
 
 def validate(problem: DispatchProblem, mode: str, end_soc: str) -> None:
-    """Raise :class:`InputError` on options or data the model cannot take."""
+    """Raise :class:`InputError` on options or data the optimiser cannot take."""
     validate_options(mode, end_soc)
     if problem.n == 0:
         raise InputError("the problem has no intervals", field="index", value=0, fix="give at least one interval")
@@ -220,25 +380,31 @@ def fuel_cost_per_l(problem: DispatchProblem) -> float:
     return g.fuel_price_per_l + g.co2_kg_per_l * problem.carbon_price_per_kg
 
 
-def live_blocks(problem: DispatchProblem, spb: int) -> np.ndarray:
+def grid_cost_per_kwh(problem: DispatchProblem, h: Horizon) -> np.ndarray:
+    """Import price plus its carbon cost per interval [currency/kWh]."""
+    return np.asarray(h.import_price, dtype=float) + problem.carbon_price_per_kg * np.asarray(h.grid_co2, dtype=float)
+
+
+def live_blocks(problem: DispatchProblem, h: Horizon, spb: int) -> np.ndarray:
     """Genset blocks whose binary is left free in the MILP (the others are fixed off).
 
     A block is live when the grid is down in any of its intervals or cannot carry the net load
-    (load - PV above the import limit), and one block either side of such a block. If a kWh of
-    diesel (marginal fuel alone) is not dearer than every grid kWh, every block is live. This is a
-    restriction of the MILP (its result stays feasible, so it is an upper bound); the LP bound
-    below it is unrestricted, so the reported gap covers it.
+    (load - PV above the import limit), and one block either side of such a block (a start just
+    before an outage). If a kWh of diesel (marginal fuel alone) is cheaper than some grid kWh or
+    earns more than it costs as export, every block is live. This is a restriction of the MILP (its
+    result stays feasible, so it is an upper bound); the optimiser's LP bound is unrestricted, so the
+    reported gap covers it.
     """
-    p, g = problem, problem.genset
-    n = p.n
+    g = problem.genset
+    n = h.n
     blocks = -(-n // spb)
     if g.rated_kw <= 0:
         return np.zeros(blocks, dtype=bool)
-    grid_cost = np.asarray(p.import_price_per_kwh) + p.carbon_price_per_kg * np.asarray(p.grid_co2_kg_per_kwh)
-    if g.f1_l_per_kwh * fuel_cost_per_l(p) < float(grid_cost.max(initial=0.0)):
+    worth = np.maximum(grid_cost_per_kwh(problem, h), np.asarray(h.export_price, dtype=float))
+    if g.f1_l_per_kwh * fuel_cost_per_l(problem) < float(worth.max(initial=0.0)):
         return np.ones(blocks, dtype=bool)
-    need = ~np.asarray(p.grid_available, dtype=bool) | (
-        np.asarray(p.load_kw) - np.asarray(p.pv_kw) > p.grid.import_kw + 1e-9
+    need = ~np.asarray(h.grid_available, dtype=bool) | (
+        np.asarray(h.load_kw) - np.asarray(h.pv_kw) > problem.grid.import_kw + 1e-9
     )
     blk = np.arange(n) // spb
     live = np.bincount(blk, weights=need.astype(float), minlength=blocks) > 0
@@ -247,260 +413,8 @@ def live_blocks(problem: DispatchProblem, spb: int) -> np.ndarray:
     return live
 
 
-def build_model(
-    problem: DispatchProblem,
-    mode: str = "lp",
-    end_soc: str = "free",
-    penalties: Penalties | None = None,
-    *,
-    e_end_kwh: float | None = None,
-) -> Model:
-    """Assemble the perfect-foresight model of ``problem`` (no per-variable Python loops).
-
-    Parameters
-    ----------
-    problem : DispatchProblem
-        The period to optimise.
-    mode : {'lp', 'milp'}
-        Linear genset (LP) or hourly commitment with minimum load, minimum run time and start cost.
-    end_soc : {'free', 'initial'}
-        End-of-period SoC rule.
-    penalties : Penalties, optional
-        Slack prices.
-    e_end_kwh : float, optional
-        Fix the stored energy above SoC min at the end of the last interval [kWh] (used by the
-        time decomposition; overrides ``end_soc``).
-
-    Returns
-    -------
-    Model
-    """
-    validate(problem, mode, end_soc)
-    pen = penalties or Penalties()
-    p, b, g = problem, problem.battery, problem.genset
-    n, dt = p.n, p.dt_h
-    milp = mode == "milp"
-    t_all = np.arange(n)
-    up = np.asarray(p.grid_available, dtype=bool)
-    load = np.asarray(p.load_kw, dtype=float) * dt
-    crit = np.minimum(np.asarray(p.critical_kw, dtype=float) * dt, load)
-    fuel_l = fuel_cost_per_l(p)
-    has_bat = b.energy_kwh > 0 and b.soc_max_kwh > b.soc_min_kwh
-    has_gen = g.rated_kw > 0
-    spb = max(1, round(1.0 / dt))
-    n_blocks = -(-n // spb)
-    blk = t_all // spb
-    live = live_blocks(p, spb) if (milp and has_gen) else np.zeros(n_blocks, dtype=bool)
-    gmin = min(g.min_load_kw, g.rated_kw) * dt
-    e_cap = b.soc_max_kwh - b.soc_min_kwh
-    e_res = max(b.reserve_kwh - b.soc_min_kwh, 0.0) if (has_bat and pen.reserve_per_kwh_h > 0) else 0.0
-    res_t = np.flatnonzero(up) if e_res > 0 else np.zeros(0, dtype=np.int64)
-
-    # per kind: times, upper bound, cost (lower bounds are 0 except e at the end)
-    grid_cost = np.asarray(p.import_price_per_kwh) + p.carbon_price_per_kg * np.asarray(p.grid_co2_kg_per_kwh)
-    noload_l_per_kwh = g.f0_l_per_h_per_kw * g.nameplate_kw / max(g.rated_kw, 1e-12)
-    dsl_price = (g.f1_l_per_kwh + (0.0 if milp else noload_l_per_kwh)) * fuel_l
-    dsl_ub = np.where(live[blk], g.rated_kw * dt, 0.0) if milp else np.full(n, g.rated_kw * dt)
-    spec: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | float]] = {
-        "pv": (t_all, np.asarray(p.pv_kw, dtype=float) * dt, 0.0),
-        "gin": (t_all, np.where(up, p.grid.import_kw * dt, 0.0), grid_cost),
-        "gout": (t_all, np.where(up, p.grid.export_kw * dt, 0.0), -np.asarray(p.export_price_per_kwh, dtype=float)),
-        "bin": (t_all, np.full(n, b.charge_kw * dt), 0.0),
-        "bout": (t_all, np.full(n, b.discharge_kw * dt), pen.discharge_per_kwh),
-        "dsl": (t_all, dsl_ub, dsl_price),
-        "e": (t_all, np.full(n, e_cap), 0.0),
-        "shed": (t_all, load - crit, pen.shed_per_kwh),
-        "shedc": (t_all, crit, pen.shed_critical_per_kwh),
-        "ures": (res_t, np.full(len(res_t), e_res), pen.reserve_per_kwh_h * dt),
-        "dump": (t_all, dsl_ub if milp else np.zeros(n), pen.dump_per_kwh),
-    }
-    drop = set()
-    if not has_bat:
-        drop |= {"bin", "bout", "e", "ures"}
-    for kind, (times, ub, _) in spec.items():
-        if kind != "e" and (len(times) == 0 or not (ub > 0).any()):
-            drop.add(kind)
-    present = [k for k in KINDS if k not in drop]
-    cols: dict[str, tuple[int, np.ndarray]] = {}
-    c0 = 0
-    cost_parts, lo_parts, hi_parts = [], [], []
-    for kind in present:
-        times, ub, c = spec[kind]
-        cols[kind] = (c0, times)
-        c0 += len(times)
-        cost_parts.append(np.broadcast_to(np.asarray(c, dtype=float), times.shape))
-        lo_parts.append(np.zeros(len(times)))
-        hi_parts.append(ub.astype(float))
-    if milp and has_gen and live.any():
-        on0, st0 = c0, c0 + n_blocks
-        blocks = np.arange(n_blocks)
-        cols["on"] = (on0, blocks)
-        cols["start"] = (st0, blocks)
-        c0 += 2 * n_blocks
-        blk_h = np.bincount(blk, minlength=n_blocks) * dt
-        noload = g.f0_l_per_h_per_kw * g.nameplate_kw * fuel_l
-        cost_parts += [noload * blk_h, np.full(n_blocks, noload * pen.start_h_of_noload_fuel)]
-        lo_parts += [np.zeros(n_blocks), np.zeros(n_blocks)]
-        hi_parts += [live.astype(float), live.astype(float)]
-    cost = np.concatenate(cost_parts)
-    col_lo = np.concatenate(lo_parts)
-    col_hi = np.concatenate(hi_parts)
-    a = 1.0 - b.self_discharge_frac_per_h * dt
-    e_init = min(max(b.soc_init_kwh - b.soc_min_kwh, 0.0), e_cap) if has_bat else 0.0
-    if has_bat and e_end_kwh is not None:
-        col_lo[cols["e"][0] + n - 1] = col_hi[cols["e"][0] + n - 1] = e_end_kwh
-    elif has_bat and end_soc == "initial":
-        col_lo[cols["e"][0] + n - 1] = e_init
-
-    # -- rows, as COO triplets per block --------------------------------------------------
-    rr: list[np.ndarray] = []
-    cc: list[np.ndarray] = []
-    vv: list[np.ndarray] = []
-    rlo: list[np.ndarray] = []
-    rhi: list[np.ndarray] = []
-    r0 = 0
-
-    def put(rows: np.ndarray, kind: str, times: np.ndarray, v: float | np.ndarray) -> None:
-        """Entries (rows, column of ``kind`` at ``times``); times must be columns of the kind."""
-        if kind not in cols:
-            return
-        k0, ktimes = cols[kind]
-        cidx = k0 + times if ktimes is t_all else k0 + np.searchsorted(ktimes, times)
-        rr.append(rows)
-        cc.append(cidx)
-        vv.append(np.broadcast_to(np.asarray(v, dtype=float), rows.shape))
-
-    # bus balance
-    rows = r0 + t_all
-    for kind, v in (
-        ("pv", 1.0),
-        ("gin", 1.0),
-        ("dsl", 1.0),
-        ("bout", 1.0),
-        ("shed", 1.0),
-        ("shedc", 1.0),
-        ("bin", -1.0),
-        ("gout", -1.0),
-        ("dump", -1.0),
-    ):
-        put(rows, kind, t_all, v)
-    rlo.append(load)
-    rhi.append(load)
-    row_map: dict[str, tuple[int, np.ndarray]] = {"bal": (0, t_all)}
-    r0 += n
-    r_soc = r0
-    if has_bat:
-        rows = r0 + t_all
-        put(rows, "e", t_all, 1.0)
-        put(rows[1:], "e", t_all[:-1], -a)
-        put(rows, "bin", t_all, -b.eta_charge)
-        put(rows, "bout", t_all, 1.0 / b.eta_discharge)
-        rhs = np.zeros(n)
-        rhs[0] = a * e_init
-        rlo.append(rhs)
-        rhi.append(rhs.copy())
-        row_map["soc"] = (r0, t_all)
-        r0 += n
-        if "ures" in cols:
-            row_map["res"] = (r0, res_t)
-            rows = r0 + np.arange(len(res_t))
-            put(rows, "e", res_t, 1.0)
-            put(rows, "ures", res_t, 1.0)
-            rlo.append(np.full(len(res_t), e_res))
-            rhi.append(np.full(len(res_t), np.inf))
-            r0 += len(res_t)
-    if "on" in cols:
-        on0 = cols["on"][0]
-        st0 = cols["start"][0]
-        lt = t_all[live[blk]]
-        if "dsl" in cols and len(lt):
-            # dsl - rated dt on <= 0 ; dsl - min dt on >= 0 (dump takes the minimum-load surplus)
-            rows = r0 + np.arange(len(lt))
-            put(rows, "dsl", lt, 1.0)
-            rr.append(rows)
-            cc.append(on0 + blk[lt])
-            vv.append(np.full(len(lt), -g.rated_kw * dt))
-            rlo.append(np.full(len(lt), -np.inf))
-            rhi.append(np.zeros(len(lt)))
-            r0 += len(lt)
-            rows = r0 + np.arange(len(lt))
-            put(rows, "dsl", lt, 1.0)
-            rr.append(rows)
-            cc.append(on0 + blk[lt])
-            vv.append(np.full(len(lt), -gmin))
-            rlo.append(np.zeros(len(lt)))
-            rhi.append(np.full(len(lt), np.inf))
-            r0 += len(lt)
-        bb = np.arange(n_blocks)
-        rows = r0 + bb
-        rr += [rows, rows, rows[1:]]
-        cc += [st0 + bb, on0 + bb, on0 + bb[:-1]]
-        vv += [np.ones(n_blocks), -np.ones(n_blocks), np.ones(n_blocks - 1)]
-        rlo.append(np.zeros(n_blocks))
-        rhi.append(np.full(n_blocks, np.inf))
-        r0 += n_blocks
-        m = int(np.ceil(g.min_run_h / (spb * dt) - 1e-9))
-        if m > 1:
-            rows = r0 + bb
-            for j in range(m):
-                rr.append(rows[j:])
-                cc.append(st0 + bb[: n_blocks - j])
-                vv.append(np.ones(n_blocks - j))
-            rr.append(rows)
-            cc.append(on0 + bb)
-            vv.append(-np.ones(n_blocks))
-            rlo.append(np.full(n_blocks, -np.inf))
-            # the rules' grid-return policy: no minimum run time binds in a block the grid (import > 0)
-            # starts up
-            grid_back = np.asarray(p.grid_available, dtype=bool)[bb * spb] & (p.grid.import_kw > 0)
-            rhi.append(np.where(grid_back, np.inf, 0.0))
-            r0 += n_blocks
-        m_off = int(np.ceil(g.min_off_h / (spb * dt) - 1e-9))
-        if m_off > 1:
-            # minimum off time: on_{b-m} + the starts of the last m blocks <= 1 (a stop and a restart
-            # within m blocks would need both), with the genset off before the period
-            rows = r0 + bb
-            for j in range(m_off):
-                rr.append(rows[j:])
-                cc.append(st0 + bb[: n_blocks - j])
-                vv.append(np.ones(n_blocks - j))
-            rr.append(rows[m_off:])
-            cc.append(on0 + bb[: n_blocks - m_off])
-            vv.append(np.ones(max(n_blocks - m_off, 0)))
-            rlo.append(np.full(n_blocks, -np.inf))
-            rhi.append(np.ones(n_blocks))
-            r0 += n_blocks
-    start, index, value = _csc(np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), len(cost))
-    integrality = None
-    if "on" in cols:
-        integrality = np.zeros(len(cost), dtype=np.int32)
-        integrality[cols["on"][0] : cols["on"][0] + n_blocks] = 1
-    model = Model(
-        problem=p,
-        mode=mode,
-        end_soc=end_soc,
-        penalties=pen,
-        cost=cost,
-        col_lower=col_lo,
-        col_upper=col_hi,
-        row_lower=np.concatenate(rlo),
-        row_upper=np.concatenate(rhi),
-        start=start,
-        index=index,
-        value=value,
-        integrality=integrality,
-        cols=cols,
-        rows=row_map,
-        e_init_kwh=e_init,
-        decay=a,
-        spb=spb,
-        r_soc=r_soc,
-    )
-    return model
-
-
-def _csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int) -> tuple[Any, Any, Any]:
-    """COO triplets -> CSC arrays (start, index, value); no duplicate entries are built."""
+def csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int) -> tuple[Any, Any, Any]:
+    """COO triplets -> CSC arrays (start, index, value); no duplicate entries may be given."""
     order = np.lexsort((rows, cols))
     counts = np.bincount(cols, minlength=n_cols)
     start = np.zeros(n_cols + 1, dtype=np.int32)

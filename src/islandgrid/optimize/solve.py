@@ -15,8 +15,6 @@ optimal it can be.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,8 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from islandgrid.errors import InputError, SolverError
-from islandgrid.optimize.model import Model, Penalties, build_model, validate_options
+from islandgrid.errors import InputError
+from islandgrid.optimize.build import build_model, commit_schedule, grid_back_blocks, min_off_blocks, min_run_blocks
+from islandgrid.optimize.decompose import solve_decomposed
+from islandgrid.optimize.highs import highs_for, run_lp, solver_failure, status_text
+from islandgrid.optimize.model import Model, Penalties, validate_options
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 Progress = Callable[[str], None]
@@ -81,111 +82,6 @@ class SolveInfo:
         }
 
 
-def new_highs(*, silence: bool = True) -> Any:
-    """A silent Highs instance.
-
-    highspy prints its banner to file descriptor 1 when the first instance of a process is
-    created, before any option can be set; that would corrupt ``--json`` output, so stdout is
-    pointed at /dev/null for the constructor.
-    """
-    import highspy
-
-    if not silence:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        return h
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    h.setOptionValue("output_flag", False)
-    return h
-
-
-def highs_for(model: Model, *, time_limit_s: float, mip_rel_gap: float = 1e-3, threads: int = 1) -> Any:
-    """A Highs instance holding ``model`` with the options chosen by measurement (see the benchmark)."""
-    import highspy
-
-    lp = highspy.HighsLp()
-    lp.num_col_ = model.n_cols
-    lp.num_row_ = model.n_rows
-    lp.col_cost_ = model.cost
-    lp.col_lower_ = model.col_lower
-    lp.col_upper_ = model.col_upper
-    lp.row_lower_ = model.row_lower
-    lp.row_upper_ = model.row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = model.start
-    lp.a_matrix_.index_ = model.index
-    lp.a_matrix_.value_ = model.value
-    if model.integrality is not None:
-        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in model.integrality]
-    h = new_highs()
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("threads", int(threads))
-    if model.integrality is None:
-        h.setOptionValue("solver", "simplex")
-        h.setOptionValue("simplex_strategy", 1)  # dual simplex: measured fastest on this LP
-    else:
-        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-        # binaries within 1e-9 of 0/1, so that rounding them leaves at most dust in the genset rows
-        h.setOptionValue("mip_feasibility_tolerance", 1e-9)
-    h.passModel(lp)
-    return h
-
-
-def _status(h: Any) -> str:
-    return str(h.modelStatusToString(h.getModelStatus()))
-
-
-def run_lp(model: Model, time_limit_s: float) -> tuple[np.ndarray, float, float]:
-    """Solve an LP model; return (x, objective, seconds). Raises SolverError unless optimal."""
-    t0 = time.perf_counter()
-    x, _y, obj = _lp(model, time_limit_s)
-    return x, obj, time.perf_counter() - t0
-
-
-def lp_solution(model: Model, time_limit_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Solve an LP model; return (x, row duals). Raises SolverError unless optimal."""
-    x, y, _obj = _lp(model, time_limit_s)
-    return x, y
-
-
-def _lp(model: Model, time_limit_s: float) -> tuple[np.ndarray, np.ndarray, float]:
-    import highspy
-
-    h = highs_for(model, time_limit_s=time_limit_s)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise _failure(model, _status(h), time_limit_s)
-    sol = h.getSolution()
-    return np.asarray(sol.col_value), np.asarray(sol.row_dual), float(h.getInfo().objective_function_value)
-
-
-def _failure(model: Model, status: str, time_limit_s: float) -> SolverError:
-    if "time limit" in status.lower():
-        return SolverError(
-            f"HiGHS hit the time limit ({time_limit_s:g} s) on the {model.mode.upper()} of {model.problem.n} "
-            f"intervals ({model.n_cols} columns) before finding a solution. Fix: raise --time-limit, use a "
-            "coarser --resolution (1h), or --mode lp"
-        )
-    if "infeasible" in status.lower():
-        return SolverError(
-            f"HiGHS reports the {model.mode.upper()} infeasible ({status}). Every bus row has an unserved-energy "
-            "slack, so only the end-of-period SoC rule can cause this (the battery cannot get back to its "
-            "start). Fix: use end_soc='free' (--end-soc free), or report the case"
-        )
-    return SolverError(
-        f"HiGHS failed on the {model.mode.upper()} ({status}). Fix: raise --time-limit or try --mode lp; "
-        "if it persists, report the case with the site file"
-    )
-
-
 def solve_problem(
     problem: DispatchProblem,
     mode: str = "lp",
@@ -234,8 +130,6 @@ def solve_problem(
     """
     import highspy
 
-    from islandgrid.optimize.decompose import solve_decomposed
-
     say = progress or (lambda _s: None)
     validate_options(mode, end_soc, time_limit_s, mip_rel_gap)
     if method not in METHODS:
@@ -266,7 +160,7 @@ def solve_problem(
         # the LP optimum never runs the genset, so it is a MILP solution too (all binaries 0, no start,
         # no dump) with the same objective: it is the MILP optimum, gap 0, no branch and bound needed
         say("the LP optimum never runs the genset: it is the MILP optimum")
-        obj = float(lp.cost @ x_lp)
+        obj = float(lp.cost @ x_lp) + lp.offset
         status = "Optimal (the LP optimum keeps the genset off, so it is integral)"
         info = SolveInfo(
             "milp", obj, lp_bound, _gap(obj, lp_bound), 0.0, status, lp.n_cols, lp.n_rows, 0, build_s, solve_s
@@ -313,7 +207,7 @@ def solve_problem(
             obj_lp,
             _gap(obj, obj_lp),
             float(hinfo.mip_gap),
-            _status(h),
+            status_text(h),
             mi.n_cols,
             mi.n_rows,
             live,
@@ -322,7 +216,7 @@ def solve_problem(
         )
         return flows_from_solution(mi, x), info
     if h.getModelStatus() not in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
-        raise _failure(mi, _status(h), time_limit_s)
+        raise solver_failure(mi, status_text(h), time_limit_s)
     say("MILP found no solution in time: relax and round")
     x, obj, s = _relax_and_round(mi, lp, x_lp, time_limit_s)
     info = SolveInfo(
@@ -346,34 +240,14 @@ def _round_binaries(mi: Model, x: np.ndarray) -> np.ndarray:
 def _relax_and_round(mi: Model, lp: Model, x_lp: np.ndarray, time_limit_s: float) -> tuple[np.ndarray, float, float]:
     """Fix the genset on in every block the LP uses it (runs extended to the minimum run time, gaps
     shorter than the minimum off time bridged)."""
-    p, g = mi.problem, mi.problem.genset
+    p = mi.problem
     on0, blocks = mi.cols["on"]
     nb = len(blocks)
     used = lp.values(x_lp, "dsl") > 1e-6
     on = np.bincount(np.arange(p.n) // mi.spb, weights=used.astype(float), minlength=nb) > 0
-    m = max(1, int(np.ceil(g.min_run_h / (mi.spb * p.dt_h) - 1e-9)))
-    starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
-    for s in starts:
-        on[s : s + m] = True
     free = mi.col_upper[on0 : on0 + nb] > 0
-    on &= free
-    # minimum off time: a gap shorter than it is bridged (kept on) where the blocks are free, else the
-    # later run is dropped
-    m_off = int(np.ceil(g.min_off_h / (mi.spb * p.dt_h) - 1e-9))
-    b = 0
-    last_on = -(10**9)
-    while b < nb:
-        if on[b] and not (b > 0 and on[b - 1]) and 0 < b - last_on - 1 < m_off:
-            if free[last_on + 1 : b].all():
-                on[last_on + 1 : b] = True
-            else:
-                while b < nb and on[b]:
-                    on[b] = False
-                    b += 1
-                continue
-        if on[b]:
-            last_on = b
-        b += 1
+    back = grid_back_blocks(p, p.grid_available, mi.spb)
+    on = commit_schedule(on, free, min_run_blocks(p, mi.spb), min_off_blocks(p, mi.spb), back)
     lo, hi = mi.col_lower.copy(), mi.col_upper.copy()
     lo[on0 : on0 + nb] = hi[on0 : on0 + nb] = on.astype(float)
     return run_lp(replace(mi, integrality=None, col_lower=lo, col_upper=hi), time_limit_s)

@@ -5,47 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.flow import carbon_flow
-from islandgrid.components.battery import battery_params
-from islandgrid.components.genset import genset_params
+from islandgrid.dispatch.registry import get_strategy
 from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.simulate.checks import check_flows
 from islandgrid.simulate.kpis import add_baseline, compute_kpis
 from islandgrid.simulate.result import Result
 from islandgrid.site.spec import Site
-from islandgrid.strategy import get_strategy
-from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem, GridParams, Strategy
+from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem, Strategy
+from islandgrid.strategy.problem import build_problem
 
 Progress = Callable[[str], None]
-
-
-def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
-    """Assemble the strategy's arrays and component parameters."""
-    f = inputs.frame
-    econ = site.economics
-    return DispatchProblem(
-        index=pd.DatetimeIndex(f.index),
-        dt_h=inputs.dt_h,
-        pv_kw=np.ascontiguousarray(f["pv_kw"].to_numpy(dtype=float)),
-        load_kw=np.ascontiguousarray(f["load_kw"].to_numpy(dtype=float)),
-        critical_kw=np.ascontiguousarray(f["critical_kw"].to_numpy(dtype=float)),
-        grid_available=np.ascontiguousarray(f["grid_available"].to_numpy() > 0.5),
-        import_price_per_kwh=f["import_price_per_kwh"].to_numpy(dtype=float),
-        export_price_per_kwh=f["export_price_per_kwh"].to_numpy(dtype=float),
-        grid_co2_kg_per_kwh=f["grid_co2_kg_per_kwh"].to_numpy(dtype=float),
-        battery=battery_params(site.battery),
-        genset=genset_params(site.genset, site.location.elevation_m),
-        grid=GridParams(import_kw=site.grid.import_kw, export_kw=site.grid.export_kw),
-        carbon_price_per_kg=econ.carbon_price_eur_per_t * econ.eur_to_currency / 1000.0,
-        options={
-            "cycle_charging_setpoint_frac": site.simulation.cycle_charging_setpoint_frac,
-            "cycle_charging_band_frac": site.simulation.cycle_charging_band_frac,
-        },
-        site=site,
-    )
 
 
 def run_problem(site: Site, inputs: InputSeries, problem: DispatchProblem, strategy: Strategy) -> Result:

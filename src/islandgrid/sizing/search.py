@@ -11,17 +11,18 @@ import numba
 import numpy as np
 import pandas as pd
 
+from islandgrid.dispatch.registry import get_strategy
 from islandgrid.economics.battery_life import throughput_life_years
 from islandgrid.economics.costs import CostTable, Operation, Sizes, cost_table, site_prices
 from islandgrid.errors import TargetError
 from islandgrid.inputs.series import InputSeries, build_inputs
-from islandgrid.simulate.engine import baseline_site, build_problem, run_problem
+from islandgrid.simulate.engine import baseline_site, run_problem
 from islandgrid.simulate.result import Result
 from islandgrid.site.sizing import SizingSpec
 from islandgrid.site.spec import Site
 from islandgrid.sizing.designs import Design, design_grid, design_site, param_rows
 from islandgrid.sizing.kernel import KPI_COLUMNS, evaluate_designs
-from islandgrid.strategy import get_strategy
+from islandgrid.strategy.problem import build_problem
 
 #: Called with (designs done, designs in total).
 SizingProgress = Callable[[int, int], None]

@@ -1,11 +1,14 @@
-"""``optimize(site)``: the perfect-foresight year as a Result, like ``simulate``."""
+"""``optimize(site)``: the perfect-foresight year as a Result, like ``simulate`` (it runs the optimiser
+through the engine, so it lives in the engine's layer, above :mod:`islandgrid.optimize`)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from islandgrid.optimize.model import validate_options
 from islandgrid.optimize.solve import Progress
 from islandgrid.optimize.strategy import OptimalStrategy
+from islandgrid.simulate.engine import simulate
 from islandgrid.simulate.result import Result
 from islandgrid.site.spec import Site
 
@@ -53,9 +56,6 @@ def optimize(
         ``optimal_objective``, ``lp_bound``, ``optimality_gap``, ``mip_gap``, ``solver_status``
         and ``solve_seconds`` in ``kpis``.
     """
-    from islandgrid.optimize.model import validate_options
-    from islandgrid.simulate.engine import simulate
-
     validate_options(mode, end_soc, time_limit_s, mip_rel_gap)
     strat = OptimalStrategy(
         mode=mode,

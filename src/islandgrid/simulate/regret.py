@@ -18,10 +18,15 @@ positive regret is always worse).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from islandgrid.dispatch.registry import get_strategy, strategy_factories
+from islandgrid.inputs.series import build_inputs
+from islandgrid.simulate.engine import run_problem
 from islandgrid.site.spec import Site
+from islandgrid.strategy.problem import build_problem
 
 #: Columns of the table: key, label, unit.
 REGRET_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -40,8 +45,6 @@ def reference_name(names: list[str]) -> str:
 
 def default_strategies() -> list[str]:
     """Every registered strategy (rules, MPC variants, optimal)."""
-    from islandgrid.strategy import strategy_factories
-
     return list(strategy_factories())
 
 
@@ -62,12 +65,6 @@ def regret_rows(
         for each, ``seconds`` (wall time of the run) and ``optimality_gap`` (the optimiser's
         certified gap to its LP bound; None for other strategies).
     """
-    import time
-
-    from islandgrid.inputs.series import build_inputs
-    from islandgrid.simulate.engine import build_problem, run_problem
-    from islandgrid.strategy import get_strategy
-
     names = strategies or default_strategies()
     ref = reference_name(default_strategies())
     # the reference runs first (its silent HiGHS instance also keeps highspy's one-off banner off stdout)
