@@ -8,8 +8,10 @@ and checks, for every record in order:
 3. the recomputed hash equals the stored one (any altered byte of payload or hash);
 4. the seq and timestamp inside the payload match the stored row (a reordered record);
 5. it starts no earlier than the previous interval ends, and a later start is flagged ``after_gap``;
-6. its factor set is stored and hashes to the digest in the payload;
-7. its figures are consistent: grid and diesel CO2 from energy x factor, and carbon conserved
+6. its factor set is stored and hashes to the digest in the payload, and its grid and diesel factors are the
+   ones that set registers (a filled gap: the higher of the grid and the fossil-only gap-fill factor), so a
+   chain re-forged with other factors and recomputed hashes is found;
+7. its figures are consistent: grid and diesel CO2 from energy x factor to float rounding, and carbon conserved
    (grid + diesel = load + export + losses + change of the battery's stock).
 
 and, around the records, every other row of the database:
@@ -39,6 +41,7 @@ from islandgrid.carbon.flow import CarbonState
 from islandgrid.errors import ChainBrokenError
 from islandgrid.ledger.record import (
     FLAG_AFTER_GAP,
+    FLAG_GAP_FILLED,
     FLOAT_FIELDS,
     FORMAT_VERSION,
     FORMAT_VERSIONS,
@@ -53,6 +56,8 @@ from islandgrid.ledger.store import LedgerStore, state_json
 
 #: Records read, hashed and checked per pass.
 VERIFY_SLICE = 8192
+#: Tolerance of a recomputed product (grid and diesel CO2) [units in the last place]: float rounding only.
+FLOAT_ULPS = 4
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,30 @@ def _anchor(tip_hash: str | None) -> bytes | None:
         return b""  # not a hash: in no chain
 
 
+def _registered(body: str) -> tuple[float | None, float | None, float | None]:
+    """The grid, diesel and gap-fill factors a stored factor set registers (None: not a single value).
+
+    A grid factor given as an hourly series has no single value; its records are checked against their
+    own products only (docs/ledger.md).
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None, None
+
+    def value(key: str) -> float | None:
+        entry = data.get(key) if isinstance(data, dict) else None
+        v = entry.get("value") if isinstance(entry, dict) else None
+        return float(v) if isinstance(v, int | float) else None
+
+    return value("grid"), value("diesel"), value("gap_fill")
+
+
+def _off(want: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Where ``got`` differs from ``want`` by more than float rounding (:data:`FLOAT_ULPS` ulps of ``want``)."""
+    return ~(np.abs(got - want) <= FLOAT_ULPS * np.spacing(np.abs(want)))
+
+
 def _first(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
@@ -287,7 +316,7 @@ class _FieldChecks:
     def __init__(self, factor_sets: dict[bytes, str], rtol: float) -> None:
         self.rtol = rtol
         self.sets = [
-            (np.frombuffer(d, dtype="<u8"), hashlib.sha256(body.encode("utf-8")).digest() == d)
+            (np.frombuffer(d, dtype="<u8"), hashlib.sha256(body.encode("utf-8")).digest() == d, _registered(body))
             for d, body in factor_sets.items()
         ]
         self.prev_end: int | None = None  # end of the previous record's interval [Unix s]
@@ -315,19 +344,31 @@ class _FieldChecks:
         checks.append((unflagged, "intervals are missing before it and it is not flagged after_gap (deleted records)"))
         digests = np.ascontiguousarray(rec["factor_set"]).view("<u8")  # (n, 4): compare 32 bytes as 4 words
         matched = np.zeros(len(rec), dtype=bool)
-        for d, intact in self.sets:
+        gap_filled = (rec["flags"] & FLAG_GAP_FILLED).astype(bool)
+        for d, intact, (grid, diesel, fossil) in self.sets:
             mask = (digests == d).all(axis=1)
             matched |= mask
             if not intact:
                 checks.append((mask, "its factor set was altered"))
+                continue
+            # the factors in the record are those of the set it names (a gap is filled at the higher fossil-only one)
+            if grid is not None:
+                want = np.where(gap_filled, max(grid, fossil if fossil is not None else grid), grid)
+                off = mask & (rec["e_grid_kg_per_kwh"] != want)
+                checks.append((off, "e_grid_kg_per_kwh differs from its registered factor set's grid factor"))
+            if diesel is not None:
+                off = mask & (rec["diesel_kg_per_l"] != diesel)
+                checks.append((off, "diesel_kg_per_l differs from its registered factor set's diesel factor"))
         checks.append((~matched, "its factor set is missing"))
+        # derived figures recomputed as the carbon-flow kernel computes them: one IEEE-754 product each,
+        # so they agree to the bit; FLOAT_ULPS allows for another platform's rounding, nothing more
         grid_co2 = rec["grid_in_kwh"] * rec["e_grid_kg_per_kwh"]
         diesel_co2 = rec["fuel_l"] * rec["diesel_kg_per_l"]
+        checks.append((_off(grid_co2, rec["grid_co2_kg"]), "grid_co2_kg is not grid_in_kwh x e_grid_kg_per_kwh"))
+        checks.append((_off(diesel_co2, rec["diesel_co2_kg"]), "diesel_co2_kg is not fuel_l x diesel_kg_per_l"))
         emitted = rec["grid_co2_kg"] + rec["diesel_co2_kg"]
         stock = rec["bat_co2_stock_kg"]
         scale = np.maximum(np.abs(emitted), np.abs(stock)) + 1e-9
-        checks.append((np.abs(grid_co2 - rec["grid_co2_kg"]) > rtol * scale, "grid CO2 is not grid_in x factor"))
-        checks.append((np.abs(diesel_co2 - rec["diesel_co2_kg"]) > rtol * scale, "diesel CO2 is not fuel x factor"))
         prev = np.concatenate(([self.prev_stock], stock[:-1]))
         carried = rec["load_co2_kg"] + rec["export_co2_kg"] + rec["dump_co2_kg"]
         imbalance = np.abs(emitted - carried - (stock - prev))
