@@ -101,3 +101,43 @@ def test_simulated_cannot_become_measured(honest: Path) -> None:
     con.close()
     r = runner.invoke(app, ["ledger", "verify", "--db", str(honest)])
     assert r.exit_code == 1 and "seq 5" in r.output and "hash mismatch" in r.output
+
+
+@pytest.fixture
+def published(honest: Path) -> str:
+    """The honest chain's tip as published: ``SEQ:HASH``."""
+    with open_ledger(honest, readonly=True) as store:
+        tip = store.tip()
+    assert tip is not None and tip.seq == 47
+    return f"{tip.seq}:{tip.hash}"
+
+
+def _verify_tip(db: Path, tip: str):
+    return runner.invoke(app, ["ledger", "verify", "--db", str(db), "--tip", tip])
+
+
+def test_tip_with_seq_tells_truncation(tmp_path: Path, horinger: Site, flows, published: str, honest: Path) -> None:
+    assert _verify_tip(honest, published).exit_code == 0
+    db = tmp_path / "short.db"  # the same records, the last 8 never written: a valid shorter chain
+    with open_ledger(db) as store:
+        store.append_flows(horinger, flows.iloc[:40], quality="estimated", flags=FLAG_SIMULATED)
+    r = _verify_tip(db, published)
+    assert r.exit_code == 1 and "truncated: 8 records missing after seq 39" in r.output, r.output
+    r = _verify_tip(db, published.split(":")[1])  # hash only: the best it can say
+    assert r.exit_code == 1 and "tip not in chain: truncated or forked" in r.output, r.output
+
+
+def test_tip_with_seq_tells_a_fork(tmp_path: Path, horinger: Site, flows, published: str) -> None:
+    db = tmp_path / "fork.db"  # as long as the published chain, written differently from seq 20 on
+    with open_ledger(db) as store:
+        store.append_flows(horinger, flows.iloc[:20], quality="estimated", flags=FLAG_SIMULATED)
+        store.append_flows(horinger, flows.iloc[20:48], quality="measured")
+    r = _verify_tip(db, published)
+    assert r.exit_code == 1 and "forked at seq 47" in r.output and "truncated" not in r.output, r.output
+    r = _verify_tip(db, published.split(":")[1])
+    assert r.exit_code == 1 and "tip not in chain: truncated or forked" in r.output, r.output
+
+
+def test_tip_with_a_bad_seq_is_bad_input(honest: Path, published: str) -> None:
+    r = _verify_tip(honest, "x" + published)
+    assert r.exit_code == 2 and "--tip" in r.output

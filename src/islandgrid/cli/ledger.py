@@ -20,6 +20,10 @@ SITE_ID = Annotated[str | None, typer.Option("--site-id", help="The chain; defau
 EVERY_CHAIN = Annotated[
     str | None, typer.Option("--site-id", help="Only this chain; default every chain in the ledger.")
 ]
+TIP = Annotated[
+    str | None,
+    typer.Option("--tip", help="A published tip the chain must hold: SEQ:HASH (tells truncation from a fork) or HASH."),
+]
 ONE_CHAIN = Annotated[
     str | None, typer.Option("--site-id", help="The chain; needed only when the ledger holds several.")
 ]
@@ -58,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 it_kwh=it_kwh,
             )
             tip = store.tip(_sid(site, site_id))
-        _done(n, db, tip.hash if tip else "")
+        _done(n, db, f"{tip.seq}:{tip.hash}" if tip else "")
 
     @ledger.command("import")
     @friendly_errors
@@ -90,14 +94,14 @@ def register(app: typer.Typer) -> None:
         filled = int((data.flags & 1).astype(bool).sum())
         if filled:
             Console(stderr=True).print(f"[yellow]{filled} missing interval(s) filled conservatively, flagged[/]")
-        _done(n, db, tip.hash if tip else "")
+        _done(n, db, f"{tip.seq}:{tip.hash}" if tip else "")
 
     @ledger.command("verify")
     @friendly_errors
     def verify(
         db: DB,
         site_id: EVERY_CHAIN = None,
-        tip: Annotated[str | None, typer.Option("--tip", help="A published tip hash the chain must contain.")] = None,
+        tip: TIP = None,
     ) -> None:
         """Check the whole chain; exit 0 only when intact, else name the first bad record."""
         from islandgrid.ledger.verify import verify_chain
@@ -108,7 +112,7 @@ def register(app: typer.Typer) -> None:
                 rep = verify_chain(store, sid, tip_hash=tip)
                 Console().print(
                     f"[green]intact[/]: {rep.site_id}, {rep.n_records} records, {rep.first} to {rep.last} UTC, "
-                    f"{rep.gaps} gap(s) flagged; tip {rep.tip_hash}",
+                    f"{rep.gaps} gap(s) flagged; tip {rep.n_records - 1}:{rep.tip_hash} (seq:hash)",
                     highlight=False,
                 )
                 if rep.format_version == 1:
@@ -153,5 +157,5 @@ def open_existing(db: Path) -> LedgerStore:
 
 
 def _done(n: int, db: Path, tip: str) -> None:
-    Console().print(f"appended {n} records to {db}; tip {tip}", highlight=False)
-    Console().print("[dim]publish the tip hash: `ledger verify --tip` then also finds truncation[/]")
+    Console().print(f"appended {n} records to {db}; tip {tip} (seq:hash)", highlight=False)
+    Console().print("[dim]publish the tip: `ledger verify --tip SEQ:HASH` then finds truncation and forks[/]")

@@ -24,7 +24,8 @@ and, around the records, every other row of the database:
     battery state belongs to no site, and a stored site has records.
 
 Truncating the newest records leaves a shorter, valid chain; only an anchor held elsewhere
-finds that: pass the published tip hash (``--tip``) or the expected count.
+finds that: pass the published tip (``--tip SEQ:HASH``; with the seq a shorter chain is told from a
+forked one) or the expected count.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.flow import CarbonState
-from islandgrid.errors import ChainBrokenError
+from islandgrid.errors import ChainBrokenError, InputError
 from islandgrid.ledger.record import (
     FLAG_AFTER_GAP,
     FLAG_GAP_FILLED,
@@ -111,7 +112,8 @@ def verify_chain(
     site_id : str, optional
         The chain; by default the only one.
     tip_hash : str, optional
-        A published tip hash (hex) the chain must still contain: finds truncation.
+        A published tip, ``SEQ:HASH`` or ``HASH`` (hex), the chain must still contain: finds truncation, and
+        with the seq tells it from a fork (another record at that seq).
     expect_records : int, optional
         The count the chain must have at least.
     rtol : float
@@ -132,8 +134,9 @@ def verify_chain(
     tip: np.void | None = None
     n = gaps = 0
     first_ts = last_ts = None
-    anchor = _anchor(tip_hash)
+    anchor_seq, anchor = _anchor(tip_hash)
     anchored = False
+    at_anchor: bytes | None = None  # the stored hash of record anchor_seq
     # in slices, as the backend reads them: memory stays small and nothing is decoded per row in Python
     for rows in store.backend.row_chunks(sid, VERIFY_SLICE):
         m = len(rows)
@@ -169,6 +172,8 @@ def verify_chain(
                 why = "the first record or the site's stored info (sites.info: name, time zone) was altered"
             raise _broken(sid, n + i, int(tss[i]), f"hash mismatch: {why}")
         anchored = anchored or (anchor is not None and anchor in stored)
+        if anchor_seq is not None and n <= anchor_seq < n + m:
+            at_anchor = stored[anchor_seq - n]
         rec = np.frombuffer(b"".join(payloads), dtype=RECORD_DTYPE)
         fields.check(rec, seqs, tss, n)  # remembers the first failure; raised after the chain-level checks
         gaps += int(np.count_nonzero(rec["flags"] & FLAG_AFTER_GAP))
@@ -176,8 +181,8 @@ def verify_chain(
         last_ts = int(rec["ts_s"][-1])
         tip = rec[-1]
         n += m
-    if tip_hash is not None and not anchored:
-        raise _broken(sid, n, None, f"the published tip {tip_hash[:16]}... is not in the chain (truncated?)")
+    if anchor is not None:
+        _check_anchor(sid, n, anchor_seq, anchor, at_anchor, anchored)
     if expect_records is not None and n < expect_records:
         raise _broken(sid, n, None, f"only {n} records, {expect_records} expected (truncated?)")
     if fields.failure is not None:
@@ -269,13 +274,60 @@ def _check_store(store: LedgerStore, factor_sets: dict[bytes, str]) -> None:
         raise ChainBrokenError(f"{where}: battery state of unknown site(s) {', '.join(orphans)} (table battery_state)")
 
 
-def _anchor(tip_hash: str | None) -> bytes | None:
-    if tip_hash is None:
-        return None
+def _anchor(tip: str | None) -> tuple[int | None, bytes | None]:
+    """``--tip`` as (seq or None, hash): ``SEQ:HASH`` or ``HASH`` (hex)."""
+    if tip is None:
+        return None, None
+    text = tip.strip()
+    seq: int | None = None
+    if ":" in text:
+        head, text = text.split(":", 1)
+        try:
+            seq = int(head)
+        except ValueError:
+            seq = -1
+        if seq < 0:
+            raise InputError(
+                "the seq of the published tip is not a record number",
+                field="--tip",
+                value=tip,
+                allowed="SEQ:HASH (SEQ >= 0, HASH 64 hex digits) or HASH",
+                fix="pass the seq and hash printed with the tip",
+            )
     try:
-        return bytes.fromhex(tip_hash)
+        return seq, bytes.fromhex(text)
     except ValueError:
-        return b""  # not a hash: in no chain
+        return seq, b""  # not a hash: in no chain
+
+
+def _check_anchor(sid: str, n: int, seq: int | None, anchor: bytes, at_seq: bytes | None, anchored: bool) -> None:
+    """A published tip against the chain: truncated (its seq beyond the end) or forked (another hash at its seq)."""
+    shown = anchor.hex()[:16] + "..."
+    if seq is None:
+        if not anchored:
+            raise _broken(
+                sid,
+                n,
+                None,
+                f"tip not in chain: truncated or forked (the published tip {shown} is in no record; "
+                "pass --tip SEQ:HASH to tell which)",
+            )
+        return
+    if at_seq is None:
+        raise _broken(
+            sid,
+            n,
+            None,
+            f"truncated: {seq - n + 1} records missing after seq {n - 1} (the published tip {shown} is seq {seq})",
+        )
+    if at_seq != anchor:
+        raise _broken(
+            sid,
+            seq,
+            None,
+            f"forked at seq {seq}: the chain holds {at_seq.hex()[:16]}... where the published tip is {shown} "
+            "(a record at or before it was rewritten)",
+        )
 
 
 def _registered(body: str) -> tuple[float | None, float | None, float | None]:
