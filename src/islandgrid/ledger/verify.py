@@ -53,6 +53,7 @@ from islandgrid.ledger.record import (
     flag_names,
     genesis_hash,
 )
+from islandgrid.ledger.signing import TipSignature
 from islandgrid.ledger.store import LedgerStore, state_json
 
 #: Records read, hashed and checked per pass.
@@ -79,6 +80,8 @@ class VerifyReport:
         Records flagged ``after_gap``.
     format_version : int
         The chain's record format (1: the site's name and time zone are not covered).
+    signature : TipSignature or None
+        The tip's verified Ed25519 signature; None when the chain is not signed.
     """
 
     site_id: str
@@ -88,6 +91,7 @@ class VerifyReport:
     last: pd.Timestamp | None
     gaps: int
     format_version: int = FORMAT_VERSION
+    signature: TipSignature | None = None
 
 
 def _broken(site_id: str, seq: int, ts: object, why: str) -> ChainBrokenError:
@@ -102,6 +106,7 @@ def verify_chain(
     tip_hash: str | None = None,
     expect_records: int | None = None,
     rtol: float = 1e-9,
+    pubkey: bytes | None = None,
 ) -> VerifyReport:
     """Check a whole chain; raise :class:`ChainBrokenError` naming the first bad record.
 
@@ -118,6 +123,9 @@ def verify_chain(
         The count the chain must have at least.
     rtol : float
         Tolerance of the per-record carbon checks, relative to the record's emissions [-].
+    pubkey : bytes, optional
+        The site's published Ed25519 public key [32 bytes]: the tip must be signed by it. Without it a
+        stored signature is still checked against the key stored with it.
 
     Returns
     -------
@@ -198,7 +206,12 @@ def verify_chain(
     problem = _state_problem(state, tip)
     if problem is not None:
         raise _broken(sid, n - 1, int(tip["ts_s"]), f"the stored battery state (table battery_state) {problem}")
+    sig = store.signature(sid)
+    problem = _signature_problem(sig, n - 1, h, version, pubkey)
+    if problem is not None:
+        raise _broken(sid, n - 1, int(tip["ts_s"]), f"tip signature (table tip_signatures): {problem}")
     return VerifyReport(
+        signature=sig,
         site_id=sid,
         n_records=n,
         tip_hash=h.hex(),
@@ -272,6 +285,30 @@ def _check_store(store: LedgerStore, factor_sets: dict[bytes, str]) -> None:
     orphans = [s for s in b.state_site_ids() if s not in sites]
     if orphans:
         raise ChainBrokenError(f"{where}: battery state of unknown site(s) {', '.join(orphans)} (table battery_state)")
+    unsigned = [row[0] for row in b.signatures() if row[0] not in sites]
+    if unsigned:
+        raise ChainBrokenError(f"{where}: tip signature of unknown site(s) {unsigned} (table tip_signatures)")
+
+
+def _signature_problem(
+    sig: TipSignature | None, last: int, tip: bytes, version: int, pubkey: bytes | None
+) -> str | None:
+    """Why the stored signature does not vouch for the chain's tip ``last``/``tip``, or None."""
+    if sig is None:
+        return None if pubkey is None else "the tip is not signed, a public key was given (--pubkey)"
+    if not sig.valid():
+        return "the signature does not verify against its public key (altered)"
+    if pubkey is not None and sig.public_key != pubkey:
+        return f"signed by key {sig.public_key.hex()[:16]}..., not by the published {pubkey.hex()[:16]}..."
+    if sig.version != version:
+        return f"signs format version {sig.version}, the chain has {version}"
+    if sig.seq > last:
+        return f"truncated: {sig.seq - last} records missing after seq {last} (the signed tip is seq {sig.seq})"
+    if sig.seq < last:
+        return f"records after seq {sig.seq} are not signed (appended without the site's key?)"
+    if sig.tip != tip:
+        return f"forked at seq {last}: the signed tip is {sig.tip.hex()[:16]}..., the chain's {tip.hex()[:16]}..."
+    return None
 
 
 def _anchor(tip: str | None) -> tuple[int | None, bytes | None]:
