@@ -9,7 +9,7 @@ and checks, for every record in order:
 4. the seq and timestamp inside the payload match the stored row (a reordered record);
 5. it starts no earlier than the previous interval ends, and a later start is flagged ``after_gap``;
 6. its factor set is stored and hashes to the digest in the payload, and its grid and diesel factors are the
-   ones that set registers (a filled gap: the higher of the grid and the fossil-only gap-fill factor), so a
+   ones that set registers (a filled gap may carry the higher of the grid and the gap-fill factor), so a
    chain re-forged with other factors and recomputed hashes is found;
 7. its figures are consistent: grid and diesel CO2 from energy x factor to float rounding, and carbon conserved
    (grid + diesel = load + export + losses + change of the battery's stock).
@@ -22,6 +22,8 @@ and, around the records, every other row of the database:
    canonical form, and its parcels add up, to the bit, to the tip's battery energy, carbon and mix;
 10. every stored factor set hashes to its digest; no record lies outside a stored site's chain, no
     battery state belongs to no site, and a stored site has records.
+11. a stored tip signature (table ``tip_signatures``, :mod:`islandgrid.ledger.signing`) verifies, belongs to a
+    stored site and signs the chain's last record; with ``pubkey`` it is by the published key.
 
 Truncating the newest records leaves a shorter, valid chain; only an anchor held elsewhere
 finds that: pass the published tip (``--tip SEQ:HASH``; with the seq a shorter chain is told from a
@@ -440,10 +442,11 @@ class _FieldChecks:
             if not intact:
                 checks.append((mask, "its factor set was altered"))
                 continue
-            # the factors in the record are those of the set it names (a gap is filled at the higher fossil-only one)
+            # the record's factors are those of the set it names (a filled gap may carry the higher gap-fill one)
             if grid is not None:
-                want = np.where(gap_filled, max(grid, fossil if fossil is not None else grid), grid)
-                off = mask & (rec["e_grid_kg_per_kwh"] != want)
+                e_grid = rec["e_grid_kg_per_kwh"]
+                raised = gap_filled & (e_grid == max(grid, fossil if fossil is not None else grid))
+                off = mask & (e_grid != grid) & ~raised
                 checks.append((off, "e_grid_kg_per_kwh differs from its registered factor set's grid factor"))
             if diesel is not None:
                 off = mask & (rec["diesel_kg_per_l"] != diesel)
