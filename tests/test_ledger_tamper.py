@@ -22,6 +22,7 @@ import islandgrid
 from islandgrid.cli.main import app
 from islandgrid.ledger import open_ledger
 from islandgrid.ledger.record import RECORD_DTYPE, genesis_hash
+from islandgrid.ledger.signing import default_key_dir, keygen
 from islandgrid.ledger.verify import verify_chain
 from islandgrid.site.spec import Site
 
@@ -42,12 +43,15 @@ def ledger(tmp_path_factory: pytest.TempPathFactory, horinger: Site, week: pd.Da
     """Two chains: the seed site (pool rule) and a FIFO copy (a battery state of several parcels)."""
     db = tmp_path_factory.mktemp("tamper") / "ledger.db"
     fifo = horinger.model_copy(update={"carbon": horinger.carbon.model_copy(update={"battery_rule": "fifo"})})
+    for sid in ("pool-room", "fifo-room"):  # both tips signed: table tip_signatures has a row per chain
+        keygen(default_key_dir(db), sid)
     with open_ledger(db) as store:
         store.append_flows(horinger, week.iloc[:100], quality="measured", site_id="pool-room")
         store.append_flows(horinger, week.iloc[100:], quality="measured", site_id="pool-room")
         store.append_flows(fifo, week, quality="estimated", site_id="fifo-room")
         state = store.backend.get_state("fifo-room")
         assert state is not None and state[1].count("[") > 2  # several parcels
+        assert len(store.backend.signatures()) == 2
     assert runner.invoke(app, ["ledger", "verify", "--db", str(db)]).exit_code == 0
     return db
 
@@ -91,7 +95,8 @@ def test_every_table_is_checked_or_listed(ledger: Path) -> None:
     con = sqlite3.connect(ledger)
     tables = {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.close()
-    assert tables == {"ledger_meta", "sites", "factor_sets", "records", "battery_state"} | set(CANNOT_CHANGE_A_FIGURE)
+    checked = {"ledger_meta", "sites", "factor_sets", "records", "battery_state", "tip_signatures"}
+    assert tables == checked | set(CANNOT_CHANGE_A_FIGURE)
 
 
 def test_a_one_byte_change_to_any_row_of_any_table_is_found(ledger: Path, tmp_path: Path) -> None:
@@ -159,6 +164,7 @@ def test_a_format_1_chain_still_verifies_and_keeps_its_format(
     con.execute("DELETE FROM records WHERE key >= (SELECT site_key FROM sites WHERE site_id = 'fifo-room') << 40")
     con.execute("DELETE FROM sites WHERE site_id = 'fifo-room'")
     con.execute("DELETE FROM battery_state WHERE site_id = 'fifo-room'")
+    con.execute("DELETE FROM tip_signatures")  # a chain from before signed tips
     h = genesis_hash("pool-room")
     for key, payload in con.execute("SELECT key, payload FROM records ORDER BY key").fetchall():
         rec = np.frombuffer(payload, dtype=RECORD_DTYPE).copy()

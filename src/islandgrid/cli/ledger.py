@@ -20,6 +20,14 @@ SITE_ID = Annotated[str | None, typer.Option("--site-id", help="The chain; defau
 EVERY_CHAIN = Annotated[
     str | None, typer.Option("--site-id", help="Only this chain; default every chain in the ledger.")
 ]
+TIP = Annotated[
+    str | None,
+    typer.Option("--tip", help="A published tip the chain must hold: SEQ:HASH (tells truncation from a fork) or HASH."),
+]
+KEY_DIR = Annotated[
+    Path | None,
+    typer.Option("--key-dir", help="The sites' signing keys (ledger keygen); default DB.keys beside the ledger."),
+]
 ONE_CHAIN = Annotated[
     str | None, typer.Option("--site-id", help="The chain; needed only when the ledger holds several.")
 ]
@@ -38,6 +46,7 @@ def register(app: typer.Typer) -> None:
         resolution: Annotated[str | None, typer.Option(help=RESOLUTION_HELP)] = None,
         strategy: Annotated[str | None, typer.Option(help=STRATEGY_HELP)] = None,
         site_id: SITE_ID = None,
+        key_dir: KEY_DIR = None,
     ) -> None:
         """Simulate a year and record every interval (quality 'estimated', flagged simulated)."""
         import islandgrid
@@ -47,7 +56,7 @@ def register(app: typer.Typer) -> None:
         site = islandgrid.load_site(site_file)
         result = islandgrid.simulate(site, strategy=strategy, resolution=resolution, baseline=False)
         it_kwh = result.inputs.frame["it_kw"].to_numpy() * result.dt_h
-        with open_ledger(db) as store:
+        with open_ledger(db, key_dir=key_dir) as store:
             n = store.append_flows(
                 site,
                 result.flows,
@@ -58,7 +67,7 @@ def register(app: typer.Typer) -> None:
                 it_kwh=it_kwh,
             )
             tip = store.tip(_sid(site, site_id))
-        _done(n, db, tip.hash if tip else "")
+        _done(n, db, f"{tip.seq}:{tip.hash}" if tip else "")
 
     @ledger.command("import")
     @friendly_errors
@@ -67,6 +76,7 @@ def register(app: typer.Typer) -> None:
         db: DB,
         site_file: Annotated[Path, typer.Option("--site", help="The TOML site file (factors, battery).")],
         site_id: SITE_ID = None,
+        key_dir: KEY_DIR = None,
     ) -> None:
         """Import measured interval energies; reject the whole file on any bad row."""
         import islandgrid
@@ -75,7 +85,7 @@ def register(app: typer.Typer) -> None:
 
         site = islandgrid.load_site(site_file)
         data = read_meters(meters, site)  # validated before the ledger is opened: nothing half-written
-        with open_ledger(db) as store:
+        with open_ledger(db, key_dir=key_dir) as store:
             n = store.append_flows(
                 site,
                 data.flows,
@@ -90,25 +100,34 @@ def register(app: typer.Typer) -> None:
         filled = int((data.flags & 1).astype(bool).sum())
         if filled:
             Console(stderr=True).print(f"[yellow]{filled} missing interval(s) filled conservatively, flagged[/]")
-        _done(n, db, tip.hash if tip else "")
+        _done(n, db, f"{tip.seq}:{tip.hash}" if tip else "")
 
     @ledger.command("verify")
     @friendly_errors
     def verify(
         db: DB,
         site_id: EVERY_CHAIN = None,
-        tip: Annotated[str | None, typer.Option("--tip", help="A published tip hash the chain must contain.")] = None,
+        tip: TIP = None,
+        pubkey: Annotated[
+            str | None,
+            typer.Option(
+                "--pubkey", help="The site's published public key (hex, PEM or a file): the tip must be signed by it."
+            ),
+        ] = None,
     ) -> None:
         """Check the whole chain; exit 0 only when intact, else name the first bad record."""
+        from islandgrid.ledger.signing import parse_public_key
         from islandgrid.ledger.verify import verify_chain
 
+        key = None if pubkey is None else parse_public_key(pubkey)
         with open_existing(db) as store:
             sids = [store.known_site(site_id)] if site_id else store.sites()
             for sid in sids:
-                rep = verify_chain(store, sid, tip_hash=tip)
+                rep = verify_chain(store, sid, tip_hash=tip, pubkey=key)
+                signed = "unsigned" if rep.signature is None else f"signed by {rep.signature.public_key.hex()}"
                 Console().print(
                     f"[green]intact[/]: {rep.site_id}, {rep.n_records} records, {rep.first} to {rep.last} UTC, "
-                    f"{rep.gaps} gap(s) flagged; tip {rep.tip_hash}",
+                    f"{rep.gaps} gap(s) flagged; tip {rep.n_records - 1}:{rep.tip_hash} (seq:hash), {signed}",
                     highlight=False,
                 )
                 if rep.format_version == 1:
@@ -117,6 +136,26 @@ def register(app: typer.Typer) -> None:
                         "covered by the hashes; a new chain covers them (docs/ledger.md)[/]",
                         highlight=False,
                     )
+
+    @ledger.command("keygen")
+    @friendly_errors
+    def keygen(db: DB, site_id: ONE_CHAIN = None, key_dir: KEY_DIR = None) -> None:
+        """Generate the site's Ed25519 key (mode 0600, beside the ledger), sign the tip, print the public key."""
+        from islandgrid.ledger import open_ledger
+        from islandgrid.ledger.signing import keygen as make_key
+        from islandgrid.ledger.signing import public_pem
+
+        open_existing(db).close()  # an existing ledger only: keygen adds no database
+        with open_ledger(db, key_dir=key_dir) as store:
+            sid = store.known_site(site_id)
+            assert store.key_dir is not None
+            public = make_key(store.key_dir, sid)
+            sig = store.sign_tip(sid)
+        Console().print(f"signing key of {sid}: {store.key_dir} (keep it there, mode 0600; never publish it)")
+        Console().print(f"public key (publish it): {public.hex()}", highlight=False)
+        Console().print(public_pem(public), highlight=False)
+        if sig is not None:
+            Console().print(f"signed tip {sig.seq}:{sig.tip.hex()}", highlight=False)
 
     @ledger.command("export")
     @friendly_errors
@@ -153,5 +192,5 @@ def open_existing(db: Path) -> LedgerStore:
 
 
 def _done(n: int, db: Path, tip: str) -> None:
-    Console().print(f"appended {n} records to {db}; tip {tip}", highlight=False)
-    Console().print("[dim]publish the tip hash: `ledger verify --tip` then also finds truncation[/]")
+    Console().print(f"appended {n} records to {db}; tip {tip} (seq:hash)", highlight=False)
+    Console().print("[dim]publish the tip: `ledger verify --tip SEQ:HASH` then finds truncation and forks[/]")

@@ -8,6 +8,7 @@
     store.tip(site_id) -> LedgerRecord | None
     verify_chain(store, site_id) -> VerifyReport   # raises ChainBrokenError on the first bad record or table
     read_records(store, site_id) -> DataFrame
+    signing.keygen(default_key_dir(path), site_id)   # Ed25519 key beside the ledger: every append signs the tip
 
 The canonical encoding is documented in ``docs/ledger.md``.
 """

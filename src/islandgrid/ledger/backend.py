@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS records (
     hash BLOB NOT NULL                -- SHA-256(previous hash || payload)
 );
 CREATE TABLE IF NOT EXISTS battery_state (site_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tip_signatures (
+    site_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, tip BLOB NOT NULL, version INTEGER NOT NULL,
+    public_key BLOB NOT NULL, signature BLOB NOT NULL  -- Ed25519 over the tip (ledger.signing)
+);
 CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
@@ -107,6 +111,14 @@ class LedgerBackend(Protocol):
 
     def state_site_ids(self) -> list[str]:
         """Every site with a stored battery state."""
+        ...
+
+    def put_signature(self, row: tuple[str, int, bytes, int, bytes, bytes]) -> None:
+        """Store a site's tip signature (site_id, seq, tip, version, public_key, signature), replacing the last."""
+        ...
+
+    def signatures(self) -> list[tuple[str, int, bytes, int, bytes, bytes]]:
+        """Every stored tip signature (none in a ledger written before signing existed)."""
         ...
 
     def close(self) -> None:
@@ -293,6 +305,15 @@ class SqliteBackend:
 
     def state_site_ids(self) -> list[str]:
         return [str(r[0]) for r in self._con.execute("SELECT site_id FROM battery_state ORDER BY site_id")]
+
+    def put_signature(self, row: tuple[str, int, bytes, int, bytes, bytes]) -> None:
+        self._con.execute("INSERT OR REPLACE INTO tip_signatures VALUES (?, ?, ?, ?, ?, ?)", row)
+
+    def signatures(self) -> list[tuple[str, int, bytes, int, bytes, bytes]]:
+        if self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tip_signatures'", ()) is None:
+            return []  # a ledger from before signed tips, opened read-only
+        rows = self._con.execute("SELECT * FROM tip_signatures ORDER BY site_id").fetchall()
+        return [(str(a), int(b), bytes(c), int(d), bytes(e), bytes(f)) for a, b, c, d, e, f in rows]
 
     def close(self) -> None:
         self._con.close()

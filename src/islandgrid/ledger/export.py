@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,11 @@ import pandas as pd
 from islandgrid.errors import InputError
 from islandgrid.ledger.store import LedgerStore
 from islandgrid.ledger.verify import read_records
+
+#: Suffix of the CSV export's sidecar holding the tip and its signature.
+TIP_SIDECAR = ".tip.json"
+#: Parquet schema-metadata key holding the same JSON.
+TIP_KEY = b"islandgrid.ledger_tip"
 
 
 def check_export_name(out: str | Path) -> str:
@@ -25,7 +31,8 @@ def export_records(store: LedgerStore, out: str | Path, site_id: str | None = No
     """Write every record of a chain to the file ``out`` (.csv or .parquet); returns the row count.
 
     Floats are written with full round-trip precision (CSV) or as binary64 (Parquet), so
-    sums agree with the ledger to the gram. The file is written in place: the CLI writes it
+    sums agree with the ledger to the gram; the tip and its signature go with it (:func:`tip_metadata`:
+    a CSV gets the sidecar ``FILE.csv.tip.json``). The files are written in place: the CLI writes it
     into a staging folder and moves it into place (``cli.common.atomic_dir``).
     """
     out = Path(out)
@@ -35,8 +42,30 @@ def export_records(store: LedgerStore, out: str | Path, site_id: str | None = No
     table = frame.reset_index()
     table.insert(1, "ts_local", pd.DatetimeIndex(frame.index).tz_convert(tz).map(pd.Timestamp.isoformat))
     table["ts_utc"] = pd.DatetimeIndex(frame.index).map(pd.Timestamp.isoformat)
+    tip = json.dumps(tip_metadata(store, str(frame.attrs["site_id"])), sort_keys=True)
     if suffix == ".csv":
         table.to_csv(out, index=False, float_format=None)
+        out.with_name(out.name + TIP_SIDECAR).write_text(tip + "\n", encoding="utf-8")
     else:
-        table.to_parquet(out, index=False)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), TIP_KEY: tip.encode("utf-8")})
+        pq.write_table(arrow, out)
     return len(table)
+
+
+def tip_metadata(store: LedgerStore, site_id: str) -> dict[str, str | int]:
+    """The chain's tip (seq, hash, format version) and, when signed, its Ed25519 signature and public key.
+
+    What every export carries (CSV: the sidecar ``FILE.csv.tip.json``; Parquet: the schema metadata key
+    ``islandgrid.ledger_tip``; the carbon report: its HTML and the ``ledger`` sheet of report.xlsx).
+    """
+    sig = store.signature(site_id)
+    tip = store.tip(site_id)
+    if tip is None:
+        return {"site_id": site_id}
+    if sig is not None and sig.seq == tip.seq and sig.tip.hex() == tip.hash:
+        return sig.as_dict()
+    return {"site_id": site_id, "seq": tip.seq, "tip_hash": tip.hash, "format_version": tip.version}

@@ -14,6 +14,7 @@ from islandgrid.errors import InputError, LedgerError
 from islandgrid.ledger.backend import LedgerBackend, SqliteBackend
 from islandgrid.ledger.batch import build_batch, initial_state, site_id_of, validate_flows
 from islandgrid.ledger.record import LedgerRecord, decode, genesis_hash, site_info_json
+from islandgrid.ledger.signing import TipSignature, default_key_dir, load_key, sign
 from islandgrid.site.spec import Site
 
 
@@ -24,10 +25,14 @@ class LedgerStore:
     ----------
     backend : LedgerBackend
         Where the records live (:class:`~islandgrid.ledger.backend.SqliteBackend` by default).
+    key_dir : Path, optional
+        The folder of the sites' signing keys (``ledger keygen``): a chain whose site has a key there gets
+        its tip signed after every append. None: no signing.
     """
 
-    def __init__(self, backend: LedgerBackend) -> None:
+    def __init__(self, backend: LedgerBackend, key_dir: Path | None = None) -> None:
         self.backend = backend
+        self.key_dir = key_dir
 
     # -- writing -----------------------------------------------------------------------------
     def append_flows(
@@ -103,7 +108,29 @@ class LedgerStore:
             b.put_factor_set(batch.factor_digest, batch.factor_body)
             b.put_rows(sid, batch.rows())
             b.put_state(sid, batch.last_seq, state_json(batch.state))
+            self._sign(sid)
         return batch.n
+
+    def sign_tip(self, site_id: str) -> TipSignature | None:
+        """Sign the chain's tip now with the site's key (after ``keygen``); None when it has no key or no records."""
+        with self.backend.transaction():
+            return self._sign(site_id)
+
+    def _sign(self, site_id: str) -> TipSignature | None:
+        key = None if self.key_dir is None else load_key(self.key_dir, site_id)
+        tip = self._tip(site_id)
+        if key is None or tip is None:
+            return None
+        sig = sign(key, site_id, tip.seq, bytes.fromhex(tip.hash), tip.version)
+        self.backend.put_signature((site_id, sig.seq, sig.tip, sig.version, sig.public_key, sig.signature))
+        return sig
+
+    def signature(self, site_id: str) -> TipSignature | None:
+        """The stored tip signature of a chain, or None."""
+        for row in self.backend.signatures():
+            if row[0] == site_id:
+                return TipSignature(*row)
+        return None
 
     # -- reading -----------------------------------------------------------------------------
     def _tip(self, site_id: str) -> LedgerRecord | None:
@@ -199,7 +226,7 @@ def state_json(state: CarbonState) -> str:
     return json.dumps(state.to_json())
 
 
-def open_ledger(path: str | Path, *, readonly: bool = False) -> LedgerStore:
+def open_ledger(path: str | Path, *, readonly: bool = False, key_dir: Path | None = None) -> LedgerStore:
     """Open (and create) an SQLite ledger: WAL mode, ``synchronous=FULL``; ``':memory:'`` for a throw-away one.
 
     Parameters
@@ -209,5 +236,9 @@ def open_ledger(path: str | Path, *, readonly: bool = False) -> LedgerStore:
     readonly : bool
         Open an existing ledger for reading only (SQLite ``mode=ro``): the file and its folder are
         left byte for byte as they were, and a file that is not a ledger is a ``DataFileError``.
+    key_dir : Path, optional
+        The sites' signing keys; default ``<path>.keys`` beside the ledger (:func:`default_key_dir`).
     """
-    return LedgerStore(SqliteBackend(path, readonly=readonly))
+    memory = str(path) == ":memory:" or str(path).startswith("file:")
+    keys = key_dir if key_dir is not None else (None if memory else default_key_dir(path))
+    return LedgerStore(SqliteBackend(path, readonly=readonly), key_dir=keys)

@@ -8,8 +8,10 @@ and checks, for every record in order:
 3. the recomputed hash equals the stored one (any altered byte of payload or hash);
 4. the seq and timestamp inside the payload match the stored row (a reordered record);
 5. it starts no earlier than the previous interval ends, and a later start is flagged ``after_gap``;
-6. its factor set is stored and hashes to the digest in the payload;
-7. its figures are consistent: grid and diesel CO2 from energy x factor, and carbon conserved
+6. its factor set is stored and hashes to the digest in the payload, and its grid and diesel factors are the
+   ones that set registers (a filled gap may carry the higher of the grid and the gap-fill factor), so a
+   chain re-forged with other factors and recomputed hashes is found;
+7. its figures are consistent: grid and diesel CO2 from energy x factor to float rounding, and carbon conserved
    (grid + diesel = load + export + losses + change of the battery's stock).
 
 and, around the records, every other row of the database:
@@ -20,9 +22,12 @@ and, around the records, every other row of the database:
    canonical form, and its parcels add up, to the bit, to the tip's battery energy, carbon and mix;
 10. every stored factor set hashes to its digest; no record lies outside a stored site's chain, no
     battery state belongs to no site, and a stored site has records.
+11. a stored tip signature (table ``tip_signatures``, :mod:`islandgrid.ledger.signing`) verifies, belongs to a
+    stored site and signs the chain's last record; with ``pubkey`` it is by the published key.
 
 Truncating the newest records leaves a shorter, valid chain; only an anchor held elsewhere
-finds that: pass the published tip hash (``--tip``) or the expected count.
+finds that: pass the published tip (``--tip SEQ:HASH``; with the seq a shorter chain is told from a
+forked one) or the expected count.
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.flow import CarbonState
-from islandgrid.errors import ChainBrokenError
+from islandgrid.errors import ChainBrokenError, InputError
 from islandgrid.ledger.record import (
     FLAG_AFTER_GAP,
+    FLAG_GAP_FILLED,
     FLOAT_FIELDS,
     FORMAT_VERSION,
     FORMAT_VERSIONS,
@@ -49,10 +55,13 @@ from islandgrid.ledger.record import (
     flag_names,
     genesis_hash,
 )
+from islandgrid.ledger.signing import TipSignature
 from islandgrid.ledger.store import LedgerStore, state_json
 
 #: Records read, hashed and checked per pass.
 VERIFY_SLICE = 8192
+#: Tolerance of a recomputed product (grid and diesel CO2) [units in the last place]: float rounding only.
+FLOAT_ULPS = 4
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,8 @@ class VerifyReport:
         Records flagged ``after_gap``.
     format_version : int
         The chain's record format (1: the site's name and time zone are not covered).
+    signature : TipSignature or None
+        The tip's verified Ed25519 signature; None when the chain is not signed.
     """
 
     site_id: str
@@ -82,6 +93,7 @@ class VerifyReport:
     last: pd.Timestamp | None
     gaps: int
     format_version: int = FORMAT_VERSION
+    signature: TipSignature | None = None
 
 
 def _broken(site_id: str, seq: int, ts: object, why: str) -> ChainBrokenError:
@@ -96,6 +108,7 @@ def verify_chain(
     tip_hash: str | None = None,
     expect_records: int | None = None,
     rtol: float = 1e-9,
+    pubkey: bytes | None = None,
 ) -> VerifyReport:
     """Check a whole chain; raise :class:`ChainBrokenError` naming the first bad record.
 
@@ -106,11 +119,15 @@ def verify_chain(
     site_id : str, optional
         The chain; by default the only one.
     tip_hash : str, optional
-        A published tip hash (hex) the chain must still contain: finds truncation.
+        A published tip, ``SEQ:HASH`` or ``HASH`` (hex), the chain must still contain: finds truncation, and
+        with the seq tells it from a fork (another record at that seq).
     expect_records : int, optional
         The count the chain must have at least.
     rtol : float
         Tolerance of the per-record carbon checks, relative to the record's emissions [-].
+    pubkey : bytes, optional
+        The site's published Ed25519 public key [32 bytes]: the tip must be signed by it. Without it a
+        stored signature is still checked against the key stored with it.
 
     Returns
     -------
@@ -127,8 +144,9 @@ def verify_chain(
     tip: np.void | None = None
     n = gaps = 0
     first_ts = last_ts = None
-    anchor = _anchor(tip_hash)
+    anchor_seq, anchor = _anchor(tip_hash)
     anchored = False
+    at_anchor: bytes | None = None  # the stored hash of record anchor_seq
     # in slices, as the backend reads them: memory stays small and nothing is decoded per row in Python
     for rows in store.backend.row_chunks(sid, VERIFY_SLICE):
         m = len(rows)
@@ -164,6 +182,8 @@ def verify_chain(
                 why = "the first record or the site's stored info (sites.info: name, time zone) was altered"
             raise _broken(sid, n + i, int(tss[i]), f"hash mismatch: {why}")
         anchored = anchored or (anchor is not None and anchor in stored)
+        if anchor_seq is not None and n <= anchor_seq < n + m:
+            at_anchor = stored[anchor_seq - n]
         rec = np.frombuffer(b"".join(payloads), dtype=RECORD_DTYPE)
         fields.check(rec, seqs, tss, n)  # remembers the first failure; raised after the chain-level checks
         gaps += int(np.count_nonzero(rec["flags"] & FLAG_AFTER_GAP))
@@ -171,8 +191,8 @@ def verify_chain(
         last_ts = int(rec["ts_s"][-1])
         tip = rec[-1]
         n += m
-    if tip_hash is not None and not anchored:
-        raise _broken(sid, n, None, f"the published tip {tip_hash[:16]}... is not in the chain (truncated?)")
+    if anchor is not None:
+        _check_anchor(sid, n, anchor_seq, anchor, at_anchor, anchored)
     if expect_records is not None and n < expect_records:
         raise _broken(sid, n, None, f"only {n} records, {expect_records} expected (truncated?)")
     if fields.failure is not None:
@@ -188,7 +208,12 @@ def verify_chain(
     problem = _state_problem(state, tip)
     if problem is not None:
         raise _broken(sid, n - 1, int(tip["ts_s"]), f"the stored battery state (table battery_state) {problem}")
+    sig = store.signature(sid)
+    problem = _signature_problem(sig, n - 1, h, version, pubkey)
+    if problem is not None:
+        raise _broken(sid, n - 1, int(tip["ts_s"]), f"tip signature (table tip_signatures): {problem}")
     return VerifyReport(
+        signature=sig,
         site_id=sid,
         n_records=n,
         tip_hash=h.hex(),
@@ -262,15 +287,110 @@ def _check_store(store: LedgerStore, factor_sets: dict[bytes, str]) -> None:
     orphans = [s for s in b.state_site_ids() if s not in sites]
     if orphans:
         raise ChainBrokenError(f"{where}: battery state of unknown site(s) {', '.join(orphans)} (table battery_state)")
+    unsigned = [row[0] for row in b.signatures() if row[0] not in sites]
+    if unsigned:
+        raise ChainBrokenError(f"{where}: tip signature of unknown site(s) {unsigned} (table tip_signatures)")
 
 
-def _anchor(tip_hash: str | None) -> bytes | None:
-    if tip_hash is None:
-        return None
+def _signature_problem(
+    sig: TipSignature | None, last: int, tip: bytes, version: int, pubkey: bytes | None
+) -> str | None:
+    """Why the stored signature does not vouch for the chain's tip ``last``/``tip``, or None."""
+    if sig is None:
+        return None if pubkey is None else "the tip is not signed, a public key was given (--pubkey)"
+    if not sig.valid():
+        return "the signature does not verify against its public key (altered)"
+    if pubkey is not None and sig.public_key != pubkey:
+        return f"signed by key {sig.public_key.hex()[:16]}..., not by the published {pubkey.hex()[:16]}..."
+    if sig.version != version:
+        return f"signs format version {sig.version}, the chain has {version}"
+    if sig.seq > last:
+        return f"truncated: {sig.seq - last} records missing after seq {last} (the signed tip is seq {sig.seq})"
+    if sig.seq < last:
+        return f"records after seq {sig.seq} are not signed (appended without the site's key?)"
+    if sig.tip != tip:
+        return f"forked at seq {last}: the signed tip is {sig.tip.hex()[:16]}..., the chain's {tip.hex()[:16]}..."
+    return None
+
+
+def _anchor(tip: str | None) -> tuple[int | None, bytes | None]:
+    """``--tip`` as (seq or None, hash): ``SEQ:HASH`` or ``HASH`` (hex)."""
+    if tip is None:
+        return None, None
+    text = tip.strip()
+    seq: int | None = None
+    if ":" in text:
+        head, text = text.split(":", 1)
+        try:
+            seq = int(head)
+        except ValueError:
+            seq = -1
+        if seq < 0:
+            raise InputError(
+                "the seq of the published tip is not a record number",
+                field="--tip",
+                value=tip,
+                allowed="SEQ:HASH (SEQ >= 0, HASH 64 hex digits) or HASH",
+                fix="pass the seq and hash printed with the tip",
+            )
     try:
-        return bytes.fromhex(tip_hash)
+        return seq, bytes.fromhex(text)
     except ValueError:
-        return b""  # not a hash: in no chain
+        return seq, b""  # not a hash: in no chain
+
+
+def _check_anchor(sid: str, n: int, seq: int | None, anchor: bytes, at_seq: bytes | None, anchored: bool) -> None:
+    """A published tip against the chain: truncated (its seq beyond the end) or forked (another hash at its seq)."""
+    shown = anchor.hex()[:16] + "..."
+    if seq is None:
+        if not anchored:
+            raise _broken(
+                sid,
+                n,
+                None,
+                f"tip not in chain: truncated or forked (the published tip {shown} is in no record; "
+                "pass --tip SEQ:HASH to tell which)",
+            )
+        return
+    if at_seq is None:
+        raise _broken(
+            sid,
+            n,
+            None,
+            f"truncated: {seq - n + 1} records missing after seq {n - 1} (the published tip {shown} is seq {seq})",
+        )
+    if at_seq != anchor:
+        raise _broken(
+            sid,
+            seq,
+            None,
+            f"forked at seq {seq}: the chain holds {at_seq.hex()[:16]}... where the published tip is {shown} "
+            "(a record at or before it was rewritten)",
+        )
+
+
+def _registered(body: str) -> tuple[float | None, float | None, float | None]:
+    """The grid, diesel and gap-fill factors a stored factor set registers (None: not a single value).
+
+    A grid factor given as an hourly series has no single value; its records are checked against their
+    own products only (docs/ledger.md).
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None, None
+
+    def value(key: str) -> float | None:
+        entry = data.get(key) if isinstance(data, dict) else None
+        v = entry.get("value") if isinstance(entry, dict) else None
+        return float(v) if isinstance(v, int | float) else None
+
+    return value("grid"), value("diesel"), value("gap_fill")
+
+
+def _off(want: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Where ``got`` differs from ``want`` by more than float rounding (:data:`FLOAT_ULPS` ulps of ``want``)."""
+    return ~(np.abs(got - want) <= FLOAT_ULPS * np.spacing(np.abs(want)))
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -287,7 +407,7 @@ class _FieldChecks:
     def __init__(self, factor_sets: dict[bytes, str], rtol: float) -> None:
         self.rtol = rtol
         self.sets = [
-            (np.frombuffer(d, dtype="<u8"), hashlib.sha256(body.encode("utf-8")).digest() == d)
+            (np.frombuffer(d, dtype="<u8"), hashlib.sha256(body.encode("utf-8")).digest() == d, _registered(body))
             for d, body in factor_sets.items()
         ]
         self.prev_end: int | None = None  # end of the previous record's interval [Unix s]
@@ -315,19 +435,32 @@ class _FieldChecks:
         checks.append((unflagged, "intervals are missing before it and it is not flagged after_gap (deleted records)"))
         digests = np.ascontiguousarray(rec["factor_set"]).view("<u8")  # (n, 4): compare 32 bytes as 4 words
         matched = np.zeros(len(rec), dtype=bool)
-        for d, intact in self.sets:
+        gap_filled = (rec["flags"] & FLAG_GAP_FILLED).astype(bool)
+        for d, intact, (grid, diesel, fossil) in self.sets:
             mask = (digests == d).all(axis=1)
             matched |= mask
             if not intact:
                 checks.append((mask, "its factor set was altered"))
+                continue
+            # the record's factors are those of the set it names (a filled gap may carry the higher gap-fill one)
+            if grid is not None:
+                e_grid = rec["e_grid_kg_per_kwh"]
+                raised = gap_filled & (e_grid == max(grid, fossil if fossil is not None else grid))
+                off = mask & (e_grid != grid) & ~raised
+                checks.append((off, "e_grid_kg_per_kwh differs from its registered factor set's grid factor"))
+            if diesel is not None:
+                off = mask & (rec["diesel_kg_per_l"] != diesel)
+                checks.append((off, "diesel_kg_per_l differs from its registered factor set's diesel factor"))
         checks.append((~matched, "its factor set is missing"))
+        # derived figures recomputed as the carbon-flow kernel computes them: one IEEE-754 product each,
+        # so they agree to the bit; FLOAT_ULPS allows for another platform's rounding, nothing more
         grid_co2 = rec["grid_in_kwh"] * rec["e_grid_kg_per_kwh"]
         diesel_co2 = rec["fuel_l"] * rec["diesel_kg_per_l"]
+        checks.append((_off(grid_co2, rec["grid_co2_kg"]), "grid_co2_kg is not grid_in_kwh x e_grid_kg_per_kwh"))
+        checks.append((_off(diesel_co2, rec["diesel_co2_kg"]), "diesel_co2_kg is not fuel_l x diesel_kg_per_l"))
         emitted = rec["grid_co2_kg"] + rec["diesel_co2_kg"]
         stock = rec["bat_co2_stock_kg"]
         scale = np.maximum(np.abs(emitted), np.abs(stock)) + 1e-9
-        checks.append((np.abs(grid_co2 - rec["grid_co2_kg"]) > rtol * scale, "grid CO2 is not grid_in x factor"))
-        checks.append((np.abs(diesel_co2 - rec["diesel_co2_kg"]) > rtol * scale, "diesel CO2 is not fuel x factor"))
         prev = np.concatenate(([self.prev_stock], stock[:-1]))
         carried = rec["load_co2_kg"] + rec["export_co2_kg"] + rec["dump_co2_kg"]
         imbalance = np.abs(emitted - carried - (stock - prev))

@@ -352,7 +352,13 @@ def render_html(rep: CarbonReport) -> str:
     ch = rep.chain
     chain_html = (
         f"Chain <code>{html.escape(ch.site_id)}</code> verified intact: {ch.n_records:,} records, "
-        f"{ch.first} to {ch.last} UTC, {ch.gaps} gap(s) flagged. Tip hash <code>{ch.tip_hash}</code>."
+        f"{ch.first} to {ch.last} UTC, {ch.gaps} gap(s) flagged. Tip <code>{ch.n_records - 1}:{ch.tip_hash}</code>"
+        + (
+            " (not signed)."
+            if ch.signature is None
+            else f", Ed25519 signature <code>{ch.signature.signature.hex()}</code> by public key "
+            f"<code>{ch.signature.public_key.hex()}</code> (check: <code>ledger verify --pubkey</code>)."
+        )
     )
     if rep.projection:
         kind = "Projection (simulated data): Scope 1 and Scope 2 as modelled, not a GHG Protocol inventory"
@@ -424,4 +430,13 @@ def write_report(rep: CarbonReport, out_dir: Path) -> None:
         tables["jobs"] = (jobs, False)
     for name, (df, idx) in tables.items():
         df.to_csv(out_dir / f"{name}.csv", index=idx)
-    write_xlsx(out_dir / "report.xlsx", tables)
+    write_xlsx(out_dir / "report.xlsx", {**tables, "ledger": (tip_frame(rep.chain), False)})
+
+
+def tip_frame(chain: VerifyReport) -> pd.DataFrame:
+    """The verified tip and its signature as (item, value) rows: the ``ledger`` sheet of report.xlsx."""
+    sig = chain.signature
+    items: dict[str, object] = {"site_id": chain.site_id, "seq": chain.n_records - 1, "tip_hash": chain.tip_hash}
+    items["format_version"] = chain.format_version
+    items.update({} if sig is None else {k: v for k, v in sig.as_dict().items() if k not in items})
+    return pd.DataFrame({"item": list(items), "value": [str(v) for v in items.values()]})
