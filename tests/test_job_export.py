@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 import islandgrid
-from islandgrid.carbon.job_export import CODECARBON_COLUMNS, IDLE_RUN_ID
 from islandgrid.ledger import open_ledger
 from islandgrid.ledger.verify import read_records
 from islandgrid.reports.carbon import CarbonReport, build_report, write_report
+from islandgrid.reports.job_export import CODECARBON_COLUMNS, IDLE_RUN_ID
 from islandgrid.site.spec import Site
 
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from islandgrid.carbon.accounting import parse_factor_sets
 from islandgrid.carbon.claims import claims_pv_frac
 from islandgrid.cli.main import app
 from islandgrid.ledger import open_ledger
 from islandgrid.ledger.verify import read_records
+from islandgrid.reports.accounting import parse_factor_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "examples" / "horinger-ai-room.toml"

@@ -315,7 +315,7 @@ def _kernel(
 
 
 @numba.njit(cache=True)
-def _pool(
+def pool_kernel(
     pv: np.ndarray,
     grid_in: np.ndarray,
     diesel: np.ndarray,

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from islandgrid.carbon.accounting import (
+from islandgrid.carbon.cbam_supplier import read_goods, supplier_table
+from islandgrid.carbon.jobs import H100_SXM_KW, allocate_jobs, read_jobs
+from islandgrid.carbon.scope1 import read_fuel_log, reconcile_fuel
+from islandgrid.errors import InputError
+from islandgrid.ledger.store import LedgerStore
+from islandgrid.ledger.verify import VerifyReport, read_records, verify_chain
+from islandgrid.reports.accounting import (
     SCOPE_STATEMENT,
     CbamBlock,
     cbam_block,
@@ -29,13 +35,6 @@ from islandgrid.carbon.accounting import (
     parse_factor_sets,
     record_terms,
 )
-from islandgrid.carbon.cbam_supplier import read_goods, supplier_table
-from islandgrid.carbon.job_export import codecarbon_frame, job_rates, overclaims
-from islandgrid.carbon.jobs import H100_SXM_KW, allocate_jobs, read_jobs
-from islandgrid.carbon.scope1 import read_fuel_log, reconcile_fuel
-from islandgrid.errors import InputError
-from islandgrid.ledger.store import LedgerStore
-from islandgrid.ledger.verify import VerifyReport, read_records, verify_chain
 from islandgrid.reports.carbon_basis import (
     basis_of_preparation,
     is_projection,
@@ -46,6 +45,7 @@ from islandgrid.reports.carbon_basis import (
 )
 from islandgrid.reports.carbon_plots import plot_cfe, plot_distribution, plot_heatmap, plot_monthly
 from islandgrid.reports.carbon_tables import CSS, html_table, write_xlsx
+from islandgrid.reports.job_export import codecarbon_frame, job_rates, overclaims
 
 #: Q1-2026 CBAM certificate price published by the European Commission (Reg. (EU) 2023/956 Art. 21) [EUR/t].
 CBAM_PRICE_Q1_2026_EUR_PER_T = 75.36
@@ -86,7 +86,7 @@ class CarbonReport:
     fuel : pandas.DataFrame or None
         Fuel purchases reconciled with modelled fuel, by month [L].
     job_export : pandas.DataFrame or None
-        The per-job export in CodeCarbon's emissions.csv layout (:mod:`islandgrid.carbon.job_export`).
+        The per-job export in CodeCarbon's emissions.csv layout (:mod:`islandgrid.reports.job_export`).
     warnings : list of str
         Jobs claiming more IT energy than the meters record.
     cbam_supplier : pandas.DataFrame or None

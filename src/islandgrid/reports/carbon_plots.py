@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from islandgrid.carbon.accounting import cfe_score
+from islandgrid.reports.accounting import cfe_score
 from islandgrid.reports.plots import COLOURS
 
 if TYPE_CHECKING:  # annotations only: the report module renders with these

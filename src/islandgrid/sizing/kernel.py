@@ -2,7 +2,7 @@
 
 Each design runs the engine's own compiled rules (:func:`islandgrid.strategy.rules.run_rules`,
 the same code ``islandgrid.simulate`` runs) and the carbon-flow pool
-(:func:`islandgrid.carbon.flow._pool`) for ``pv_share``, then sums its year into one row of
+(:func:`islandgrid.carbon.flow.pool_kernel`) for ``pv_share``, then sums its year into one row of
 :data:`KPI_COLUMNS`. Designs are split into one chunk per thread; each chunk reuses its own
 scratch arrays, so the loop allocates nothing per design beyond the pool's small mix vector.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from islandgrid.carbon.flow import CARBON_COLUMNS, _pool
+from islandgrid.carbon.flow import CARBON_COLUMNS, pool_kernel
 from islandgrid.strategy.base import FLOW_COLUMNS
 from islandgrid.strategy.rules import (
     C_BAT_IN,
@@ -125,7 +125,7 @@ def _one_design(
     for t in range(n):
         gco2[t] = out[t, C_GRID_IN] * grid_co2_factor[t]
         dco2[t] = out[t, C_FUEL] * co2_per_l
-    _pool(
+    pool_kernel(
         out[:, C_PV_USED], out[:, C_GRID_IN], out[:, C_DIESEL], out[:, C_BAT_OUT], out[:, C_BAT_IN],
         out[:, C_SELFDIS], gco2, dco2, out[:, C_SERVED], out[:, C_GRID_OUT], out[:, C_DUMP],
         p[4], p[8], p[9], carbon,

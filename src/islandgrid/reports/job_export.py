@@ -57,7 +57,7 @@ def job_rates(terms: pd.DataFrame, measured: np.ndarray) -> dict[str, dict[str, 
     Parameters
     ----------
     terms : pandas.DataFrame
-        :func:`~islandgrid.carbon.accounting.record_terms`.
+        :func:`~islandgrid.reports.accounting.record_terms`.
     measured : ndarray of bool
         Per record, measured data.
     """
