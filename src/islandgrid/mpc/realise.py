@@ -3,7 +3,9 @@
 The plan fixes the genset (on/off and output) and the grid import/export of each
 interval. Reality differs from the forecast, so every interval is re-balanced:
 
-1. self-discharge (never below SoC min), as in the rule engine;
+1. self-discharge (never below SoC min), as in the rule engine: the battery's caps and update,
+   the fuel curve and the grid caps are the compiled helpers of
+   :mod:`islandgrid.strategy.physics` that the rule kernels use;
 2. PV, the planned grid exchange (only if the grid is actually up) and the planned
    genset output (if it runs) meet the actual load;
 3. the battery absorbs the deviation within its power and SoC limits: grid-tied down
@@ -46,6 +48,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from islandgrid.strategy.base import DispatchProblem
+from islandgrid.strategy.physics import (
+    charge_cap_kwh,
+    discharge_cap_kwh,
+    genset_fuel_l,
+    grid_cap_kwh,
+    self_discharge_kwh,
+    soc_after,
+)
 
 _EPS = 1e-9
 
@@ -113,14 +123,15 @@ def realise_interval(
     pv = float(p.pv_kw[t]) * dt
     up = bool(p.grid_available[t])
     soc = state.soc_kwh
-    selfdis = min(soc * b.self_discharge_frac_per_h * dt, max(soc - b.soc_min_kwh, 0.0))
+    selfdis = self_discharge_kwh(soc, b.soc_min_kwh, b.self_discharge_frac_per_h, dt)
     soc -= selfdis
-    ch_cap = min(b.charge_kw * dt, max(b.soc_max_kwh - soc, 0.0) / b.eta_charge)
-    dis_cap = min(b.discharge_kw * dt, max(soc - b.soc_min_kwh, 0.0) * b.eta_discharge)
+    ch_cap = charge_cap_kwh(soc, b.soc_max_kwh, b.charge_kw, b.eta_charge, dt)
+    dis_cap = discharge_cap_kwh(soc, b.soc_min_kwh, b.discharge_kw, b.eta_discharge, dt)
     # grid-tied, the battery covers a deficit down to the reserve before the grid does
-    dis_res = min(dis_cap, max(soc - max(reserve_kwh, b.soc_min_kwh), 0.0) * b.eta_discharge) if up else dis_cap
-    imp_cap = p.grid.import_kw * dt if up else 0.0
-    exp_cap = p.grid.export_kw * dt if up else 0.0
+    floor = max(reserve_kwh, b.soc_min_kwh) if up else b.soc_min_kwh
+    dis_res = discharge_cap_kwh(soc, floor, b.discharge_kw, b.eta_discharge, dt)
+    imp_cap = grid_cap_kwh(p.grid.import_kw, up, dt)
+    exp_cap = grid_cap_kwh(p.grid.export_kw, up, dt)
     rated = g.rated_kw * dt
     gmin = min(g.min_load_kw, g.rated_kw) * dt
     was_on = state.genset_on
@@ -139,7 +150,7 @@ def realise_interval(
         if was_on:
             hold_h = max(dt, 1.0)
             carry = need / dt * hold_h
-            if carry <= min(b.discharge_kw * hold_h, max(soc - b.soc_min_kwh, 0.0) * b.eta_discharge) + _EPS:
+            if carry <= discharge_cap_kwh(soc, b.soc_min_kwh, b.discharge_kw, b.eta_discharge, hold_h) + _EPS:
                 r = 0.0
             else:
                 target = b.soc_min_kwh + carry / b.eta_discharge
@@ -233,7 +244,7 @@ def realise_interval(
         net = 0.0
     unserved = max(net, 0.0)
     shed = min(unserved, load - crit)
-    soc = soc + b.eta_charge * b_in - b_out / b.eta_discharge
+    soc = soc_after(soc, b_in, b_out, b.eta_charge, b.eta_discharge)
     if r > 0:
         state.run_h = (state.run_h if was_on else 0.0) + r * dt
     else:
@@ -247,7 +258,7 @@ def realise_interval(
     else:
         state.off_h += dt
     state.soc_kwh = soc
-    fuel = (g.f0_l_per_h_per_kw * g.nameplate_kw * r * dt + g.f1_l_per_kwh * diesel) if r > 0 else 0.0
+    fuel = genset_fuel_l(g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh, r * dt, diesel)
     out[t] = (
         load,
         crit,
