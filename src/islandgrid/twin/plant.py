@@ -14,9 +14,12 @@ hardware happens here within the same step, without the controller:
   critical feeders; nothing forms the bus when neither battery nor genset can: the
   load then loses power (a blackout).
 
-Battery and genset physics come from the core models
+Battery and genset parameters come from the core models
 (:class:`~islandgrid.components.battery.BatteryParams`,
-:class:`~islandgrid.components.genset.GensetParams`). Every step records its energy
+:class:`~islandgrid.components.genset.GensetParams`); the battery update (self-discharge first,
+never below SoC min, then ηc/ηd), its power and SoC limits, the genset's output limits and its
+fuel curve are the compiled helpers of :mod:`islandgrid.strategy.physics`, the very ones the rule
+kernels and the MPC realisation use. Every step records its energy
 flows, which balance exactly:
 ``pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump``.
 """
@@ -47,6 +50,14 @@ from islandgrid.devices.states import (
     REFUSED_DPHI,
     REFUSED_DV,
     REFUSED_GRID,
+)
+from islandgrid.strategy.physics import (
+    charge_cap_kwh,
+    discharge_cap_kwh,
+    genset_fuel_l,
+    genset_output_kw,
+    self_discharge_kwh,
+    soc_after,
 )
 
 #: Columns of :attr:`Plant.trace` (energies [kWh] over the step, then state).
@@ -234,8 +245,8 @@ class Plant:
         if self.bms_tripped or b.energy_kwh <= 0:
             return 0.0, 0.0
         h = max(dt_h, 1e-9)
-        dis = min(b.discharge_kw, max(self.soc_kwh - b.soc_min_kwh, 0.0) * b.eta_discharge / h)
-        chg = min(b.charge_kw, max(b.soc_max_kwh - self.soc_kwh, 0.0) / b.eta_charge / h)
+        dis = discharge_cap_kwh(self.soc_kwh, b.soc_min_kwh, b.discharge_kw, b.eta_discharge, h) / h
+        chg = charge_cap_kwh(self.soc_kwh, b.soc_max_kwh, b.charge_kw, b.eta_charge, h) / h
         return dis, chg
 
     def battery_available(self) -> bool:
@@ -353,6 +364,9 @@ class Plant:
 
         pv_avail, demand_kw, crit_kw = self.profile.at(self.epoch_s)
         pv_avail = min(max(pv_avail, 0.0), c.pv_rated_kw)
+        # self-discharge first (never below SoC min), as in every model of the plant
+        selfdis = self_discharge_kwh(self.soc_kwh, b.soc_min_kwh, b.self_discharge_frac_per_h, dt_h)
+        self.soc_kwh -= selfdis
         noncrit_kw = max(demand_kw - crit_kw, 0.0)
         self.shed_mask = self.shed_req_mask
         groups_kw = [noncrit_kw * s for s in c.shed_shares_frac]
@@ -370,7 +384,7 @@ class Plant:
         else:
             pv = pv_lim
             if former in (FORMER_GRID, FORMER_PCS):
-                gen = min(max(self.genset_p_set_kw, min(g.min_load_kw, gen_max)), gen_max) if gen_running else 0.0
+                gen = genset_output_kw(self.genset_p_set_kw, g.min_load_kw, gen_max) if gen_running else 0.0
             if former in (FORMER_GRID, FORMER_GENSET) and self.pcs_mode != PCS_OFF:
                 bat = min(max(self.pcs_p_set_kw, -chg_max), dis_max)
             served_kw = connected_kw
@@ -420,11 +434,14 @@ class Plant:
         # energies over the step [kWh]
         bat_out = max(bat, 0.0) * dt_h
         bat_in = max(-bat, 0.0) * dt_h
-        selfdis = self.soc_kwh * b.self_discharge_frac_per_h * dt_h
-        self.soc_kwh += bat_in * b.eta_charge - (bat_out / b.eta_discharge if b.eta_discharge > 0 else 0.0) - selfdis
-        self.soc_kwh = min(max(self.soc_kwh, 0.0), b.soc_max_kwh)
+        if b.energy_kwh > 0:
+            self.soc_kwh = soc_after(self.soc_kwh, bat_in, bat_out, b.eta_charge, b.eta_discharge)
         crit_served = min(crit_kw, served_kw)
-        fuel_l = float(g.fuel_l_per_h(gen)) * dt_h if gen_running else 0.0
+        fuel_l = (
+            genset_fuel_l(g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh, dt_h, gen * dt_h)
+            if gen_running
+            else 0.0
+        )
         grid_in, grid_out = max(grid, 0.0) * dt_h, max(-grid, 0.0) * dt_h
         cn = self.counters
         cn["pv_e"] += pv * dt_h
