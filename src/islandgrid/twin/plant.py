@@ -102,12 +102,17 @@ class Profile:
         Interval starts of the site's input series (tz-aware).
     pv_kw, load_kw, critical_kw : ndarray
         Available PV, demand and its critical part [kW].
+    held : bool
+        False (default): linear in between the points. True: each value held over its interval, as the
+        simulation's interval-constant inputs; a step ending at time ``t`` takes the interval that
+        holds the instant just before ``t`` (the plant looks up the profile at the end of its step).
     """
 
     index: pd.DatetimeIndex
     pv_kw: np.ndarray
     load_kw: np.ndarray
     critical_kw: np.ndarray
+    held: bool = False
     _t0_s: float = field(init=False, default=0.0)
     _dt_s: float = field(init=False, default=3600.0)
 
@@ -116,9 +121,13 @@ class Profile:
         self._dt_s = (self.index[1] - self.index[0]).total_seconds() if len(self.index) > 1 else 3600.0
 
     def at(self, epoch_s: float) -> tuple[float, float, float]:
-        """(pv_kw, load_kw, critical_kw) at a UNIX time, wrapped onto the series' year, linear in between."""
+        """(pv_kw, load_kw, critical_kw) at a UNIX time, wrapped onto the series' year (linear in between,
+        or held: ``held``)."""
         n = len(self.index)
         pos = ((epoch_s - self._t0_s) / self._dt_s) % n
+        if self.held:
+            i = (math.ceil(pos - 1e-9) - 1) % n
+            return float(self.pv_kw[i]), float(self.load_kw[i]), float(self.critical_kw[i])
         i = int(pos)
         w = pos - i
         j = (i + 1) % n
@@ -143,14 +152,15 @@ class PlantConfig:
     grid_df_max_hz: float
     shed_shares_frac: tuple[float, ...]
     pv_rated_kw: float
+    # the breaker's sync-check relay: a close onto a live bus is refused beyond these. A device setting,
+    # independent of the limits the site's controller uses to ask for a close; the twin sets it to the
+    # IEEE 1547-2018 Table 39 values, the defaults of the site spec's [controller] sync_* (one place)
+    sync_df_max_hz: float
+    sync_dv_max_pu: float
+    sync_dphi_max_deg: float
     pcs_df_max_hz: float = 0.1  # the PCS's grid-forming frequency range, nominal ± this
     pcs_v_min_pu: float = 0.95
     pcs_v_max_pu: float = 1.05
-    # the breaker's sync-check relay (IEEE 1547-2018 Table 39, DER <= 500 kVA): a close onto a live
-    # bus is refused beyond these; a device setting, independent of the controller's [controller] limits
-    sync_df_max_hz: float = 0.3
-    sync_dv_max_pu: float = 0.10
-    sync_dphi_max_deg: float = 20.0
 
 
 @dataclass
@@ -197,6 +207,7 @@ class Plant:
     m: dict[str, float] = field(default_factory=dict)
     trace: list[tuple[float, ...]] = field(default_factory=list)
     out_of_sync_closures: int = 0  # closes beyond the sync-check limits that got through (must stay 0)
+    sync_check_bypassed: bool = False  # a failed or bypassed sync-check relay: closes go through unchecked
     closures: list[dict[str, float]] = field(default_factory=list)  # every close, with Δf, ΔV, Δφ at the time
     close_refused: int = 0  # REFUSED_* bits of the last refused close; 0 after a successful close
     close_refusals: int = 0  # refused close commands since power-up
@@ -254,13 +265,30 @@ class Plant:
         b = self.cfg.battery
         return (not self.bms_tripped) and b.energy_kwh > 0 and self.soc_kwh > b.soc_min_kwh + 1e-9
 
+    def sync_bits(self, df_hz: float, dv_pu: float, dphi_deg: float) -> int:
+        """The ``REFUSED_*`` bits of the sync-check limits that a close with these differences exceeds.
+
+        Parameters
+        ----------
+        df_hz : float
+            Frequency difference between bus and grid [Hz].
+        dv_pu : float
+            Voltage difference [p.u.].
+        dphi_deg : float
+            Phase difference [degrees].
+        """
+        c = self.cfg
+        bits = REFUSED_DF if df_hz > c.sync_df_max_hz else 0
+        bits |= REFUSED_DV if dv_pu > c.sync_dv_max_pu else 0
+        return bits | (REFUSED_DPHI if dphi_deg > c.sync_dphi_max_deg else 0)
+
     # ----------------------------------------------------------------- commands
     def command_breaker(self, close: bool) -> bool:
         """Open or close the PCC breaker; returns False when a close is refused.
 
         The breaker's sync-check relay refuses a close onto a dead or abnormal grid, and a
         close onto a live bus while Δf, ΔV or Δφ exceed its limits (``sync_*_max`` of the
-        config). A refusal sets the ``close_refused`` bits and counts in ``close_refusals``
+        config, :meth:`sync_bits`). A refusal sets the ``close_refused`` bits and counts in ``close_refusals``
         (both read back through the PCC registers); the breaker stays open. A dead bus
         closes without synchronism.
         """
@@ -271,7 +299,6 @@ class Plant:
             return True
         if self.breaker_closed:
             return True
-        c = self.cfg
         bus_hz, bus_v = self._bus_hz_v()
         live = bus_hz > 0
         rec = {
@@ -282,16 +309,14 @@ class Plant:
         }
         bits = 0 if self.grid_normal() else REFUSED_GRID
         if live:
-            bits |= REFUSED_DF if rec["df_hz"] > c.sync_df_max_hz else 0
-            bits |= REFUSED_DV if rec["dv_pu"] > c.sync_dv_max_pu else 0
-            bits |= REFUSED_DPHI if rec["dphi_deg"] > c.sync_dphi_max_deg else 0
-        if bits:
+            bits |= self.sync_bits(rec["df_hz"], rec["dv_pu"], rec["dphi_deg"])
+        if bits and not self.sync_check_bypassed:
             self.close_refused = bits
             self.close_refusals = (self.close_refusals + 1) & 0xFFFF
             self.refused.append({**rec, "bits": float(bits)})
             return False
         self.closures.append(rec)
-        if rec["df_hz"] > 0.3 or rec["dv_pu"] > 0.10 or rec["dphi_deg"] > 20.0:  # IEEE 1547: never with the relay
+        if bits & (REFUSED_DF | REFUSED_DV | REFUSED_DPHI):  # only with the relay bypassed
             self.out_of_sync_closures += 1
         self.breaker_closed = True
         self.trip_cause = 0
