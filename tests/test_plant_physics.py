@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 import islandgrid
+from core_helpers import battery, genset, problem
+from islandgrid.mpc.realise import PlantState, realise_interval
 from islandgrid.site.spec import ControllerSpec, Site
+from islandgrid.strategy.base import FLOW_COLUMNS
+from islandgrid.strategy.rules import RuleStrategy
 from islandgrid.twin.plant import Profile
 from islandgrid.twin.rig import profile_from_inputs
 from islandgrid.twin.twin import Twin
@@ -115,3 +119,23 @@ def test_out_of_sync_counter_counts_a_close_beyond_the_limits(horinger, inputs):
     p.dphi_deg = 3.0
     twin.step(0.0)
     assert p.command_breaker(True) is True and p.out_of_sync_closures == 1
+
+
+@pytest.mark.parametrize(("soc_init", "selfdis_per_h"), [(0.2, 0.0), (0.25, 0.01), (0.5, 0.001)])
+def test_the_realisation_given_the_rules_decisions_gives_the_rules_flows(soc_init, selfdis_per_h):
+    """An islanded hour, no PV, 30 kW load: the battery carries the start of the hour until it reaches SoC
+    min and the genset the rest (a late start, run fraction < 1), or the battery all of it. Given the
+    rules' decisions (the genset's run fraction and output, the grid exchange), the MPC realisation
+    gives the rules' flows, column for column (it used to run a planned genset all the interval)."""
+    bat = battery(energy_kwh=100.0, p_kw=50.0, eta=0.95, soc_min=0.1, soc_init=soc_init, selfdis_per_h=selfdis_per_h)
+    p = problem([0.0], [30.0], [False], bat=bat, gen=genset(rated_kw=40.0, min_frac=0.0), import_kw=0.0)
+    rules = RuleStrategy("load_following").dispatch(p)
+    assert (0.0 < rules["genset_on"][0] < 1.0) == (soc_init < 0.3)  # a late start, or none
+    ref = np.column_stack([rules[c] for c in FLOW_COLUMNS])
+    out = np.zeros_like(ref)
+    state = PlantState(p.battery.soc_init_kwh)
+    col = {c: i for i, c in enumerate(FLOW_COLUMNS)}
+    decisions = [ref[0, col[c]] for c in ("genset_on", "diesel_kwh", "grid_in_kwh", "grid_out_kwh")]
+    realise_interval(p, 0, state, *decisions, out)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-9)
+    assert state.soc_kwh == pytest.approx(rules["soc_kwh"][-1], abs=1e-9)

@@ -103,7 +103,7 @@ def realise_interval(
     p: DispatchProblem,
     t: int,
     state: PlantState,
-    gen_on_plan: bool,
+    gen_on_plan: float,
     diesel_plan_kwh: float,
     grid_in_plan_kwh: float,
     grid_out_plan_kwh: float,
@@ -113,6 +113,8 @@ def realise_interval(
 ) -> None:
     """Realise interval ``t`` of ``p`` from the planned decisions, writing ``out[t]`` (FLOW_COLUMNS order).
 
+    ``gen_on_plan`` is the share of the interval the plan runs the genset [-] (a bool: all or none of
+    it), ``diesel_plan_kwh`` its planned output over that share [kWh].
     ``reserve_kwh`` is the islanding reserve the plan holds while grid-tied: with the grid up, a
     deficit takes the battery down to it, then the grid, and only then the battery below it.
     """
@@ -172,10 +174,12 @@ def realise_interval(
         diesel = 0.0
     else:
         # 2. planned decisions, clipped to what is physically possible now
-        r = 1.0 if (gen_on_plan and g.rated_kw > 0) else 0.0
+        #    (the plan's run fraction of the interval: 1 for a plan that runs it, less for a late start)
+        r_plan = min(max(float(gen_on_plan), 0.0), 1.0) if g.rated_kw > 0 else 0.0
+        r = r_plan
         if r > 0 and not was_on:
-            r = max(1.0 - max(g.min_off_h - state.off_h, 0.0) / dt, 0.0)  # not before its minimum off time
-        diesel = min(max(diesel_plan_kwh, gmin), rated) * r
+            r = min(r, max(1.0 - max(g.min_off_h - state.off_h, 0.0) / dt, 0.0))  # not before its minimum off time
+        diesel = min(max(diesel_plan_kwh * r / r_plan, gmin * r), rated * r) if r > 0 else 0.0
     net = load + g_out - pv - g_in - diesel  # > 0: deficit, < 0: surplus
     b_in = b_out = 0.0
     # 3. the battery absorbs the deviation
