@@ -36,6 +36,11 @@ load for an hour again. Starting the genset at the outage's first hour because
 the plan assumed a 3 h outage ran it 28 h a year on the example instead of the rules'
 10.7 h (the realised outages were mostly shorter).
 
+Given the rules' own decisions (the genset's run fraction and output, the grid exchange) the
+realisation gives the rules' flows (tests/test_plant_physics.py, the Horinger year): a genset that
+runs part of an interval serves the load only while it runs, its spare output charges the battery,
+and after a stop within the interval the battery may give back what it took in, as in the rules.
+
 Every interval balances exactly and stays inside the battery, grid and genset
 limits, whatever the plan said; :func:`islandgrid.simulate.checks.check_flows`
 verifies this for every run.
@@ -180,15 +185,30 @@ def realise_interval(
         if r > 0 and not was_on:
             r = min(r, max(1.0 - max(g.min_off_h - state.off_h, 0.0) / dt, 0.0))  # not before its minimum off time
         diesel = min(max(diesel_plan_kwh * r / r_plan, gmin * r), rated * r) if r > 0 else 0.0
-    net = load + g_out - pv - g_in - diesel  # > 0: deficit, < 0: surplus
+    # a genset that runs only part of the interval serves the load only while it runs (as in the rules):
+    # the battery carries the rest of the load, and the genset's spare output charges it
+    to_load = diesel if r >= 1.0 else min(diesel, max(load - min(pv, load) - g_in, 0.0) * r)
+    spare = diesel - to_load
+    net = load + g_out - pv - g_in - to_load  # > 0: deficit, < 0: surplus
     b_in = b_out = 0.0
     # 3. the battery absorbs the deviation
     if net > 0:
+        b_in = min(spare, ch_cap)
+        spare -= b_in
+        if 0.0 < r < (1.0 if was_on else 1.0 - lead_h / dt) - _EPS:
+            # it runs only part of what it could (a stop, or a late start that may stop again): the battery
+            # may give back what it took in while it ran (the rules' sequence within the interval); not
+            # so for a start at once, whose start delay the battery must carry before it charges
+            give = b_in * b.eta_charge * b.eta_discharge
+            dis_res = min(dis_res + give, b.discharge_kw * dt)
+            dis_cap = min(dis_cap + give, b.discharge_kw * dt)
         b_out = min(net, dis_res)
         net -= b_out
-    else:
-        b_in = min(-net, ch_cap)
-        net += b_in
+    net -= spare
+    if net < 0:
+        more = min(-net, ch_cap - b_in)
+        b_in += more
+        net += more
     # 4. deficit: grid, the battery below the reserve, running genset, emergency start, shed
     if net > _EPS:
         extra = min(net, imp_cap - g_in)
@@ -205,8 +225,10 @@ def realise_interval(
             r = r_full
             more = max(gmin * r - diesel, 0.0)
             diesel += more
+            to_load += more
             net -= more
-        extra = min(max(net, 0.0), rated * r - diesel)
+        # it serves the load only while it runs: not what falls short before its start or after its stop
+        extra = min(max(net, 0.0), rated * r - diesel, max(max(load - min(pv, load) - g_in, 0.0) * r - to_load, 0.0))
         diesel += extra
         net -= extra
     if net > _EPS and r == 0 and g.rated_kw > 0:
