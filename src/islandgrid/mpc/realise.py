@@ -3,7 +3,9 @@
 The plan fixes the genset (on/off and output) and the grid import/export of each
 interval. Reality differs from the forecast, so every interval is re-balanced:
 
-1. self-discharge (never below SoC min), as in the rule engine;
+1. self-discharge (never below SoC min), as in the rule engine: the battery's caps and update,
+   the fuel curve and the grid caps are the compiled helpers of
+   :mod:`islandgrid.strategy.physics` that the rule kernels use;
 2. PV, the planned grid exchange (only if the grid is actually up) and the planned
    genset output (if it runs) meet the actual load;
 3. the battery absorbs the deviation within its power and SoC limits: grid-tied down
@@ -34,6 +36,11 @@ load for an hour again. Starting the genset at the outage's first hour because
 the plan assumed a 3 h outage ran it 28 h a year on the example instead of the rules'
 10.7 h (the realised outages were mostly shorter).
 
+Given the rules' own decisions (the genset's run fraction and output, the grid exchange) the
+realisation gives the rules' flows (tests/test_plant_physics.py, the Horinger year): a genset that
+runs part of an interval serves the load only while it runs, its spare output charges the battery,
+and after a stop within the interval the battery may give back what it took in, as in the rules.
+
 Every interval balances exactly and stays inside the battery, grid and genset
 limits, whatever the plan said; :func:`islandgrid.simulate.checks.check_flows`
 verifies this for every run.
@@ -46,6 +53,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from islandgrid.strategy.base import DispatchProblem
+from islandgrid.strategy.physics import (
+    charge_cap_kwh,
+    discharge_cap_kwh,
+    genset_fuel_l,
+    grid_cap_kwh,
+    self_discharge_kwh,
+    soc_after,
+)
 
 _EPS = 1e-9
 
@@ -93,7 +108,7 @@ def realise_interval(
     p: DispatchProblem,
     t: int,
     state: PlantState,
-    gen_on_plan: bool,
+    gen_on_plan: float,
     diesel_plan_kwh: float,
     grid_in_plan_kwh: float,
     grid_out_plan_kwh: float,
@@ -103,6 +118,8 @@ def realise_interval(
 ) -> None:
     """Realise interval ``t`` of ``p`` from the planned decisions, writing ``out[t]`` (FLOW_COLUMNS order).
 
+    ``gen_on_plan`` is the share of the interval the plan runs the genset [-] (a bool: all or none of
+    it), ``diesel_plan_kwh`` its planned output over that share [kWh].
     ``reserve_kwh`` is the islanding reserve the plan holds while grid-tied: with the grid up, a
     deficit takes the battery down to it, then the grid, and only then the battery below it.
     """
@@ -113,14 +130,15 @@ def realise_interval(
     pv = float(p.pv_kw[t]) * dt
     up = bool(p.grid_available[t])
     soc = state.soc_kwh
-    selfdis = min(soc * b.self_discharge_frac_per_h * dt, max(soc - b.soc_min_kwh, 0.0))
+    selfdis = self_discharge_kwh(soc, b.soc_min_kwh, b.self_discharge_frac_per_h, dt)
     soc -= selfdis
-    ch_cap = min(b.charge_kw * dt, max(b.soc_max_kwh - soc, 0.0) / b.eta_charge)
-    dis_cap = min(b.discharge_kw * dt, max(soc - b.soc_min_kwh, 0.0) * b.eta_discharge)
+    ch_cap = charge_cap_kwh(soc, b.soc_max_kwh, b.charge_kw, b.eta_charge, dt)
+    dis_cap = discharge_cap_kwh(soc, b.soc_min_kwh, b.discharge_kw, b.eta_discharge, dt)
     # grid-tied, the battery covers a deficit down to the reserve before the grid does
-    dis_res = min(dis_cap, max(soc - max(reserve_kwh, b.soc_min_kwh), 0.0) * b.eta_discharge) if up else dis_cap
-    imp_cap = p.grid.import_kw * dt if up else 0.0
-    exp_cap = p.grid.export_kw * dt if up else 0.0
+    floor = max(reserve_kwh, b.soc_min_kwh) if up else b.soc_min_kwh
+    dis_res = discharge_cap_kwh(soc, floor, b.discharge_kw, b.eta_discharge, dt)
+    imp_cap = grid_cap_kwh(p.grid.import_kw, up, dt)
+    exp_cap = grid_cap_kwh(p.grid.export_kw, up, dt)
     rated = g.rated_kw * dt
     gmin = min(g.min_load_kw, g.rated_kw) * dt
     was_on = state.genset_on
@@ -139,7 +157,7 @@ def realise_interval(
         if was_on:
             hold_h = max(dt, 1.0)
             carry = need / dt * hold_h
-            if carry <= min(b.discharge_kw * hold_h, max(soc - b.soc_min_kwh, 0.0) * b.eta_discharge) + _EPS:
+            if carry <= discharge_cap_kwh(soc, b.soc_min_kwh, b.discharge_kw, b.eta_discharge, hold_h) + _EPS:
                 r = 0.0
             else:
                 target = b.soc_min_kwh + carry / b.eta_discharge
@@ -161,19 +179,36 @@ def realise_interval(
         diesel = 0.0
     else:
         # 2. planned decisions, clipped to what is physically possible now
-        r = 1.0 if (gen_on_plan and g.rated_kw > 0) else 0.0
+        #    (the plan's run fraction of the interval: 1 for a plan that runs it, less for a late start)
+        r_plan = min(max(float(gen_on_plan), 0.0), 1.0) if g.rated_kw > 0 else 0.0
+        r = r_plan
         if r > 0 and not was_on:
-            r = max(1.0 - max(g.min_off_h - state.off_h, 0.0) / dt, 0.0)  # not before its minimum off time
-        diesel = min(max(diesel_plan_kwh, gmin), rated) * r
-    net = load + g_out - pv - g_in - diesel  # > 0: deficit, < 0: surplus
+            r = min(r, max(1.0 - max(g.min_off_h - state.off_h, 0.0) / dt, 0.0))  # not before its minimum off time
+        diesel = min(max(diesel_plan_kwh * r / r_plan, gmin * r), rated * r) if r > 0 else 0.0
+    # a genset that runs only part of the interval serves the load only while it runs (as in the rules):
+    # the battery carries the rest of the load, and the genset's spare output charges it
+    to_load = diesel if r >= 1.0 else min(diesel, max(load - min(pv, load) - g_in, 0.0) * r)
+    spare = diesel - to_load
+    net = load + g_out - pv - g_in - to_load  # > 0: deficit, < 0: surplus
     b_in = b_out = 0.0
     # 3. the battery absorbs the deviation
     if net > 0:
+        b_in = min(spare, ch_cap)
+        spare -= b_in
+        if 0.0 < r < (1.0 if was_on else 1.0 - lead_h / dt) - _EPS:
+            # it runs only part of what it could (a stop, or a late start that may stop again): the battery
+            # may give back what it took in while it ran (the rules' sequence within the interval); not
+            # so for a start at once, whose start delay the battery must carry before it charges
+            give = b_in * b.eta_charge * b.eta_discharge
+            dis_res = min(dis_res + give, b.discharge_kw * dt)
+            dis_cap = min(dis_cap + give, b.discharge_kw * dt)
         b_out = min(net, dis_res)
         net -= b_out
-    else:
-        b_in = min(-net, ch_cap)
-        net += b_in
+    net -= spare
+    if net < 0:
+        more = min(-net, ch_cap - b_in)
+        b_in += more
+        net += more
     # 4. deficit: grid, the battery below the reserve, running genset, emergency start, shed
     if net > _EPS:
         extra = min(net, imp_cap - g_in)
@@ -190,8 +225,10 @@ def realise_interval(
             r = r_full
             more = max(gmin * r - diesel, 0.0)
             diesel += more
+            to_load += more
             net -= more
-        extra = min(max(net, 0.0), rated * r - diesel)
+        # it serves the load only while it runs: not what falls short before its start or after its stop
+        extra = min(max(net, 0.0), rated * r - diesel, max(max(load - min(pv, load) - g_in, 0.0) * r - to_load, 0.0))
         diesel += extra
         net -= extra
     if net > _EPS and r == 0 and g.rated_kw > 0:
@@ -233,7 +270,7 @@ def realise_interval(
         net = 0.0
     unserved = max(net, 0.0)
     shed = min(unserved, load - crit)
-    soc = soc + b.eta_charge * b_in - b_out / b.eta_discharge
+    soc = soc_after(soc, b_in, b_out, b.eta_charge, b.eta_discharge)
     if r > 0:
         state.run_h = (state.run_h if was_on else 0.0) + r * dt
     else:
@@ -247,7 +284,7 @@ def realise_interval(
     else:
         state.off_h += dt
     state.soc_kwh = soc
-    fuel = (g.f0_l_per_h_per_kw * g.nameplate_kw * r * dt + g.f1_l_per_kwh * diesel) if r > 0 else 0.0
+    fuel = genset_fuel_l(g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh, r * dt, diesel)
     out[t] = (
         load,
         crit,

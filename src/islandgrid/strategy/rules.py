@@ -6,6 +6,9 @@ same entry point. Everything is in
 energy per interval [kWh], so an interval where a limit is reached mid-way gives the
 same energies as finer steps would on the same (interval-constant) inputs.
 
+The battery, genset fuel and grid caps are the compiled helpers of
+:mod:`islandgrid.strategy.physics` (one definition shared with the MPC realisation and the twin).
+
 Per interval, in order:
 
 1. self-discharge of the stored energy (never below SoC min: the BMS holds the
@@ -51,6 +54,14 @@ import numpy as np
 
 from islandgrid.site.spec import SimulationSpec
 from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
+from islandgrid.strategy.physics import (
+    charge_cap_kwh,
+    discharge_cap_kwh,
+    genset_fuel_l,
+    grid_cap_kwh,
+    self_discharge_kwh,
+    soc_after,
+)
 
 LOAD_FOLLOWING = 0
 CYCLE_CHARGING = 1
@@ -134,12 +145,12 @@ def run_rules(
         pv = pv_kw[t] * dt_h
         up = grid_up[t]
         # 1. self-discharge; the BMS keeps the cells at or above SoC min
-        selfdis = min(soc * sd_per_h * dt_h, max(soc - e_min, 0.0))
+        selfdis = self_discharge_kwh(soc, e_min, sd_per_h, dt_h)
         soc -= selfdis
         floor = max(e_reserve, e_min) if (code == PV_FIRST and up) else e_min
-        ch_cap = min(p_ch * dt_h, max(e_max - soc, 0.0) / eta_c)
-        dis_cap = min(p_dis * dt_h, max(soc - floor, 0.0) * eta_d)
-        imp_cap = imp_kw * dt_h if up else 0.0
+        ch_cap = charge_cap_kwh(soc, e_max, p_ch, eta_c, dt_h)
+        dis_cap = discharge_cap_kwh(soc, floor, p_dis, eta_d, dt_h)
+        imp_cap = grid_cap_kwh(imp_kw, up, dt_h)
         # 2. PV first
         pv_to_load = min(pv, load)
         net = load - pv_to_load
@@ -147,7 +158,7 @@ def run_rules(
         pv_to_bat = min(surplus, ch_cap)
         ch_cap -= pv_to_bat
         surplus -= pv_to_bat
-        g_out = min(surplus, exp_kw * dt_h) if up else 0.0
+        g_out = min(surplus, grid_cap_kwh(exp_kw, up, dt_h))
         surplus -= g_out
         curtailed = surplus
         # 3.-4. battery, grid, genset
@@ -294,13 +305,13 @@ def run_rules(
                 grid_bat = max(grid_bat, 0.0)
         g_in += grid_bat
         b_in = pv_to_bat + gen_bat + grid_bat
-        soc = soc + eta_c * b_in - b_out / eta_d
+        soc = soc_after(soc, b_in, b_out, eta_c, eta_d)
         if soc >= cc_setpoint_kwh - _EPS:
             cc_charged = True
         # 6. unserved: shed non-critical first
         unserved = max(net, 0.0)
         shed = min(unserved, load - crit)
-        fuel = (gen_f0_l_per_h * r * dt_h + gen_f1 * diesel) if r > 0.0 else 0.0
+        fuel = genset_fuel_l(gen_f0_l_per_h, gen_f1, r * dt_h, diesel)
         out[t, C_LOAD] = load
         out[t, C_CRIT] = crit
         out[t, C_SERVED] = load - unserved
@@ -364,7 +375,7 @@ def run_battery_first(
         crit = crit_kw[t] * dt_h
         pv = pv_kw[t] * dt_h
         up = grid_up[t]
-        selfdis = min(soc * sd_per_h * dt_h, max(soc - e_min, 0.0))
+        selfdis = self_discharge_kwh(soc, e_min, sd_per_h, dt_h)
         soc -= selfdis
         net = load - pv
         b_in = 0.0
@@ -376,11 +387,10 @@ def run_battery_first(
         curtailed = 0.0
         unserved = 0.0
         if net > 0.0:
-            b_out = min(net, p_dis * dt_h, max(soc - e_min, 0.0) * eta_d)
+            b_out = min(net, discharge_cap_kwh(soc, e_min, p_dis, eta_d, dt_h))
             rest = net - b_out
-            if up:
-                g_in = min(rest, imp_kw * dt_h)
-                rest -= g_in
+            g_in = min(rest, grid_cap_kwh(imp_kw, up, dt_h))
+            rest -= g_in
             if rest > _EPS and gen_rated > 0.0:
                 diesel = min(rest, gen_rated * dt_h)
                 rest -= diesel
@@ -390,13 +400,12 @@ def run_battery_first(
             unserved = max(rest, 0.0)
         else:
             surplus = -net
-            b_in = min(surplus, p_ch * dt_h, max(e_max - soc, 0.0) / eta_c)
+            b_in = min(surplus, charge_cap_kwh(soc, e_max, p_ch, eta_c, dt_h))
             surplus -= b_in
-            if up:
-                g_out = min(surplus, exp_kw * dt_h)
-                surplus -= g_out
+            g_out = min(surplus, grid_cap_kwh(exp_kw, up, dt_h))
+            surplus -= g_out
             curtailed = surplus
-        soc = soc + eta_c * b_in - b_out / eta_d
+        soc = soc_after(soc, b_in, b_out, eta_c, eta_d)
         on = 1.0 if diesel > 0.0 else 0.0
         shed = min(unserved, load - crit)
         out[t, C_LOAD] = load
@@ -414,7 +423,7 @@ def run_battery_first(
         out[t, C_BAT_OUT] = b_out
         out[t, C_SELFDIS] = selfdis
         out[t, C_DUMP] = dump
-        out[t, C_FUEL] = (gen_f0_l_per_h * dt_h + gen_f1 * diesel) * on
+        out[t, C_FUEL] = genset_fuel_l(gen_f0_l_per_h, gen_f1, on * dt_h, diesel)
         out[t, C_SOC] = soc
         out[t, C_GEN_ON] = on
         out[t, C_GRID_UP] = 1.0 if up else 0.0

@@ -14,9 +14,12 @@ hardware happens here within the same step, without the controller:
   critical feeders; nothing forms the bus when neither battery nor genset can: the
   load then loses power (a blackout).
 
-Battery and genset physics come from the core models
+Battery and genset parameters come from the core models
 (:class:`~islandgrid.components.battery.BatteryParams`,
-:class:`~islandgrid.components.genset.GensetParams`). Every step records its energy
+:class:`~islandgrid.components.genset.GensetParams`); the battery update (self-discharge first,
+never below SoC min, then ηc/ηd), its power and SoC limits, the genset's output limits and its
+fuel curve are the compiled helpers of :mod:`islandgrid.strategy.physics`, the very ones the rule
+kernels and the MPC realisation use. Every step records its energy
 flows, which balance exactly:
 ``pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump``.
 """
@@ -47,6 +50,14 @@ from islandgrid.devices.states import (
     REFUSED_DPHI,
     REFUSED_DV,
     REFUSED_GRID,
+)
+from islandgrid.strategy.physics import (
+    charge_cap_kwh,
+    discharge_cap_kwh,
+    genset_fuel_l,
+    genset_output_kw,
+    self_discharge_kwh,
+    soc_after,
 )
 
 #: Columns of :attr:`Plant.trace` (energies [kWh] over the step, then state).
@@ -91,12 +102,17 @@ class Profile:
         Interval starts of the site's input series (tz-aware).
     pv_kw, load_kw, critical_kw : ndarray
         Available PV, demand and its critical part [kW].
+    held : bool
+        False (default): linear in between the points. True: each value held over its interval, as the
+        simulation's interval-constant inputs; a step ending at time ``t`` takes the interval that
+        holds the instant just before ``t`` (the plant looks up the profile at the end of its step).
     """
 
     index: pd.DatetimeIndex
     pv_kw: np.ndarray
     load_kw: np.ndarray
     critical_kw: np.ndarray
+    held: bool = False
     _t0_s: float = field(init=False, default=0.0)
     _dt_s: float = field(init=False, default=3600.0)
 
@@ -105,9 +121,13 @@ class Profile:
         self._dt_s = (self.index[1] - self.index[0]).total_seconds() if len(self.index) > 1 else 3600.0
 
     def at(self, epoch_s: float) -> tuple[float, float, float]:
-        """(pv_kw, load_kw, critical_kw) at a UNIX time, wrapped onto the series' year, linear in between."""
+        """(pv_kw, load_kw, critical_kw) at a UNIX time, wrapped onto the series' year (linear in between,
+        or held: ``held``)."""
         n = len(self.index)
         pos = ((epoch_s - self._t0_s) / self._dt_s) % n
+        if self.held:
+            i = (math.ceil(pos - 1e-9) - 1) % n
+            return float(self.pv_kw[i]), float(self.load_kw[i]), float(self.critical_kw[i])
         i = int(pos)
         w = pos - i
         j = (i + 1) % n
@@ -132,14 +152,15 @@ class PlantConfig:
     grid_df_max_hz: float
     shed_shares_frac: tuple[float, ...]
     pv_rated_kw: float
+    # the breaker's sync-check relay: a close onto a live bus is refused beyond these. A device setting,
+    # independent of the limits the site's controller uses to ask for a close; the twin sets it to the
+    # IEEE 1547-2018 Table 39 values, the defaults of the site spec's [controller] sync_* (one place)
+    sync_df_max_hz: float
+    sync_dv_max_pu: float
+    sync_dphi_max_deg: float
     pcs_df_max_hz: float = 0.1  # the PCS's grid-forming frequency range, nominal ± this
     pcs_v_min_pu: float = 0.95
     pcs_v_max_pu: float = 1.05
-    # the breaker's sync-check relay (IEEE 1547-2018 Table 39, DER <= 500 kVA): a close onto a live
-    # bus is refused beyond these; a device setting, independent of the controller's [controller] limits
-    sync_df_max_hz: float = 0.3
-    sync_dv_max_pu: float = 0.10
-    sync_dphi_max_deg: float = 20.0
 
 
 @dataclass
@@ -186,6 +207,7 @@ class Plant:
     m: dict[str, float] = field(default_factory=dict)
     trace: list[tuple[float, ...]] = field(default_factory=list)
     out_of_sync_closures: int = 0  # closes beyond the sync-check limits that got through (must stay 0)
+    sync_check_bypassed: bool = False  # a failed or bypassed sync-check relay: closes go through unchecked
     closures: list[dict[str, float]] = field(default_factory=list)  # every close, with Δf, ΔV, Δφ at the time
     close_refused: int = 0  # REFUSED_* bits of the last refused close; 0 after a successful close
     close_refusals: int = 0  # refused close commands since power-up
@@ -234,8 +256,8 @@ class Plant:
         if self.bms_tripped or b.energy_kwh <= 0:
             return 0.0, 0.0
         h = max(dt_h, 1e-9)
-        dis = min(b.discharge_kw, max(self.soc_kwh - b.soc_min_kwh, 0.0) * b.eta_discharge / h)
-        chg = min(b.charge_kw, max(b.soc_max_kwh - self.soc_kwh, 0.0) / b.eta_charge / h)
+        dis = discharge_cap_kwh(self.soc_kwh, b.soc_min_kwh, b.discharge_kw, b.eta_discharge, h) / h
+        chg = charge_cap_kwh(self.soc_kwh, b.soc_max_kwh, b.charge_kw, b.eta_charge, h) / h
         return dis, chg
 
     def battery_available(self) -> bool:
@@ -243,13 +265,30 @@ class Plant:
         b = self.cfg.battery
         return (not self.bms_tripped) and b.energy_kwh > 0 and self.soc_kwh > b.soc_min_kwh + 1e-9
 
+    def sync_bits(self, df_hz: float, dv_pu: float, dphi_deg: float) -> int:
+        """The ``REFUSED_*`` bits of the sync-check limits that a close with these differences exceeds.
+
+        Parameters
+        ----------
+        df_hz : float
+            Frequency difference between bus and grid [Hz].
+        dv_pu : float
+            Voltage difference [p.u.].
+        dphi_deg : float
+            Phase difference [degrees].
+        """
+        c = self.cfg
+        bits = REFUSED_DF if df_hz > c.sync_df_max_hz else 0
+        bits |= REFUSED_DV if dv_pu > c.sync_dv_max_pu else 0
+        return bits | (REFUSED_DPHI if dphi_deg > c.sync_dphi_max_deg else 0)
+
     # ----------------------------------------------------------------- commands
     def command_breaker(self, close: bool) -> bool:
         """Open or close the PCC breaker; returns False when a close is refused.
 
         The breaker's sync-check relay refuses a close onto a dead or abnormal grid, and a
         close onto a live bus while Δf, ΔV or Δφ exceed its limits (``sync_*_max`` of the
-        config). A refusal sets the ``close_refused`` bits and counts in ``close_refusals``
+        config, :meth:`sync_bits`). A refusal sets the ``close_refused`` bits and counts in ``close_refusals``
         (both read back through the PCC registers); the breaker stays open. A dead bus
         closes without synchronism.
         """
@@ -260,7 +299,6 @@ class Plant:
             return True
         if self.breaker_closed:
             return True
-        c = self.cfg
         bus_hz, bus_v = self._bus_hz_v()
         live = bus_hz > 0
         rec = {
@@ -271,16 +309,14 @@ class Plant:
         }
         bits = 0 if self.grid_normal() else REFUSED_GRID
         if live:
-            bits |= REFUSED_DF if rec["df_hz"] > c.sync_df_max_hz else 0
-            bits |= REFUSED_DV if rec["dv_pu"] > c.sync_dv_max_pu else 0
-            bits |= REFUSED_DPHI if rec["dphi_deg"] > c.sync_dphi_max_deg else 0
-        if bits:
+            bits |= self.sync_bits(rec["df_hz"], rec["dv_pu"], rec["dphi_deg"])
+        if bits and not self.sync_check_bypassed:
             self.close_refused = bits
             self.close_refusals = (self.close_refusals + 1) & 0xFFFF
             self.refused.append({**rec, "bits": float(bits)})
             return False
         self.closures.append(rec)
-        if rec["df_hz"] > 0.3 or rec["dv_pu"] > 0.10 or rec["dphi_deg"] > 20.0:  # IEEE 1547: never with the relay
+        if bits & (REFUSED_DF | REFUSED_DV | REFUSED_DPHI):  # only with the relay bypassed
             self.out_of_sync_closures += 1
         self.breaker_closed = True
         self.trip_cause = 0
@@ -353,6 +389,9 @@ class Plant:
 
         pv_avail, demand_kw, crit_kw = self.profile.at(self.epoch_s)
         pv_avail = min(max(pv_avail, 0.0), c.pv_rated_kw)
+        # self-discharge first (never below SoC min), as in every model of the plant
+        selfdis = self_discharge_kwh(self.soc_kwh, b.soc_min_kwh, b.self_discharge_frac_per_h, dt_h)
+        self.soc_kwh -= selfdis
         noncrit_kw = max(demand_kw - crit_kw, 0.0)
         self.shed_mask = self.shed_req_mask
         groups_kw = [noncrit_kw * s for s in c.shed_shares_frac]
@@ -370,7 +409,7 @@ class Plant:
         else:
             pv = pv_lim
             if former in (FORMER_GRID, FORMER_PCS):
-                gen = min(max(self.genset_p_set_kw, min(g.min_load_kw, gen_max)), gen_max) if gen_running else 0.0
+                gen = genset_output_kw(self.genset_p_set_kw, g.min_load_kw, gen_max) if gen_running else 0.0
             if former in (FORMER_GRID, FORMER_GENSET) and self.pcs_mode != PCS_OFF:
                 bat = min(max(self.pcs_p_set_kw, -chg_max), dis_max)
             served_kw = connected_kw
@@ -420,11 +459,14 @@ class Plant:
         # energies over the step [kWh]
         bat_out = max(bat, 0.0) * dt_h
         bat_in = max(-bat, 0.0) * dt_h
-        selfdis = self.soc_kwh * b.self_discharge_frac_per_h * dt_h
-        self.soc_kwh += bat_in * b.eta_charge - (bat_out / b.eta_discharge if b.eta_discharge > 0 else 0.0) - selfdis
-        self.soc_kwh = min(max(self.soc_kwh, 0.0), b.soc_max_kwh)
+        if b.energy_kwh > 0:
+            self.soc_kwh = soc_after(self.soc_kwh, bat_in, bat_out, b.eta_charge, b.eta_discharge)
         crit_served = min(crit_kw, served_kw)
-        fuel_l = float(g.fuel_l_per_h(gen)) * dt_h if gen_running else 0.0
+        fuel_l = (
+            genset_fuel_l(g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh, dt_h, gen * dt_h)
+            if gen_running
+            else 0.0
+        )
         grid_in, grid_out = max(grid, 0.0) * dt_h, max(-grid, 0.0) * dt_h
         cn = self.counters
         cn["pv_e"] += pv * dt_h

@@ -6,11 +6,10 @@ Write it with ``python -m islandgrid.twin.registers_doc > docs/registers.md``.
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 
 from islandgrid.devices.registers import maps_markdown
 from islandgrid.devices.states import REFUSED_NAMES
-from islandgrid.twin.plant import PlantConfig
+from islandgrid.twin.twin import relay_sync_limits
 
 _DOC_TAIL = """\
 ## Breaker sync-check relay (PCC)
@@ -26,8 +25,8 @@ A **dead** bus closes without a synchronism check.
 |---:|---|
 {bits}
 
-These limits are the device's own (`PlantConfig.sync_*_max`); the controller's `[controller]`
-`sync_df_hz`, `sync_dv_frac`, `sync_dphi_deg` (same defaults) decide when it *asks* to close,
+These limits are the device's own (`PlantConfig.sync_*_max`), set to the defaults of the
+controller's `[controller]` `sync_df_hz`, `sync_dv_frac`, `sync_dphi_deg`, which decide when it *asks* to close,
 and it logs every refusal as a `breaker_close_refused` event (see [controller.md](controller.md)).
 """
 
@@ -35,12 +34,12 @@ and it logs every refusal as a `breaker_close_refused` event (see [controller.md
 def registers_markdown() -> str:
     """The whole of ``docs/registers.md``."""
     lines = [maps_markdown()]
-    limits = {f.name: f.default for f in fields(PlantConfig) if f.name.startswith("sync_")}
+    limits = relay_sync_limits()
     bits = "\n".join(f"| {bit} | {text} |" for bit, text in REFUSED_NAMES.items())
     lines.append(
         _DOC_TAIL.format(
             df=limits["sync_df_max_hz"],
-            dv=100 * float(limits["sync_dv_max_pu"]),  # type: ignore[arg-type]
+            dv=100 * limits["sync_dv_max_pu"],
             dphi=limits["sync_dphi_max_deg"],
             bits=bits,
         )

@@ -23,7 +23,7 @@ from islandgrid.devices.faults import FAULT_KINDS, GRID_HZ_OFFSET_LIMIT_HZ, GRID
 from islandgrid.devices.registers import DEVICE_NAMES
 from islandgrid.devices.states import GENSET_FAILED, GENSET_OFF
 from islandgrid.errors import DeviceError, InputError
-from islandgrid.site.spec import Site
+from islandgrid.site.spec import ControllerSpec, Site
 from islandgrid.twin.devices import TwinDevice
 from islandgrid.twin.plant import Plant, PlantConfig, Profile
 
@@ -42,7 +42,7 @@ def profile_from_site(site: Site) -> Profile:
 
 
 def plant_config(site: Site) -> PlantConfig:
-    """Plant parameters from the site (core battery and genset models)."""
+    """Plant parameters from the site (core battery and genset models, the relay's sync limits)."""
     c = site.controller
     return PlantConfig(
         battery=battery_params(site.battery),
@@ -55,7 +55,22 @@ def plant_config(site: Site) -> PlantConfig:
         grid_df_max_hz=c.grid_df_max_hz,
         shed_shares_frac=tuple(c.shed_shares_frac),
         pv_rated_kw=site.pv.kwp / site.pv.dc_ac_ratio if site.pv.kwp > 0 else 0.0,
+        **relay_sync_limits(),
     )
+
+
+def relay_sync_limits() -> dict[str, float]:
+    """The PCC sync-check relay's limits: IEEE 1547-2018 Table 39 (DER <= 500 kVA), i.e. the defaults of
+    the site spec's ``[controller]`` ``sync_df_hz``, ``sync_dv_frac``, ``sync_dphi_deg`` [Hz, p.u., degrees].
+
+    The relay is a device setting: a site that loosens its controller's limits still meets the relay.
+    """
+    f = ControllerSpec.model_fields
+    return {
+        "sync_df_max_hz": float(f["sync_df_hz"].default),
+        "sync_dv_max_pu": float(f["sync_dv_frac"].default),
+        "sync_dphi_max_deg": float(f["sync_dphi_deg"].default),
+    }
 
 
 class Twin:
