@@ -1,5 +1,5 @@
 """One plant, one physics (issue 10 §1): the twin, the rules and the MPC realisation step the plant
-through the same compiled helpers (:mod:`islandgrid.strategy.physics`), and the twin's sync-check
+through the same compiled helpers (:mod:`islandgrid.components.physics`), and the twin's sync-check
 limits come from the site spec."""
 
 from __future__ import annotations

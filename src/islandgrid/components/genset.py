@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from islandgrid.components.physics import genset_fuel_l
 from islandgrid.errors import SiteFileError
 from islandgrid.site.spec import GensetSpec
 
@@ -125,9 +126,9 @@ class GensetParams:
     fuel_price_per_l: float
     curve: FuelCurve
 
-    def fuel_l_per_h(self, p_kw: np.ndarray | float) -> np.ndarray:
-        """Fuel rate while running at ``p_kw`` [L/h]."""
-        return self.f0_l_per_h_per_kw * self.nameplate_kw + self.f1_l_per_kwh * np.asarray(p_kw, dtype=float)
+    def fuel_l_per_h(self, p_kw: float) -> float:
+        """Fuel rate while running at ``p_kw`` [L/h]: the one fuel curve (``physics.genset_fuel_l``) over 1 h."""
+        return float(genset_fuel_l(self.f0_l_per_h_per_kw * self.nameplate_kw, self.f1_l_per_kwh, 1.0, float(p_kw)))
 
 
 def genset_params(spec: GensetSpec, elevation_m: float = 0.0) -> GensetParams:

@@ -5,7 +5,7 @@ interval. Reality differs from the forecast, so every interval is re-balanced:
 
 1. self-discharge (never below SoC min), as in the rule engine: the battery's caps and update,
    the fuel curve and the grid caps are the compiled helpers of
-   :mod:`islandgrid.strategy.physics` that the rule kernels use;
+   :mod:`islandgrid.components.physics` that the rule kernels use;
 2. PV, the planned grid exchange (only if the grid is actually up) and the planned
    genset output (if it runs) meet the actual load;
 3. the battery absorbs the deviation within its power and SoC limits: grid-tied down
@@ -52,8 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from islandgrid.strategy.base import DispatchProblem
-from islandgrid.strategy.physics import (
+from islandgrid.components.physics import (
     charge_cap_kwh,
     discharge_cap_kwh,
     genset_fuel_l,
@@ -61,6 +60,7 @@ from islandgrid.strategy.physics import (
     self_discharge_kwh,
     soc_after,
 )
+from islandgrid.strategy.base import DispatchProblem
 
 _EPS = 1e-9
 

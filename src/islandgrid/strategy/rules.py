@@ -7,7 +7,7 @@ energy per interval [kWh], so an interval where a limit is reached mid-way gives
 same energies as finer steps would on the same (interval-constant) inputs.
 
 The battery, genset fuel and grid caps are the compiled helpers of
-:mod:`islandgrid.strategy.physics` (one definition shared with the MPC realisation and the twin).
+:mod:`islandgrid.components.physics` (one definition shared with the MPC realisation and the twin).
 
 Per interval, in order:
 
@@ -52,9 +52,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from islandgrid.site.spec import SimulationSpec
-from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
-from islandgrid.strategy.physics import (
+from islandgrid.components.physics import (
     charge_cap_kwh,
     discharge_cap_kwh,
     genset_fuel_l,
@@ -62,6 +60,8 @@ from islandgrid.strategy.physics import (
     self_discharge_kwh,
     soc_after,
 )
+from islandgrid.site.spec import SimulationSpec
+from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 LOAD_FOLLOWING = 0
 CYCLE_CHARGING = 1

@@ -18,7 +18,7 @@ Battery and genset parameters come from the core models
 (:class:`~islandgrid.components.battery.BatteryParams`,
 :class:`~islandgrid.components.genset.GensetParams`); the battery update (self-discharge first,
 never below SoC min, then ηc/ηd), its power and SoC limits, the genset's output limits and its
-fuel curve are the compiled helpers of :mod:`islandgrid.strategy.physics`, the very ones the rule
+fuel curve are the compiled helpers of :mod:`islandgrid.components.physics`, the very ones the rule
 kernels and the MPC realisation use. Every step records its energy
 flows, which balance exactly:
 ``pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump``.
@@ -34,6 +34,14 @@ import pandas as pd
 
 from islandgrid.components.battery import BatteryParams
 from islandgrid.components.genset import GensetParams
+from islandgrid.components.physics import (
+    charge_cap_kwh,
+    discharge_cap_kwh,
+    genset_fuel_l,
+    genset_output_kw,
+    self_discharge_kwh,
+    soc_after,
+)
 from islandgrid.devices.states import (
     FORMER_DEAD,
     FORMER_GENSET,
@@ -50,14 +58,6 @@ from islandgrid.devices.states import (
     REFUSED_DPHI,
     REFUSED_DV,
     REFUSED_GRID,
-)
-from islandgrid.strategy.physics import (
-    charge_cap_kwh,
-    discharge_cap_kwh,
-    genset_fuel_l,
-    genset_output_kw,
-    self_discharge_kwh,
-    soc_after,
 )
 
 #: Columns of :attr:`Plant.trace` (energies [kWh] over the step, then state).
