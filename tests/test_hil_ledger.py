@@ -73,3 +73,25 @@ def test_serve_restart_continues_the_chain_and_the_battery_pool(horinger, inputs
         assert (gap - before).total_seconds() >= 300
     finally:
         sink2.close()
+
+
+def test_the_live_status_books_the_same_carbon_as_the_ledger(horinger, inputs, tmp_path: Path):
+    """One carbon step (ledger.batch.carbon_step) for the ledger and the live status: over an hour with
+    an outage and a grid-charged battery, the status's total CO2 carried by the load and its PV-attributed
+    energy equal the ledger's records (float rounding only; a second, looser copy of the step would differ)."""
+    site = fast_site(horinger)
+    sink = LedgerSink(str(tmp_path / "ledger.sqlite"))
+    rig = SteppedRig(site, inputs, "2025-04-01 09:00", sink=sink)
+    try:
+        rig.service.set_setpoints({"reserve_frac": 0.9})
+        run_for(rig, 3600, {900.0: ("grid_loss", {}), 2400.0: ("grid_restore", {})})
+        svc = rig.service
+        assert svc.ledger_errors == 0
+        records = read_records(sink.store)
+        total = svc.kpis()["total"]
+        assert len(records) == svc.ledger_rows >= 50
+        assert total["load_co2_kg"] == pytest.approx(float(records["load_co2_kg"].sum()), rel=1e-9, abs=1e-9)
+        pv_kwh = float((records["load_served_kwh"] * records["load_pv_frac"]).sum())
+        assert total["pv_attributed_kwh"] == pytest.approx(pv_kwh, rel=1e-9, abs=1e-9)
+    finally:
+        sink.close()

@@ -20,7 +20,6 @@ the start of the next tick; reads return snapshots.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import threading
 import time
@@ -32,7 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from islandgrid.carbon.flow import CarbonState, carbon_flow_state, pv_share
+from islandgrid.carbon.flow import CARBON_COLUMNS, CarbonState, pv_share
 from islandgrid.controller.alarm_rules import genset_retry_in_s, stale_devices, unserved_critical_kw, update_alarms
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.controller.core import Controller
@@ -46,6 +45,7 @@ from islandgrid.devices.states import GENSET_FAILED, GENSET_RUNNING, GENSET_STAR
 from islandgrid.dispatch.registry import strategy_factories
 from islandgrid.errors import DataFileError, DeviceError, InputError, IslandgridError
 from islandgrid.inputs.series import InputSeries
+from islandgrid.ledger.batch import carbon_step, initial_state
 from islandgrid.ledger.record import FLAG_STALE
 from islandgrid.links.base import DeviceLink
 from islandgrid.site.spec import Site
@@ -56,7 +56,6 @@ SETPOINTS: tuple[str, ...] = ("reserve_frac", "genset_start_soc_frac", "shed_aut
 #: Conservation tolerance of the status's own carbon flow (relative to at least 1 kg). Rows are
 #: reconciled as in the ledger first, so they conserve to 1e-9; the margin is for a row beyond
 #: the meter tolerance, which the ledger refuses but the live status still counts.
-METER_CARBON_RTOL = 1e-4
 #: Real time a status must also be old before it is stale, on a clock faster than real time [s].
 STATUS_STALE_REAL_S = 0.5
 _KPI_SUMS: tuple[str, ...] = (
@@ -182,35 +181,23 @@ class ControllerService:
         return state.co2_kg / (state.energy_kwh * self.site.battery.eta_discharge)
 
     def _carbon_step(self, rec: dict[str, Any], epoch_s: float) -> tuple[float, float]:
-        """Continue the carbon flow (:func:`~islandgrid.carbon.flow.carbon_flow_state`) by one metered interval.
+        """Continue the carbon flow by one metered interval with the ledger's own step (:func:`carbon_step`).
 
         Returns (load_pv_frac, load_co2_kg) of the interval and updates ``e_bat_kg_per_kwh``
         to the battery's intensity after it.
         """
-        from islandgrid.ledger.batch import initial_state, reconcile_bus
-
         index = pd.DatetimeIndex([pd.Timestamp(epoch_s, unit="s", tz="UTC")])
         cols = {c: np.array([float(rec[c])]) for c in FLOW_COLUMNS}
-        # balance the bus as the ledger does (counter resolution), so both attribute the same energy; a row
-        # beyond the meter tolerance is refused by the ledger, and the live status counts it as metered
-        with contextlib.suppress(DataFileError):
-            cols, _ = reconcile_bus(cols, index)
-        df = pd.DataFrame(cols, index=index)
-        b = self.site.battery
         if self._carbon is None:  # as a new metered ledger chain: the charge already stored, of unknown origin
-            self._carbon = initial_state(self.site, df, "measured")
-        frame, self._carbon = carbon_flow_state(
-            df,
-            self.planner.grid_co2_kg_per_kwh(epoch_s),
-            self.site.genset.co2_kg_per_l,
-            self._carbon,
-            b.eta_charge,
-            b.eta_discharge,
-            rule=self.site.carbon.battery_rule,
-            rtol=METER_CARBON_RTOL,
-        )
+            self._carbon = initial_state(self.site, pd.DataFrame(cols, index=index), "measured")
+        grid = np.array([self.planner.grid_co2_kg_per_kwh(epoch_s)])
+        try:  # the ledger's own step (bus balance, carbon flow, tolerance), so both attribute the same energy
+            _cols, _rec, carbon, self._carbon = carbon_step(self.site, cols, index, grid, self._carbon)
+        except DataFileError:  # beyond the meter tolerance: the ledger refuses the row (ledger_error alarm)
+            return 0.0, float(cols["grid_in_kwh"][0] * grid[0] + cols["fuel_l"][0] * self.site.genset.co2_kg_per_l)
         self.e_bat_kg_per_kwh = self._stock_intensity(self._carbon)
-        return float(frame["load_pv_frac"].iloc[0]), float(frame["load_co2_kg"].iloc[0])
+        pv_col, co2_col = CARBON_COLUMNS.index("load_pv_frac"), CARBON_COLUMNS.index("load_co2_kg")
+        return float(carbon[0, pv_col]), float(carbon[0, co2_col])
 
     def plan_now(self) -> None:
         c = self.controller

@@ -237,6 +237,44 @@ def balance_tolerance_kwh(throughput_kwh: np.ndarray) -> np.ndarray:
     return BALANCE_RTOL * throughput_kwh + BALANCE_ATOL_KWH
 
 
+def carbon_step(
+    site: Site,
+    cols: dict[str, np.ndarray],
+    index: pd.DatetimeIndex,
+    grid_co2_kg_per_kwh: np.ndarray,
+    state: CarbonState,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, CarbonState]:
+    """The ledger's carbon step for metered or simulated intervals: the one rule the ledger and the live status use.
+
+    Balances each interval's bus (:func:`reconcile_bus`), then runs the carbon flow through the
+    battery with the site's rule and the carbon flow's own conservation tolerance.
+
+    Returns
+    -------
+    (cols, reconciled, carbon, state)
+        The balanced flows [kWh, L], which rows were reconciled (bool), the carbon columns
+        (:data:`~islandgrid.carbon.flow.CARBON_COLUMNS` order) and the battery's state after.
+
+    Raises
+    ------
+    DataFileError
+        A row whose imbalance is beyond the meter tolerance (the ledger refuses it).
+    """
+    cols, reconciled = reconcile_bus(cols, index)
+    b = site.battery
+    carbon, new_state = carbon_flow_arrays(
+        cols,
+        grid_co2_kg_per_kwh,
+        site.genset.co2_kg_per_l,
+        state,
+        b.eta_charge,
+        b.eta_discharge,
+        rule=site.carbon.battery_rule,
+        index=index,
+    )
+    return cols, reconciled, carbon, new_state
+
+
 def reconcile_bus(
     cols: dict[str, np.ndarray],
     idx: pd.Index | None = None,
@@ -521,22 +559,10 @@ def build_batch(
             )
         if ts_s[0] > expected:
             row_flags[0] |= FLAG_AFTER_GAP
-    cols = flow_columns(flows)
-    cols, reconciled = reconcile_bus(cols, idx)
-    row_flags[reconciled] |= FLAG_RECONCILED
     grid = site_grid_factor(site, idx) if grid_co2_kg_per_kwh is None else np.asarray(grid_co2_kg_per_kwh, float)
     grid = np.broadcast_to(np.asarray(grid, dtype=np.float64), (n,))
-    b = site.battery
-    carbon, new_state = carbon_flow_arrays(
-        cols,
-        grid,
-        site.genset.co2_kg_per_l,
-        state,
-        b.eta_charge,
-        b.eta_discharge,
-        rule=site.carbon.battery_rule,
-        index=idx,
-    )
+    cols, reconciled, carbon, new_state = carbon_step(site, flow_columns(flows), idx, grid, state)
+    row_flags[reconciled] |= FLAG_RECONCILED
     body = canonical_json(factor_set(site, grid_label))
     digest = hashlib.sha256(body.encode("utf-8")).digest()
     energies = np.empty((len(ENERGY_FIELDS), n))
