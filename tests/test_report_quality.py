@@ -8,7 +8,7 @@ import pytest
 
 import islandgrid
 from islandgrid.ledger import open_ledger
-from islandgrid.ledger.record import FLAG_GAP_FILLED, FLAG_SIMULATED
+from islandgrid.ledger.record import FLAG_GAP_FILLED, FLAG_SIMULATED, FORMAT_VERSION
 from islandgrid.reports.carbon import CarbonReport, build_report, render_html
 from islandgrid.site.spec import Site
 
@@ -78,6 +78,7 @@ def test_the_basis_of_preparation_is_generated(horinger: Site, week: pd.DataFram
         assert needle in text["Sources excluded, with materiality"]
     assert "ISO 14064-1:2018" in text["Standards and versions"] and "AR6" in text["Standards and versions"]
     assert "islandgrid " in text["Versions"] and "registry 2026." in text["Versions"]
+    assert text["Versions"].endswith(f"ledger format {FORMAT_VERSION}.")  # the chain's own format, not a literal
     assert "mee-inner-mongolia-2022@1 (Inner Mongolia, 2022)" in text["Factors"]
     u = rep.uncertainty.set_index("source")
     assert u.loc["grid factor vintage", "plus_kg"] == pytest.approx(

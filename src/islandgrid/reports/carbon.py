@@ -265,6 +265,7 @@ def build_report(
             sets,
             is_projection(records),
             float(terms["covered_pv_kwh"].sum() + terms["covered_grid_kwh"].sum()) / 1000.0,
+            chain.format_version,
         ),
         uncertainty=uncertainty(
             {k: float(mon.iloc[-1][k]) for k in ("scope1_kg", "scope1_ch4_kg", "scope1_n2o_kg", "scope2_location_kg")},

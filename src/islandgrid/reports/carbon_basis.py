@@ -126,10 +126,12 @@ def basis_of_preparation(
     sets: dict[str, dict[str, Any]],
     projection: bool,
     counted_mwh: float = 0.0,
+    format_version: int = 1,
 ) -> list[tuple[str, str]]:
     """The generated basis of preparation: (heading, text) pairs in the order a verifier reads them.
 
-    ``counted_mwh`` is the certificate energy the claims used [MWh].
+    ``counted_mwh`` is the certificate energy the claims used [MWh]; ``format_version`` the chain's
+    ledger format (docs/ledger.md).
     """
     name = site.get("name", site.get("site_id", ""))
     grid = factors[factors["role"] == "grid"].iloc[0] if (factors["role"] == "grid").any() else None
@@ -169,7 +171,8 @@ def basis_of_preparation(
          "unmatched load. " + ("Years mixed, allowed because: " + " / ".join(reasons) if reasons
                                else "Both factors are of the same year.")),
         ("Certificates", cert_txt),
-        ("Versions", f"islandgrid {__version__}; emission-factor registry {REGISTRY_VERSION}; ledger format 1."),
+        ("Versions", f"islandgrid {__version__}; emission-factor registry {REGISTRY_VERSION}; "
+         f"ledger format {format_version}."),
         ("Uncertainty", "Quantified per source in the table below (meter class, factor ranges, vintage); the "
          "simulated share carries model uncertainty that meters do not bound."),
         ("Recalculation policy", "Restate when a factor of a newer vintage for the reporting year is published (e.g. "
