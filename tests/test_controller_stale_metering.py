@@ -43,7 +43,8 @@ def test_rows_metered_on_frozen_telemetry_are_flagged_stale_and_estimated(horing
         for col in ("load_served_kwh", "bat_in_kwh", "grid_in_kwh", "pv_used_kwh"):
             assert rec[col].sum() == pytest.approx(span[col].sum(), abs=0.05 + 0.002 * span[col].sum()), col
         report = build_report(sink.store)
-        share = report.summary.set_index("item")["value"]["share of the load served not measured (estimated, default)"]
+        item = "share of the load served not measured (estimated, gap-filled, simulated)"
+        share = report.summary.set_index("item")["value"][item]
         served = rec["load_served_kwh"]
         assert share == pytest.approx(served[stale].sum() / served.sum(), rel=1e-9) and 0 < share < 1
     finally:

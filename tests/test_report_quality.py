@@ -61,6 +61,9 @@ def test_a_metered_ledger_is_an_inventory_and_gap_fills_are_labelled(horinger: S
     assert total["measured"] == pytest.approx(1 - total["gap-filled"])
     label = rep.summary["data_quality"].iloc[0]
     assert label.startswith("measured 9") and "gap-filled" in label
+    # one classification: the summary's not-measured row is the labels' complement (gap-fills included)
+    item = "share of the load served not measured (estimated, gap-filled, simulated)"
+    assert rep.summary.set_index("item")["value"][item] == pytest.approx(1 - total["measured"])
     html = render_html(rep)
     assert "GHG Protocol inventory figures" in html and "Carbon projection" not in html
     assert "direct technical connection" in str(dict((k, v) for k, v, _ in rep.cbam.rows())["justification"])

@@ -140,11 +140,12 @@ def _factor_table(sets: dict[str, dict[str, Any]]) -> pd.DataFrame:
 
 
 def not_measured_share(records: pd.DataFrame) -> float:
-    """Share of the load served [0, 1] in records whose quality is not 'measured' (estimated: e.g. metered on
-    stale telemetry, flag ``stale``; default: filled); 0 when nothing was served."""
+    """Share of the load served [0, 1] not in the 'measured' quality class (estimated, e.g. metered on
+    stale telemetry; gap-filled; simulated): the complement of the labels' measured share
+    (:func:`~islandgrid.reports.carbon_basis.quality_class`, the one classification); 0 when nothing was served."""
     served = records["load_served_kwh"].to_numpy(dtype=float)
     total = float(served.sum())
-    return float(served[(records["quality"] != "measured").to_numpy()].sum()) / total if total > 0 else 0.0
+    return float(served[quality_class(records) != "measured"].sum()) / total if total > 0 else 0.0
 
 
 def build_report(
@@ -213,7 +214,11 @@ def build_report(
     summary = pd.DataFrame(
         [
             ("load served", tot["load_served_kwh"], "kWh"),
-            ("share of the load served not measured (estimated, default)", not_measured_share(records), "-"),
+            (
+                "share of the load served not measured (estimated, gap-filled, simulated)",
+                not_measured_share(records),
+                "-",
+            ),
             ("on-site PV share (pv_share)", tot["pv_share"], "-"),
             ("certified PV share (certificates held)", tot["certified_pv_share"], "-"),
             ("hourly CFE score", cfe_score(hrs), "-"),
