@@ -96,6 +96,53 @@ _EPS = 1e-9
 
 # Inputs are validated finite, so NaN/inf-free fast math is safe; "reassoc" is left out so that
 # sums keep their order and results stay bit-stable (check_flows verifies every run anyway).
+@numba.njit(cache=True, inline="always", error_model="numpy", fastmath={"nnan", "ninf", "nsz", "arcp", "contract"})
+def _write_interval(
+    out: np.ndarray,
+    t: int,
+    load: float,
+    crit: float,
+    unserved: float,
+    pv: float,
+    curtailed: float,
+    g_in: float,
+    g_out: float,
+    diesel: float,
+    b_in: float,
+    b_out: float,
+    selfdis: float,
+    dump: float,
+    fuel: float,
+    soc: float,
+    run_frac: float,
+    up: bool,
+) -> None:
+    """Write one interval's flows into row ``t`` of ``out`` (FLOW_COLUMNS) [kWh, L, kWh of SoC].
+
+    Unserved load sheds the non-critical part first; every rule kernel ends its interval here.
+    """
+    shed = min(unserved, load - crit)
+    out[t, C_LOAD] = load
+    out[t, C_CRIT] = crit
+    out[t, C_SERVED] = load - unserved
+    out[t, C_UNSERVED] = unserved
+    out[t, C_UNSERVED_CRIT] = unserved - shed
+    out[t, C_PV_AVAIL] = pv
+    out[t, C_PV_USED] = pv - curtailed
+    out[t, C_PV_CURT] = curtailed
+    out[t, C_GRID_IN] = g_in
+    out[t, C_GRID_OUT] = g_out
+    out[t, C_DIESEL] = diesel
+    out[t, C_BAT_IN] = b_in
+    out[t, C_BAT_OUT] = b_out
+    out[t, C_SELFDIS] = selfdis
+    out[t, C_DUMP] = dump
+    out[t, C_FUEL] = fuel
+    out[t, C_SOC] = soc
+    out[t, C_GEN_ON] = run_frac
+    out[t, C_GRID_UP] = 1.0 if up else 0.0
+
+
 @numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz", "arcp", "contract"})
 def run_rules(
     code: int,
@@ -310,27 +357,9 @@ def run_rules(
             cc_charged = True
         # 6. unserved: shed non-critical first
         unserved = max(net, 0.0)
-        shed = min(unserved, load - crit)
         fuel = genset_fuel_l(gen_f0_l_per_h, gen_f1, r * dt_h, diesel)
-        out[t, C_LOAD] = load
-        out[t, C_CRIT] = crit
-        out[t, C_SERVED] = load - unserved
-        out[t, C_UNSERVED] = unserved
-        out[t, C_UNSERVED_CRIT] = unserved - shed
-        out[t, C_PV_AVAIL] = pv
-        out[t, C_PV_USED] = pv - curtailed
-        out[t, C_PV_CURT] = curtailed
-        out[t, C_GRID_IN] = g_in
-        out[t, C_GRID_OUT] = g_out
-        out[t, C_DIESEL] = diesel
-        out[t, C_BAT_IN] = b_in
-        out[t, C_BAT_OUT] = b_out
-        out[t, C_SELFDIS] = selfdis
-        out[t, C_DUMP] = dump
-        out[t, C_FUEL] = fuel
-        out[t, C_SOC] = soc
-        out[t, C_GEN_ON] = r
-        out[t, C_GRID_UP] = 1.0 if up else 0.0
+        _write_interval(out, t, load, crit, unserved, pv, curtailed, g_in, g_out, diesel, b_in, b_out,
+                        selfdis, dump, fuel, soc, r, up)  # fmt: skip
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf", "nsz", "arcp", "contract"})
@@ -407,26 +436,9 @@ def run_battery_first(
             curtailed = surplus
         soc = soc_after(soc, b_in, b_out, eta_c, eta_d)
         on = 1.0 if diesel > 0.0 else 0.0
-        shed = min(unserved, load - crit)
-        out[t, C_LOAD] = load
-        out[t, C_CRIT] = crit
-        out[t, C_SERVED] = load - unserved
-        out[t, C_UNSERVED] = unserved
-        out[t, C_UNSERVED_CRIT] = unserved - shed
-        out[t, C_PV_AVAIL] = pv
-        out[t, C_PV_USED] = pv - curtailed
-        out[t, C_PV_CURT] = curtailed
-        out[t, C_GRID_IN] = g_in
-        out[t, C_GRID_OUT] = g_out
-        out[t, C_DIESEL] = diesel
-        out[t, C_BAT_IN] = b_in
-        out[t, C_BAT_OUT] = b_out
-        out[t, C_SELFDIS] = selfdis
-        out[t, C_DUMP] = dump
-        out[t, C_FUEL] = genset_fuel_l(gen_f0_l_per_h, gen_f1, on * dt_h, diesel)
-        out[t, C_SOC] = soc
-        out[t, C_GEN_ON] = on
-        out[t, C_GRID_UP] = 1.0 if up else 0.0
+        fuel = genset_fuel_l(gen_f0_l_per_h, gen_f1, on * dt_h, diesel)
+        _write_interval(out, t, load, crit, unserved, pv, curtailed, g_in, g_out, diesel, b_in, b_out,
+                        selfdis, dump, fuel, soc, on, up)  # fmt: skip
 
 
 _CODES = {
