@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.csvfile import read_text_csv
 from islandgrid.errors import DataFileError
 
 #: CN code prefixes of Annex I goods whose indirect emissions count (cement, fertilisers; Annex I, II of 2023/956).
@@ -67,12 +68,7 @@ def read_goods(path: str | Path) -> pd.DataFrame:
         Missing columns, no rows, a CN code that is not 8 digits, tonnes <= 0 or MWh < 0; names the lines.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise DataFileError("file not found", source=str(path), fix="check --cbam-goods") from None
-    except Exception as exc:
-        raise DataFileError(f"not a readable CSV ({exc})", source=str(path), fix="use comma-separated values") from None
+    raw = read_text_csv(path, missing_fix="check --cbam-goods")
     need = ["installation", "cn_code", "tonnes", "electricity_mwh"]
     if [c for c in need if c not in raw.columns] or raw.empty:
         raise DataFileError(

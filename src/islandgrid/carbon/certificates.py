@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.csvfile import read_text_csv
 from islandgrid.errors import DataFileError
 
 COLUMNS: tuple[str, ...] = ("certificate_id", "mwh", "period_start", "period_end", "retired_for")
@@ -59,13 +60,8 @@ def read_register(path: str | Path, tz: str) -> dict[str, Any]:
         Missing columns, no rows, duplicate ids, bad numbers or times; names every bad line (up to ten).
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise DataFileError("file not found", source=str(path), fix="check carbon.certificates") from None
-    except Exception as exc:
-        raise DataFileError(f"not a readable CSV ({exc})", source=str(path), fix="use comma-separated values") from None
+    raw = read_text_csv(path, missing_fix="check carbon.certificates")
+    data = path.read_bytes()
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise DataFileError(

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.csvfile import read_text_csv
 from islandgrid.errors import DataFileError, InputError
 
 #: NVIDIA H100 SXM5 maximum board power (datasheet: TDP up to 700 W) [kW].
@@ -43,14 +44,7 @@ def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
         gpu_hours; the message names every bad line (up to ten).
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise DataFileError("file not found", source=str(path), fix="check the path") from None
-    except Exception as exc:
-        raise DataFileError(
-            f"not a readable CSV ({exc})", source=str(path), fix="give a comma-separated file"
-        ) from None
+    raw = read_text_csv(path)
     need = ["job_id", "start", "end"]
     missing = [c for c in need if c not in raw.columns]
     if missing or not ({"kw", "gpu_hours"} & set(raw.columns)):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.csvfile import read_text_csv
 from islandgrid.errors import DataFileError
 
 #: Diesel density [kg/L] and net calorific value [MJ/kg] (the registry's 2.68 kg CO2/L uses the same).
@@ -61,12 +62,7 @@ def read_fuel_log(path: str | Path, tz: str) -> pd.DataFrame:
         Missing columns, no rows, a bad date or a litre figure that is not a number >= 0.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise DataFileError("file not found", source=str(path), fix="check --fuel-log") from None
-    except Exception as exc:
-        raise DataFileError(f"not a readable CSV ({exc})", source=str(path), fix="use comma-separated values") from None
+    raw = read_text_csv(path, missing_fix="check --fuel-log")
     if not {"date", "litres"} <= set(raw.columns):
         raise DataFileError(
             "missing columns", source=str(path), field="header", value=list(raw.columns), allowed="date, litres",

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.csvfile import read_text_csv
 from islandgrid.carbon.factors import get_factor
 from islandgrid.errors import DataFileError
 from islandgrid.ledger.batch import (
@@ -106,14 +107,7 @@ def read_meters(path: str | Path, site: Site) -> MeterData:
         Unreadable file, missing columns, malformed, negative or unbalanced rows, timestamps out of order.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise DataFileError("file not found", source=str(path), fix="check the path") from None
-    except Exception as exc:
-        raise DataFileError(
-            f"not a readable CSV ({exc})", source=str(path), fix="give a comma-separated file"
-        ) from None
+    raw = read_text_csv(path)
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
         raise DataFileError(
