@@ -10,10 +10,14 @@ import math
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from islandgrid.api import create_app
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.devices.clock import iso_utc
 from islandgrid.devices.faults import FAULT_KINDS
@@ -27,6 +31,10 @@ START = datetime(2026, 6, 21, 1, 0, tzinfo=UTC)  # 09:00 in Hohhot: the sun is u
 SETPOINTS = {"reserve_frac": (0.0, 0.9), "soc_max_frac": (0.5, 1.0), "genset_start_soc_frac": (0.05, 0.6)}
 STRATEGIES = ("load_following", "cycle_charging", "combined", "mpc")
 FAULTS = (*FAULT_KINDS, "controller_restart")
+
+#: The API token of the test apps, and the header that carries it.
+TOKEN = "test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 #: Where the test clients send their requests: a host name the API answers to.
 LOCAL_URL = "http://127.0.0.1"
@@ -332,3 +340,16 @@ class FakeView:
         with self._lock:
             ok = all(v == "running" for v in self.loops.values())
             return {"ok": ok, "live": ok, "loops": dict(self.loops)}
+
+
+@pytest.fixture
+def view() -> FakeView:
+    """A fresh toy microgrid behind the ControllerView protocol."""
+    return FakeView()
+
+
+@pytest.fixture
+def client(view: FakeView) -> Iterator[TestClient]:
+    """A client of the API over ``view``, with the test token configured."""
+    with local_client(create_app(view, token=TOKEN)) as c:
+        yield c

@@ -10,6 +10,9 @@ import islandgrid
 from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.site.spec import Site
 
+#: The API tests' ``view`` (a FakeView) and ``client`` fixtures live with the FakeView.
+pytest_plugins = ["api_helpers"]
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api_helpers import FakeView, local_client
-
-TOKEN = "test-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def view() -> FakeView:
-    return FakeView()
-
-
-@pytest.fixture
-def client(view: FakeView) -> Iterator[TestClient]:
-    with local_client(create_app(view, token=TOKEN)) as c:
-        yield c
-
+from api_helpers import AUTH, TOKEN, FakeView, local_client
 
 # --- reads -----------------------------------------------------------------------------------
 

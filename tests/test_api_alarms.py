@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-
-import pytest
 
 from islandgrid.api import create_app
 
@@ -13,21 +10,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api_helpers import FakeView, local_client
-
-TOKEN = "test-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def view() -> FakeView:
-    return FakeView()
-
-
-@pytest.fixture
-def client(view: FakeView) -> Iterator[TestClient]:
-    with local_client(create_app(view, token=TOKEN)) as c:
-        yield c
+from api_helpers import AUTH, TOKEN, FakeView, local_client
 
 
 def test_alarms_are_listed_acknowledged_and_leave_once_cleared(client: TestClient, view: FakeView) -> None:
