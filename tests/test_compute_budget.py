@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import islandgrid
+from api_helpers import AUTH, TOKEN, FakeView, local_client
 from islandgrid.api import create_app
 from islandgrid.controller.budget import (
     N_SLOTS,
@@ -31,8 +32,6 @@ from islandgrid.controller.budget import (
 )
 from islandgrid.errors import DataFileError
 from islandgrid.twin.rig import SteppedRig
-
-from api_helpers import AUTH, TOKEN, FakeView, local_client
 
 ROOM = Room(flex_rating_kw=81.0, grid_import_kw=300.0)
 NOON = 1750478400.0  # 2025-06-21 04:00 UTC, 12:00 in Hohhot
@@ -127,7 +126,10 @@ def test_the_first_slot_is_the_measured_state() -> None:
     b = budget(hourly([100.0] * 50), live(grid_ok=False, soc_frac=0.2, pv_kw=100.0), ROOM)
     assert (b["slots"][0]["level"], b["slots"][0]["budget_kw"]) == ("red", 0.0)
     assert b["signal"]["reason"] == "battery_reserve"
-    assert b["slots"][1]["level"] == "green"  # the forecast assumes the grid back and the sun up
+    # later slots: the outage is taken to last, so the budget is the PV surplus only
+    assert (b["slots"][1]["level"], b["slots"][1]["reason"], b["slots"][1]["budget_kw"]) == ("green", "outage", 61.0)
+    night = budget(hourly([100.0] + [0.0] * 49), live(grid_ok=False, pv_kw=100.0), ROOM)["slots"][5]
+    assert (night["level"], night["reason"], night["budget_kw"]) == ("amber", "outage", 0.0)
 
 
 def test_one_minute_forecasts_are_averaged_per_slot() -> None:

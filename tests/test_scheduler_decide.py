@@ -187,6 +187,12 @@ def test_a_due_job_starts_even_on_red() -> None:
     assert kinds(acts) == [("release", "1")] and acts[0].code == "due" and "red" in acts[0].reason
 
 
+def test_on_red_flexible_jobs_wait_held_even_with_sun_forecast() -> None:
+    b = bud([0.0] + [50.0] * 191, level0="red", reason="battery_reserve")
+    acts = decide(b, [job("1"), job("2", reason="JobHeldAdmin")], NOW, Owned(held={"2"}, begun={"1": NOW + SLOT}), OPTS)
+    assert kinds(acts) == [("hold", "1")] and acts[0].code == "red"  # 2 is already held by the adapter
+
+
 def test_someone_elses_hold_is_left_alone() -> None:
     j = job("1", reason="JobHeldUser", priority=0)
     assert decide(bud([50.0] * 192), [j], NOW, Owned(), OPTS) == []

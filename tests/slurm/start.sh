@@ -27,7 +27,8 @@ if ! munge -n >/dev/null 2>&1; then
     done
 fi
 
-CPUS=$(nproc)
+# 16 CPUs whatever the machine has (config_overrides): the test jobs sleep, and several must run at once
+CPUS=16
 cat > "$DIR/slurm.conf" <<CONF
 ClusterName=islandgrid-test
 SlurmctldHost=$HOST
@@ -48,6 +49,7 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2
 ReturnToService=2
+SlurmdParameters=config_overrides
 MailProg=/bin/true
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool

@@ -17,7 +17,9 @@ The *inflexible base* is the site's critical load (``[load] critical_frac`` of t
 load: inference, storage, the cooling base); the flexible capacity of the room is its rated
 IT power times the highest PUE less that base. The first slot uses the measured state (grid,
 genset, SoC, the operator's reserve); later slots the site's forecast and the controller's plan
-(genset commitment; beyond the plan the genset is taken as off). PV in the first slot is the
+(genset commitment; beyond the plan the genset is taken as off). During an outage the later
+slots assume it lasts (no grid headroom, reason ``outage``) until the grid is back: the budget
+is recomputed on every request. PV in the first slot is the
 larger of the measured output and the forecast, because an inverter curtailed for lack of load
 reports less than it could give, and the budget exists to use exactly that power.
 
@@ -223,9 +225,13 @@ def budget(fc: Forecast, live: Live, room: Room, n_slots: int = N_SLOTS) -> dict
     grid = np.clip(room.grid_import_kw - base, 0.0, cap)
     red = sl["genset_planned"]
     is_green = green >= GREEN_MIN_KW
-    budget_kw = np.where(red, 0.0, np.minimum(green + grid, cap))
+    if live.grid_ok:
+        budget_kw = np.where(red, 0.0, np.minimum(green + grid, cap))
+        reason = np.where(red, "diesel", np.where(is_green, "pv_surplus", "grid"))
+    else:  # in an outage, until the grid is back: the sun only
+        budget_kw = np.where(red, 0.0, green)
+        reason = np.where(red, "diesel", "outage")
     level = np.where(red, "red", np.where(is_green, "green", "amber"))
-    reason = np.where(red, "diesel", np.where(is_green, "pv_surplus", "grid"))
     sig = signal_now(live, room, float(sl["pv_kw"][0]), float(sl["charge_kw"][0]))
     slots = [
         {

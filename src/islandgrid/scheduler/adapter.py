@@ -35,8 +35,8 @@ from typing import Any, Protocol
 from islandgrid.controller.supervisor import Supervisor
 from islandgrid.errors import DeviceError, InputError
 from islandgrid.scheduler.client import BudgetSource
-from islandgrid.scheduler.decide import Action, Budget, Options, Owned, decide, fail_open
-from islandgrid.scheduler.jobs import Job
+from islandgrid.scheduler.decide import Action, Budget, Options, Owned, adopt, decide, fail_open
+from islandgrid.scheduler.jobs import PENDING, Job
 from islandgrid.scheduler.slurm import Outcome
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,22 @@ class StepReport:
     decide_s: float = 0.0
 
 
+def slot_floor(epoch_s: float, slot_s: float) -> float:
+    """Start of the slot containing ``epoch_s`` [s]."""
+    return epoch_s // slot_s * slot_s
+
+
 def load_owned(path: Path | None) -> Owned:
     """The state file's holds and begin times; a missing file is an empty state."""
     if path is None or not path.exists():
         return Owned()
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        return Owned(held={str(j) for j in doc["held"]}, begun={str(k): float(v) for k, v in doc["begun"].items()})
+        return Owned(
+            held={str(j) for j in doc["held"]},
+            begun={str(k): float(v) for k, v in doc["begun"].items()},
+            seen={str(j) for j in doc.get("seen", [])},
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(
             f"the adapter's state file cannot be read ({type(exc).__name__})",
@@ -98,7 +107,7 @@ def save_owned(path: Path | None, owned: Owned) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"held": sorted(owned.held), "begun": dict(sorted(owned.begun.items()))}
+    doc = {"held": sorted(owned.held), "begun": dict(sorted(owned.begun.items())), "seen": sorted(owned.seen)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -179,7 +188,14 @@ class Adapter:
     def fetch_budget(self, now_s: float) -> Budget | None:
         """The budget now: fresh from the API, else the last one (aged) while younger than ``fail_open_s``."""
         try:
-            self.budget = Budget.from_api(self.source.budget())
+            fresh = Budget.from_api(self.source.budget())
+            skew_s = fresh.slot0_epoch_s - slot_floor(now_s, fresh.slot_s)
+            if abs(skew_s) > fresh.slot_s:
+                raise ValueError(
+                    f"the budget starts {skew_s:+.0f} s from this machine's current slot: the controller's clock and "
+                    "this machine's differ (synchronise both with NTP)"
+                )
+            self.budget = fresh
             self.budget_at_s = now_s
             if self.failed_open:
                 self.failed_open = False
@@ -198,11 +214,20 @@ class Adapter:
         budget = self.fetch_budget(now)
         if budget is None and now - (self.budget_at_s or self.started_s) <= self.fail_open_s:
             return StepReport("idle")  # no budget yet, not long enough to give up: change nothing
-        jobs = self.cluster.queue()
+        jobs = [j for j in self.cluster.queue() if not j.finished]
         present = {j.job_id for j in jobs}
-        held_now = {j.job_id for j in jobs if j.held}
-        self.owned.held &= held_now  # finished, cancelled, or released by someone else: no longer ours
+        released = {j.job_id for j in jobs if j.state == PENDING and not j.held}
+        # finished, gone, or released by someone else: no longer ours (a job between states, e.g. being
+        # requeued, stays ours)
+        self.owned.held = {k for k in self.owned.held if k in present and k not in released}
         self.owned.begun = {k: v for k, v in self.owned.begun.items() if k in present}
+        for job_id in adopt(jobs, self.owned):
+            self.event(
+                "compute_hold",
+                f"job {job_id}: submitted held and marked flex: the adapter takes over its hold",
+                job_id=job_id,
+                code="adopted",
+            )
         t0 = time.perf_counter()
         if budget is None:
             if not self.failed_open:
@@ -215,9 +240,8 @@ class Adapter:
             why = f"fail open: no budget for over {self.fail_open_s:g} s"
             actions, mode = fail_open(jobs, now, self.owned, why), "fail_open"
         else:
-            actions, mode = decide(budget, jobs, now, self.owned, self.opts), "budget"
-            if self.budget_at_s is not None and now - self.budget_at_s > 1.0:
-                mode = "stale_budget"
+            actions = decide(budget, jobs, now, self.owned, self.opts)
+            mode = "budget" if self.budget_at_s == now else "stale_budget"
         decide_s = time.perf_counter() - t0
         outcomes = [Outcome(a, True) for a in actions] if self.dry_run else self.cluster.apply(actions)
         self.record(outcomes, now)
@@ -249,7 +273,7 @@ class Adapter:
 
     def safe_state(self, why: str) -> None:
         """Fail open now (best effort): undo every hold and begin time this adapter set."""
-        jobs = self.cluster.queue()
+        jobs = [j for j in self.cluster.queue() if not j.finished]
         actions = fail_open(jobs, self.clock(), self.owned, why)
         self.record(
             self.cluster.apply(actions) if not self.dry_run else [Outcome(a, True) for a in actions], self.clock()

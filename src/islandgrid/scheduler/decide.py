@@ -21,6 +21,8 @@ Pure (no Slurm, no HTTP), so it is unit-tested and benchmarked alone. The rules,
      submission plus its maximum delay): run it now on grid power if that latest start falls
      within the forecast (waiting gains nothing: no sun comes before it must start), or
      **hold** it if the latest start lies beyond the forecast;
+   - while the signal is red, every flexible job that is not due is **held** (a begin time
+     would start it in the red), and placed as above once the signal clears;
    - a job whose latest start is now or past is **due**: it runs now whatever the signal (a
      deadline that can be met is never missed; the event says so).
 
@@ -104,13 +106,16 @@ class Owned:
     Attributes
     ----------
     held : set of str
-        Jobs it holds (or requeued held).
+        Jobs it holds (or requeued held, or adopted: submitted held, see :func:`adopt`).
     begun : dict
         Job id -> the begin time it set [UNIX s].
+    seen : set of str
+        Flexible jobs it has seen; a hold placed on one of them later is its owner's.
     """
 
     held: set[str] = field(default_factory=set)
     begun: dict[str, float] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,8 @@ def decide(budget: Budget, queue: Iterable[Job], now_s: float, owned: Owned, opt
             target, code, why = k_rel, "due", "due: it must start now to meet its deadline or maximum delay"
             if b.signal_level != "green":
                 why += f" (despite the {b.signal_level} signal, {b.signal_reason})"
+        elif b.signal_level == "red":
+            target, code, why = -1, "red", f"signal red ({b.signal_reason}): flexible jobs wait until it clears"
         else:
             start = _first_green(avail, kw, d, opts.green_share, k_rel, min(k_ls, n - 1))
             if start is not None:
@@ -297,6 +304,28 @@ def _apply(
     return out
 
 
+def adopt(queue: Iterable[Job], owned: Owned) -> list[str]:
+    """Take over the submission hold of new flexible jobs; returns the ids adopted.
+
+    Slurm starts a job as soon as it can, so a flexible job waits for the adapter only when it is
+    submitted held (``sbatch --hold --comment=flex ...``). A flexible job held by its owner
+    (``JobHeldUser``) that the adapter has not seen before is adopted: its hold becomes the
+    adapter's, released when the budget allows (and on fail-open). A job the adapter has seen is
+    never adopted again, so an owner who holds it later keeps that hold.
+    """
+    adopted = []
+    present = set()
+    for j in queue:
+        if not j.marks.flexible:
+            continue
+        present.add(j.job_id)
+        if j.job_id not in owned.seen and j.state == PENDING and j.reason == "JobHeldUser":
+            owned.held.add(j.job_id)
+            adopted.append(j.job_id)
+    owned.seen = (owned.seen & present) | present
+    return adopted
+
+
 def fail_open(queue: Iterable[Job], now_s: float, owned: Owned, why: str) -> list[Action]:
     """The safe state: undo every hold and begin time the adapter set, so Slurm runs the jobs as if it were absent."""
     actions: list[Action] = []
@@ -310,4 +339,4 @@ def fail_open(queue: Iterable[Job], now_s: float, owned: Owned, why: str) -> lis
     return actions
 
 
-__all__ = ["ACTIONS", "PENDING", "RUNNING", "Action", "Budget", "Options", "Owned", "decide", "fail_open"]
+__all__ = ["ACTIONS", "PENDING", "RUNNING", "Action", "Budget", "Options", "Owned", "adopt", "decide", "fail_open"]

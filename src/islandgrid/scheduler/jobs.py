@@ -23,6 +23,10 @@ from datetime import UTC, datetime
 #: Slurm job states the adapter looks at.
 PENDING = "PENDING"
 RUNNING = "RUNNING"
+#: States a job does not come back from (it may still be listed for a while after).
+FINISHED: frozenset[str] = frozenset(
+    {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([hm]?)$")
 
@@ -122,7 +126,12 @@ class Job:
     @property
     def held(self) -> bool:
         """Held (by anyone): Slurm will not start it until released."""
-        return self.state == PENDING and ("held" in self.reason.lower())
+        return (self.state == PENDING and "held" in self.reason.lower()) or self.state == "REQUEUE_HOLD"
+
+    @property
+    def finished(self) -> bool:
+        """Completed, cancelled, failed...: gone for good."""
+        return self.state in FINISHED
 
 
 def parse_duration_s(text: str) -> float:

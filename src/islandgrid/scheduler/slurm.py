@@ -1,6 +1,6 @@
 """The one seam to Slurm: ``squeue`` to read the queue, ``scontrol`` to act, through subprocess.
 
-Read: ``squeue --noheader --all --array --states=PENDING,RUNNING --Format=...`` with
+Read: ``squeue --noheader --all --array --states=all --Format=...`` with
 ``SLURM_TIME_FORMAT=%s`` (times as UNIX seconds, whatever the locale or time zone) and ``|``
 between fields; the comment is the last field, so a ``|`` inside a comment does not shift
 the others. Act: ``scontrol hold``, ``scontrol release``, ``scontrol requeuehold`` (one call
@@ -144,8 +144,8 @@ class Slurm:
         return p.stdout
 
     def queue(self) -> list[Job]:
-        """Pending and running jobs, one line per array task."""
-        out = self._run(["squeue", "--noheader", "--all", "--array", "--states=PENDING,RUNNING", "-O", SQUEUE_FORMAT])
+        """Every job Slurm still lists (pending, running, requeueing, recently finished), one line per array task."""
+        out = self._run(["squeue", "--noheader", "--all", "--array", "--states=all", "-O", SQUEUE_FORMAT])
         return parse_squeue(out)
 
     def apply(self, actions: Iterable[Action]) -> list[Outcome]:
