@@ -9,6 +9,7 @@ import pytest
 import islandgrid
 from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.site.spec import Site
+from islandgrid.twin.images import VENDORS
 
 #: The API tests' ``view`` (a FakeView) and ``client`` fixtures live with the FakeView.
 pytest_plugins = ["api_helpers"]
@@ -33,3 +34,10 @@ def inputs(horinger: Site) -> InputSeries:
 def horinger_result(horinger: Site) -> islandgrid.Result:
     """One hourly simulated year of the seed case (shared: it takes about a second)."""
     return islandgrid.simulate(horinger)
+
+
+@pytest.fixture(params=VENDORS)
+def twin_vendor(request: pytest.FixtureRequest) -> str:
+    """The SunSpec layout the twin's devices play ('conformant', 'second_vendor'): the HIL tests run
+    against both with no code change in the controller."""
+    return str(request.param)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.roles import DEVICE_NAMES
 from islandgrid.errors import DeviceProtocolError, DeviceTimeoutError
 from islandgrid.inputs.series import build_inputs
 from islandgrid.links.inprocess import InProcessLink

@@ -361,7 +361,7 @@ async def _serve_web(web: Any, sock: socket.socket) -> None:
 
 def ports_of(devices: Any) -> list[str]:
     """The device names of a [devices] section."""
-    from islandgrid.devices.registers import DEVICE_NAMES
+    from islandgrid.devices.roles import DEVICE_NAMES
 
     return list(DEVICE_NAMES)
 
