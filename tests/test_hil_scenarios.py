@@ -15,6 +15,8 @@ from islandgrid.strategy.base import FLOW_COLUMNS
 from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import check_invariants, fast_site, run_for
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 
 def _kinds(rig: SteppedRig) -> list[str]:
     return rig.service.event_log.kinds()

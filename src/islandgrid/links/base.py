@@ -8,7 +8,7 @@ from typing import Protocol
 from islandgrid.devices.roles import role
 from islandgrid.devices.scan import BoundDevice, DeviceScan, read_points, scan
 from islandgrid.devices.sunspec import PointDef, decode_raw
-from islandgrid.errors import DeviceProtocolError
+from islandgrid.errors import DeviceProtocolError, InputError
 
 
 class DeviceLink(Protocol):
@@ -55,10 +55,13 @@ class SunSpecSession:
         Role name ('pv', 'pcs', ...).
     read, write : callable
         The transport: ``await read(address, count)``, ``await write(address, registers)``.
+    expected_model : int, optional
+        A model the device must carry (the site's ``[devices]`` ``model``); a device without it is refused.
     """
 
-    def __init__(self, device: str, read: Reader, write: Writer) -> None:
+    def __init__(self, device: str, read: Reader, write: Writer, expected_model: int | None = None) -> None:
         self.device = device
+        self.expected_model = expected_model
         self._read = read
         self._write = write
         self.bound: BoundDevice | None = None
@@ -69,6 +72,11 @@ class SunSpecSession:
         """Scan the device (once) and bind the role's points."""
         if self.bound is None:
             self.found = await scan(self._read)
+            if self.expected_model is not None and self.found.find(self.expected_model) is None:
+                have = ", ".join(str(m.model_id) for m in self.found.models)
+                raise DeviceProtocolError(
+                    f"{self.device}: the site expects model {self.expected_model}, the device carries {have}"
+                )
             self.bound = BoundDevice.bind(role(self.device), self.found)
         return self.bound
 
@@ -94,3 +102,26 @@ class SunSpecSession:
             await self.read()
         for addr, regs in dev.encode(values, self._sfs):
             await self._write(addr, regs)
+
+
+def check_expected_models(models: dict[str, int | None], source: str = "[devices]") -> None:
+    """Each expected model must be one of its role's models (a PV inverter cannot be expected to be a meter).
+
+    Raises
+    ------
+    InputError
+        Naming ``[devices] NAME.model``, the value and the models the role uses.
+    """
+    for name, model in models.items():
+        if model is None:
+            continue
+        allowed = role(name).models
+        if model not in allowed:
+            raise InputError(
+                f"model {model} is not one the controller drives a {name} device through",
+                source=source,
+                field=f"{name}.model",
+                value=model,
+                allowed=", ".join(str(m) for m in allowed),
+                fix=f"name one of the {name} device's SunSpec models, e.g. {allowed[1]}",
+            )

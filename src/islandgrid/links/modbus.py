@@ -19,11 +19,12 @@ from islandgrid.links.base import SunSpecSession
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One device's address: host, TCP port, Modbus unit id."""
+    """One device's address: host, TCP port, Modbus unit id, and the model the site expects it to carry."""
 
     host: str
     port: int
     unit_id: int = 1
+    model: int | None = None
 
 
 class ModbusLink:
@@ -104,7 +105,7 @@ class ModbusLink:
             if rr.isError():
                 raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')} on write")
 
-        return SunSpecSession(device, read, write)
+        return SunSpecSession(device, read, write, expected_model=self.endpoints[device].model)
 
     async def read(self, device: str) -> dict[str, float]:
         """All points of ``device`` (scanning it first if it was not yet)."""
