@@ -1,9 +1,9 @@
 """Versioned registry of emission factors, each with its provenance.
 
 Values are from the official MEE/NBS announcements on electricity CO2 emission factors (the
-2021 factors: announcement 2024 No. 12; 2022: 2024-12-20; 2023: 2025), the 2006 IPCC
-Guidelines and IPCC AR5 WG3 Annex III; ``table`` names the table of the document a value is
-read from. Every factor carries a ``version``: a correction to a published value is a new
+2021 factors: announcement 2024 No. 12; 2022: 2024-12-20; 2023: announcement 2025 No. 47 of
+2025-12-31), the 2006 IPCC Guidelines and IPCC AR5 WG3 Annex III; ``table`` names the table of
+the document a value is read from. Every factor carries a ``version``: a correction to a published value is a new
 version of the same name (the old one stays, so old ledgers keep resolving), and
 ``name@version`` is what ledgers and reports cite. :data:`REGISTRY_VERSION` changes whenever
 an entry is added or revised.
@@ -78,7 +78,7 @@ class EmissionFactor:
 
 
 #: Changes whenever an entry is added or revised.
-REGISTRY_VERSION = "2026.2"
+REGISTRY_VERSION = "2026.3"
 
 _MEE_2022 = "MEE & NBS announcement on 2022 electricity CO2 emission factors (2024-12-20)"
 _MEE_2023 = "MEE & NBS announcement on 2023 electricity CO2 emission factors (2025)"
@@ -100,10 +100,14 @@ def _mee(
     return EmissionFactor(name, value, "kg CO2/kWh", year, region, "MEE/NBS", doc, kind, table=table)
 
 
-# The 2023 provincial factors (Inner Mongolia, Ningxia, Gansu, Guizhou) are not in the registry: no copy of the
-# 2023 announcement's provincial table could be sourced for this release, and no value is entered from memory.
-# A site in those provinces pairs a 2022 provincial factor with the 2022 residual, or names the 2023 regional
-# factor of its grid (Inner Mongolia's west grid: North China; Ningxia, Gansu: Northwest; Guizhou: South).
+#: The 2023 provincial factors: MEE & NBS announcement 2025 No. 47 (2025-12-31), attachment "2023 electricity CO2
+#: emission factors" (www.mee.gov.cn/xxgk2018/xxgk/xxgk01/202512/W020251231726284332528.pdf), Table 3. Caveat: the
+#: PDF could not be fetched where this release was prepared; the four values are read from a public transcription of
+#: the complete Table 3 that reproduces every 2023 value of this registry it also lists (national 0.5306, Table 1)
+#: and agrees with independent transcriptions of other Table 3 rows (Guangdong 0.4419, Sichuan 0.1564, Beijing
+#: 0.5554, Shandong 0.6191). Check them against the PDF before a verified inventory (``islandgrid factors``).
+_MEE_2023_NO47 = "MEE & NBS announcement 2025 No. 47 (2025-12-31): 2023 electricity CO2 emission factors"
+_T3_PROVINCIAL_2023 = "Attachment Table 3, provincial electricity average CO2 emission factors (public transcription)"
 FACTORS: tuple[EmissionFactor, ...] = (
     _mee("mee-national-2022", 0.5366, 2022, "China", _MEE_2022, _T_NATIONAL),
     _mee("mee-national-2023", 0.5306, 2023, "China", _MEE_2023, _T_NATIONAL),
@@ -126,6 +130,10 @@ FACTORS: tuple[EmissionFactor, ...] = (
     _mee("mee-ningxia-2022", 0.6423, 2022, "Ningxia", _MEE_2022, _T_PROVINCIAL),
     _mee("mee-gansu-2022", 0.4772, 2022, "Gansu", _MEE_2022, _T_PROVINCIAL),
     _mee("mee-guizhou-2022", 0.4989, 2022, "Guizhou", _MEE_2022, _T_PROVINCIAL),
+    _mee("mee-inner-mongolia-2023", 0.6479, 2023, "Inner Mongolia", _MEE_2023_NO47, _T3_PROVINCIAL_2023),
+    _mee("mee-ningxia-2023", 0.6187, 2023, "Ningxia", _MEE_2023_NO47, _T3_PROVINCIAL_2023),
+    _mee("mee-gansu-2023", 0.4471, 2023, "Gansu", _MEE_2023_NO47, _T3_PROVINCIAL_2023),
+    _mee("mee-guizhou-2023", 0.5683, 2023, "Guizhou", _MEE_2023_NO47, _T3_PROVINCIAL_2023),
     EmissionFactor(
         "ipcc-diesel-2006",
         2.68,

@@ -27,15 +27,64 @@ MAX_REPORTED = 10
 #: Class 1 active-energy meters are accurate to 1 % (IEC 62053-21); a job may draw that much more
 #: than the room's metered peak before it is refused [-].
 METER_ACCURACY_FRAC = 0.01
-#: Descriptive columns a jobs CSV may carry; they are passed through to the per-job export.
+#: Descriptive columns a jobs file may carry; they are passed through to the per-job export.
 OPTIONAL_COLUMNS: tuple[str, ...] = ("project_name", "experiment_id", "gpu_count", "gpu_model")
+#: Measured energy split of a job where its tools know it (e.g. DCGM for the GPUs, RAPL for CPU and RAM) [kWh];
+#: passed through to CodeCarbon's gpu_energy, cpu_energy and ram_energy.
+ENERGY_SPLIT_COLUMNS: tuple[str, ...] = ("gpu_kwh", "cpu_kwh", "ram_kwh")
 
 
 def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
-    """Read and validate a jobs CSV: ``job_id,start,end`` and ``kw`` or ``gpu_hours`` per row.
+    """Read and validate a jobs CSV (:func:`validate_jobs`); naive timestamps are in the site's time ``tz``."""
+    path = Path(path)
+    return validate_jobs(read_text_csv(path), tz, source=str(path))
 
-    Naive timestamps are in the site's local time ``tz``. Returns a frame with job_id, start,
-    end (UTC), kw and gpu_hours (NaN where not given), and any of :data:`OPTIONAL_COLUMNS` given.
+
+def _cell(value: object) -> str:
+    """A cell as stripped text; None and NaN (a frame's missing value) are empty."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    return str(value).strip()
+
+
+def _number(r: pd.Series, c: str, line: int, problems: list[str]) -> float:
+    """Column ``c`` of row ``r`` as a finite number >= 0, NaN when empty; a bad value is added to ``problems``."""
+    text = _cell(r.get(c, ""))
+    if text == "":
+        return np.nan
+    try:
+        v = float(text)
+    except ValueError:
+        problems.append(f"line {line}: {c} = {text!r} is not a number")
+        return np.nan
+    if not np.isfinite(v) or v < 0:
+        problems.append(f"line {line}: {c} = {text} must be a finite number >= 0")
+        return np.nan
+    return v
+
+
+def validate_jobs(raw: pd.DataFrame, tz: str, source: str | None = None) -> pd.DataFrame:
+    """Validate a jobs table: ``job_id,start,end`` and per row ``kw`` or ``gpu_hours`` (or only ``gpu_count``).
+
+    The one check for a jobs CSV (:func:`read_jobs`) and for a frame of finished jobs from a
+    scheduler. A row with neither kw nor gpu_hours but a ``gpu_count`` runs that many GPUs for its
+    whole duration (gpu_hours = gpu_count x duration). Naive timestamps are in the site's local time
+    ``tz``; "line N" counts a CSV's header as line 1.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The jobs, cells as text or as values (Timestamps, numbers; NaN or None = empty).
+    tz : str
+        The site's time zone.
+    source : str, optional
+        The file named in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        job_id, start, end (UTC), kw and gpu_hours (NaN where not given), and any of
+        :data:`OPTIONAL_COLUMNS` (text; gpu_count a number) and :data:`ENERGY_SPLIT_COLUMNS` [kWh] given.
 
     Raises
     ------
@@ -43,25 +92,25 @@ def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
         Missing columns, malformed or negative values, end not after start, both or neither of kw and
         gpu_hours; the message names every bad line (up to ten).
     """
-    path = Path(path)
-    raw = read_text_csv(path)
     need = ["job_id", "start", "end"]
     missing = [c for c in need if c not in raw.columns]
-    if missing or not ({"kw", "gpu_hours"} & set(raw.columns)):
+    if missing or not ({"kw", "gpu_hours", "gpu_count"} & set(raw.columns)):
         raise DataFileError(
             "missing columns",
-            source=str(path),
+            source=source,
             field="header",
             value=list(raw.columns),
-            allowed="job_id, start, end and kw and/or gpu_hours",
+            allowed="job_id, start, end and kw and/or gpu_hours (or gpu_count)",
             fix="see examples/horinger-jobs.csv",
         )
     if raw.empty:
-        raise DataFileError("no jobs", source=str(path), fix="add at least one row")
+        raise DataFileError("no jobs", source=source, fix="add at least one row")
     problems: list[str] = []
     rows = []
-    for i, r in raw.iterrows():
-        line = int(str(i)) + 2
+    numeric = [c for c in ("gpu_count", *ENERGY_SPLIT_COLUMNS) if c in raw.columns]
+    extra: dict[str, list[float]] = {c: [] for c in numeric}
+    for i, (_, r) in enumerate(raw.iterrows()):
+        line = i + 2
         try:
             start = pd.Timestamp(r["start"])
             end = pd.Timestamp(r["end"])
@@ -75,35 +124,29 @@ def read_jobs(path: str | Path, tz: str) -> pd.DataFrame:
         end = end.tz_localize(tz) if end.tzinfo is None else end
         if end <= start:
             problems.append(f"line {line}: end {r['end']} is not after start {r['start']}")
-        vals = {}
-        for c in ("kw", "gpu_hours"):
-            text = str(r.get(c, "")).strip()
-            if text == "":
-                vals[c] = np.nan
-                continue
-            try:
-                vals[c] = float(text)
-            except ValueError:
-                problems.append(f"line {line}: {c} = {text!r} is not a number")
-                vals[c] = np.nan
-                continue
-            if not np.isfinite(vals[c]) or vals[c] < 0:
-                problems.append(f"line {line}: {c} = {text} must be a finite number >= 0")
+        vals = {c: _number(r, c, line, problems) for c in ("kw", "gpu_hours", *numeric)}
+        only_gpus = not np.isfinite(vals["kw"]) and not np.isfinite(vals["gpu_hours"])
+        if only_gpus and np.isfinite(vals.get("gpu_count", np.nan)):
+            vals["gpu_hours"] = vals["gpu_count"] * (end - start).total_seconds() / 3600.0
         if np.isfinite(vals["kw"]) == np.isfinite(vals["gpu_hours"]):
-            problems.append(f"line {line}: give exactly one of kw and gpu_hours")
-        rows.append((str(r["job_id"]), start.tz_convert("UTC"), end.tz_convert("UTC"), vals["kw"], vals["gpu_hours"]))
+            problems.append(f"line {line}: give exactly one of kw and gpu_hours (or only gpu_count)")
+        for c in numeric:
+            extra[c].append(vals[c])
+        rows.append((_cell(r["job_id"]), start.tz_convert("UTC"), end.tz_convert("UTC"), vals["kw"], vals["gpu_hours"]))
     if problems:
         more = f" (and {len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
         raise DataFileError(
             f"{len(problems)} bad row(s): " + "; ".join(problems[:MAX_REPORTED]) + more + ".",
-            source=str(path),
+            source=source,
             fix="correct those lines",
         )
     frame = pd.DataFrame(rows, columns=["job_id", "start", "end", "kw", "gpu_hours"])
     for c in OPTIONAL_COLUMNS:
-        if c in raw.columns:
-            frame[c] = raw[c].astype(str).str.strip().to_numpy()
-    frame.attrs["source"] = str(path)
+        if c in raw.columns and c not in extra:
+            frame[c] = [_cell(v) for v in raw[c]]
+    for c, v in extra.items():
+        frame[c] = np.asarray(v, dtype=float)
+    frame.attrs["source"] = source
     return frame
 
 
@@ -168,7 +211,8 @@ def allocate_jobs(
     Returns
     -------
     pandas.DataFrame
-        Per job: it_kwh, facility_kwh (IT x PUE), pue, co2_kg, intensity_kg_per_kwh, onsite_pv_share
+        Per job: it_kw, gpu_hours (as given, NaN for kw jobs), it_kwh, facility_kwh (IT x PUE), pue, co2_kg,
+        intensity_kg_per_kwh, onsite_pv_share
         (the ledger's attribution), covered_h, job_h, and the ``shares`` and ``rates`` columns. Its
         ``attrs["claimed_it_kwh"]`` holds the IT energy all jobs claim per record [kWh].
 
@@ -200,7 +244,8 @@ def allocate_jobs(
     starts = pd.DatetimeIndex(jobs["start"]).tz_convert("UTC")
     ends = pd.DatetimeIndex(jobs["end"]).tz_convert("UTC")
     dur_h = (ends - starts).total_seconds().to_numpy() / 3600.0
-    gpu_kw = jobs["gpu_hours"].to_numpy(dtype=float) * kw_per_gpu / dur_h
+    gpu_hours = jobs["gpu_hours"].to_numpy(dtype=float)
+    gpu_kw = gpu_hours * kw_per_gpu / dur_h
     kws = np.where(np.isfinite(jobs["kw"].to_numpy(dtype=float)), jobs["kw"].to_numpy(dtype=float), gpu_kw)
     _check_job_power(jobs, kws, room_peak_it_kw(records), kw_per_gpu)
     for j, job_id in enumerate(jobs["job_id"].astype(str).tolist()):
@@ -245,6 +290,7 @@ def allocate_jobs(
                 "start": start,
                 "end": end,
                 "it_kw": kw,
+                "gpu_hours": float(gpu_hours[j]),
                 "it_kwh": float(it_kwh.sum()),
                 "facility_kwh": fac_sum,
                 "co2_kg": co2,
@@ -257,7 +303,7 @@ def allocate_jobs(
             }
         )
     frame = pd.DataFrame(out)
-    for c in OPTIONAL_COLUMNS:
+    for c in (*OPTIONAL_COLUMNS, *ENERGY_SPLIT_COLUMNS):
         if c in jobs.columns:
             frame[c] = jobs[c].to_numpy()
     frame.attrs["claimed_it_kwh"] = claimed

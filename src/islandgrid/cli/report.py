@@ -1,4 +1,4 @@
-"""``islandgrid report carbon``: the carbon report from a ledger (HTML with plots, CSV, XLSX)."""
+"""``islandgrid report carbon`` (the carbon report: HTML with plots, CSV, XLSX) and ``report jobs`` (per-job export)."""
 
 from __future__ import annotations
 
@@ -62,5 +62,59 @@ def register(app: typer.Typer) -> None:
         Console().print(
             f"Scope 1 {tot['scope1_kg'] / 1000:,.3f} t, Scope 2 location {tot['scope2_location_kg'] / 1000:,.3f} t, "
             f"market {tot['scope2_market_kg'] / 1000:,.3f} t; wrote {out}/report.html, report.xlsx and CSV files",
+            highlight=False,
+        )
+
+    @report.command("jobs")
+    @friendly_errors
+    def jobs_export(
+        db: Annotated[Path, typer.Option("--db", help="The ledger database.")],
+        jobs: Annotated[Path, typer.Option("--jobs", help="CSV: job_id,start,end and kw, gpu_hours or gpu_count.")],
+        out: Annotated[Path, typer.Option("--out", help="Folder for emissions.csv, sci.csv and jobs.csv.")],
+        site_id: Annotated[str | None, typer.Option("--site-id", help="The chain, if the ledger has several.")] = None,
+        kw_per_gpu: Annotated[float, typer.Option("--kw-per-gpu", help="Board power per GPU \\[kW].")] = 0.7,
+        pue: Annotated[float | None, typer.Option("--pue", help="PUE where the ledger has no IT energy \\[-].")] = None,
+        server_kg: Annotated[
+            float, typer.Option("--embodied-server-kg", help="SCI: embodied CO2e of a server without GPUs \\[kg].")
+        ] = 2500.0,
+        gpu_kg: Annotated[float, typer.Option("--embodied-gpu-kg", help="SCI: embodied CO2e of a GPU \\[kg].")] = 150.0,
+        gpus_per_server: Annotated[int, typer.Option("--gpus-per-server", help="SCI: GPUs in a server.")] = 8,
+        life_years: Annotated[
+            float, typer.Option("--hardware-life-years", help="SCI: expected server lifespan \\[years].")
+        ] = 6.0,
+    ) -> None:
+        """Each finished job's emissions from the ledger: CodeCarbon's emissions.csv layout and the SCI per GPU-hour."""
+        from dataclasses import replace
+
+        from islandgrid.carbon.jobs import read_jobs
+        from islandgrid.cli.ledger import open_existing
+        from islandgrid.errors import InputError
+        from islandgrid.reports.job_export import IDLE_RUN_ID, EmbodiedBasis, job_emissions
+
+        for name, value, lo, hi in (
+            ("--embodied-server-kg", server_kg, 0.0, 1e5),
+            ("--embodied-gpu-kg", gpu_kg, 0.0, 1e4),
+            ("--gpus-per-server", gpus_per_server, 1, 64),
+            ("--hardware-life-years", life_years, 0.5, 30.0),
+        ):
+            if not lo <= value <= hi:
+                raise InputError("out of range", field=name, value=value, allowed=f"{lo:g} to {hi:g}")
+        basis = EmbodiedBasis()
+        given = EmbodiedBasis(server_kg, gpu_kg, gpus_per_server, life_years, source="given on the command line")
+        if replace(given, source=basis.source) != basis:
+            basis = given
+        with open_existing(db) as store:
+            sid = store.known_site(site_id)
+            tz = store.site_info(sid).get("tz", "UTC")
+            em = job_emissions(store, read_jobs(jobs, tz), sid, kw_per_gpu=kw_per_gpu, pue=pue, embodied=basis)
+        with atomic_dir(out) as tmp:
+            names = em.write(tmp)
+        for w in em.warnings:
+            Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
+        jobs_only = em.codecarbon[em.codecarbon["run_id"] != IDLE_RUN_ID]
+        Console(soft_wrap=True).print(
+            f"{len(jobs_only)} job(s): {jobs_only['co2_location_kg'].sum():,.1f} kg CO2 location-based, "
+            f"{jobs_only['co2_market_kg'].sum():,.1f} kg market-based, {jobs_only['co2e_kg'].sum():,.1f} kg CO2e; "
+            f"ledger tip {em.chain.n_records - 1}:{em.chain.tip_hash}; wrote {', '.join(names)} in {out}",
             highlight=False,
         )

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
 from islandgrid.cli.helpfmt import RESOLUTION_HELP, STRATEGY_HELP
+from islandgrid.cli.scenario_opts import ClusterOpt, ScenariosOpt, SeedOpt, WorkersOpt
 from islandgrid.reports.kpi_format import KPI_ROWS, fmt_kpi, targets_verdict
 
 
@@ -49,12 +50,21 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option(help="Write flows (Parquet, CSV), kpis.json and report.html here.")
         ] = None,
+        scenarios: ScenariosOpt = None,
+        cluster: ClusterOpt = None,
+        workers: WorkersOpt = None,
+        seed: SeedOpt = None,
     ) -> None:
         """Simulate a year and print the KPIs beside the traditional grid + diesel design."""
         import islandgrid
         from islandgrid.reports.simulation import write_outputs
 
         site = islandgrid.load_site(site_file)
+        if scenarios is not None:
+            from islandgrid.cli.scenario_sim import simulate_scenarios
+
+            simulate_scenarios(site, scenarios, json_out, strategy, resolution, out, cluster, workers, seed)
+            return
         stages = {
             "inputs": "weather, PV, load, outages",
             "dispatch": "dispatch + checks + carbon flow",

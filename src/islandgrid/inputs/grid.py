@@ -24,17 +24,39 @@ def stochastic_outages(model: StochasticOutages, start: pd.Timestamp, end: pd.Ti
     pandas.DataFrame
         Columns start, end (tz-aware), sorted and non-overlapping.
     """
-    rng = np.random.default_rng(model.seed)
     minutes = int((end - start) / pd.Timedelta(minutes=1))
+    starts, ends = outage_minutes(np.random.default_rng(model.seed), model, minutes)
+    if starts.size == 0:
+        return no_outages(str(start.tz))
+    return _merge(start, starts, ends)
+
+
+def outage_minutes(
+    rng: np.random.Generator, model: StochasticOutages, minutes: int, start_hour_weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One draw of the outage model: window starts and ends [minutes from the period start], by start.
+
+    The model of :func:`stochastic_outages` (Poisson count, exponential durations of mean
+    SAIDI/SAIFI, at least one minute), drawn from ``rng``. Starts are uniform over the period, or,
+    with ``start_hour_weights`` (24 weights, local hour of day from the period start), on a uniform
+    day at an hour drawn by those weights and a uniform minute in it. Windows may overlap (an
+    interval touched by either is islanded); each window stays one event.
+    """
     years = minutes / 525600.0
     n = int(rng.poisson(model.events_per_year * years)) if model.events_per_year > 0 else 0
     if n == 0 or model.hours_per_year <= 0:
-        return no_outages(str(start.tz))
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     mean_min = 60.0 * model.hours_per_year / model.events_per_year
-    starts = np.sort(rng.integers(0, minutes, size=n))
+    if start_hour_weights is None:
+        starts = np.sort(rng.integers(0, minutes, size=n))
+    else:
+        w = np.asarray(start_hour_weights, dtype=float)
+        days = rng.integers(0, max(minutes // 1440, 1), size=n)
+        hours = rng.choice(24, size=n, p=w / w.sum())
+        starts = np.sort(np.minimum(days * 1440 + hours * 60 + rng.integers(0, 60, size=n), minutes - 1))
     durs = np.maximum(np.round(rng.exponential(mean_min, size=n)), 1).astype(np.int64)
     ends = np.minimum(starts + durs, minutes)
-    return _merge(start, starts, ends)
+    return starts.astype(np.int64), ends.astype(np.int64)
 
 
 def no_outages(tz: str) -> pd.DataFrame:

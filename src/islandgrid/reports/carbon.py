@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from islandgrid.carbon.cbam_supplier import read_goods, supplier_table
-from islandgrid.carbon.jobs import H100_SXM_KW, allocate_jobs, read_jobs
+from islandgrid.carbon.jobs import H100_SXM_KW, read_jobs
 from islandgrid.carbon.scope1 import read_fuel_log, reconcile_fuel
 from islandgrid.errors import InputError
 from islandgrid.ledger.store import LedgerStore
@@ -45,7 +45,7 @@ from islandgrid.reports.carbon_basis import (
 )
 from islandgrid.reports.carbon_plots import plot_cfe, plot_distribution, plot_heatmap, plot_monthly
 from islandgrid.reports.carbon_tables import CSS, html_table, write_xlsx
-from islandgrid.reports.job_export import codecarbon_frame, job_rates, overclaims
+from islandgrid.reports.job_export import JobEmissions, emissions_from_records
 
 #: Q1-2026 CBAM certificate price published by the European Commission (Reg. (EU) 2023/956 Art. 21) [EUR/t].
 CBAM_PRICE_Q1_2026_EUR_PER_T = 75.36
@@ -67,8 +67,6 @@ class CarbonReport:
         Per local hour.
     percentiles : pandas.DataFrame
         Load-weighted intensity distribution.
-    jobs : pandas.DataFrame or None
-        Per-job allocation.
     cbam : CbamBlock
         The CBAM-style block.
     factors : pandas.DataFrame
@@ -85,8 +83,9 @@ class CarbonReport:
         Quantified uncertainty per source [kg].
     fuel : pandas.DataFrame or None
         Fuel purchases reconciled with modelled fuel, by month [L].
-    job_export : pandas.DataFrame or None
-        The per-job export in CodeCarbon's emissions.csv layout (:mod:`islandgrid.reports.job_export`).
+    job_emissions : JobEmissions or None
+        The per-job export: allocation, CodeCarbon's emissions.csv layout, SCI per GPU-hour
+        (:mod:`islandgrid.reports.job_export`).
     warnings : list of str
         Jobs claiming more IT energy than the meters record.
     cbam_supplier : pandas.DataFrame or None
@@ -98,7 +97,6 @@ class CarbonReport:
     monthly: pd.DataFrame
     hourly: pd.DataFrame
     percentiles: pd.DataFrame
-    jobs: pd.DataFrame | None
     cbam: CbamBlock
     factors: pd.DataFrame
     summary: pd.DataFrame
@@ -107,9 +105,19 @@ class CarbonReport:
     basis: list[tuple[str, str]]
     uncertainty: pd.DataFrame
     fuel: pd.DataFrame | None = None
-    job_export: pd.DataFrame | None = None
+    job_emissions: JobEmissions | None = None
     warnings: list[str] = field(default_factory=list)
     cbam_supplier: pd.DataFrame | None = None
+
+    @property
+    def jobs(self) -> pd.DataFrame | None:
+        """Per-job allocation (None without a jobs file)."""
+        return None if self.job_emissions is None else self.job_emissions.jobs
+
+    @property
+    def job_export(self) -> pd.DataFrame | None:
+        """The per-job export in CodeCarbon's emissions.csv layout (None without a jobs file)."""
+        return None if self.job_emissions is None else self.job_emissions.codecarbon
 
     @property
     def projection(self) -> bool:
@@ -189,16 +197,13 @@ def build_report(
     if not np.isfinite(grid_default):
         grid_default = float(records["e_grid_kg_per_kwh"].mean())
     cbam = cbam_block(records, grid_default)
-    cls = quality_class(records)
-    jobs = export = None
-    warnings: list[str] = []
+    job_em = None
     factors = _factor_table(sets)
     if jobs_csv is not None:
-        rates = job_rates(terms, cls == "measured")
-        jobs = allocate_jobs(read_jobs(jobs_csv, tz), records, kw_per_gpu=kw_per_gpu, pue=pue, **rates)
         region = str(factors.loc[factors["role"] == "grid", "region"].iloc[0]) if len(factors) else ""
-        export = codecarbon_frame(jobs, records, info, region, chain.tip_hash, rates)
-        warnings = overclaims(jobs, records)
+        job_em = emissions_from_records(
+            read_jobs(jobs_csv, tz), records, terms, info, region, chain, kw_per_gpu=kw_per_gpu, pue=pue
+        )
     local = pd.DatetimeIndex(records.index).tz_convert(tz)
     quality = quality_shares(records, pd.Index(local.strftime("%Y-%m")))
     qd = quality.to_dict("index")
@@ -256,7 +261,6 @@ def build_report(
         monthly=mon,
         hourly=hrs,
         percentiles=pct,
-        jobs=jobs,
         cbam=cbam,
         factors=factors,
         summary=summary,
@@ -278,8 +282,8 @@ def build_report(
             grid_ref,
         ),
         fuel=fuel,
-        job_export=export,
-        warnings=warnings,
+        job_emissions=job_em,
+        warnings=[] if job_em is None else job_em.warnings,
         cbam_supplier=None
         if cbam_goods is None
         else supplier_table(read_goods(cbam_goods), records, carbon_price_eur_per_t, is_projection(records)),
@@ -427,13 +431,8 @@ def write_report(rep: CarbonReport, out_dir: Path) -> None:
         tables["fuel"] = (rep.fuel, True)
     if rep.cbam_supplier is not None:
         tables["cbam_supplier"] = (rep.cbam_supplier, False)
-    if rep.job_export is not None:
-        rep.job_export.to_csv(out_dir / "emissions.csv", index=False)  # CodeCarbon's file name and layout
-    if rep.jobs is not None:
-        jobs = rep.jobs.copy()
-        for c in ("start", "end"):
-            jobs[c] = jobs[c].map(pd.Timestamp.isoformat)
-        tables["jobs"] = (jobs, False)
+    if rep.job_emissions is not None:  # emissions.csv (CodeCarbon's layout), sci.csv, jobs.csv
+        tables.update({k: (v, False) for k, v in rep.job_emissions.tables().items()})
     for name, (df, idx) in tables.items():
         df.to_csv(out_dir / f"{name}.csv", index=idx)
     write_xlsx(out_dir / "report.xlsx", {**tables, "ledger": (tip_frame(rep.chain), False)})

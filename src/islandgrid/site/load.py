@@ -21,6 +21,8 @@ _PATH_FIELDS = {
     ("load", "csv"),
     ("carbon", "certificates"),
 }
+#: Fields holding lists of data files (resolved like the single paths).
+_PATH_LIST_FIELDS = {("scenarios", "epws"), ("scenarios", "pv_csvs")}
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -107,6 +109,13 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>", base_dir: Path 
             if isinstance(sec, dict) and isinstance(sec.get(key), str):
                 p = Path(sec[key]).expanduser()
                 sec[key] = p if p.is_absolute() else (base_dir / p)
+        for section, key in _PATH_LIST_FIELDS:
+            sec = data.get(section)
+            if isinstance(sec, dict) and isinstance(sec.get(key), list):
+                sec[key] = [
+                    (base_dir / Path(v).expanduser()) if isinstance(v, str) and not Path(v).is_absolute() else v
+                    for v in sec[key]
+                ]
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
@@ -135,6 +144,16 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>", base_dir: Path 
                 value=str(p),
                 fix="give a path relative to the site file, or an absolute path",
             )
+    for section, key in _PATH_LIST_FIELDS:
+        for i, p in enumerate(getattr(getattr(site, section), key)):
+            if not Path(p).is_file():
+                raise SiteFileError(
+                    "file not found",
+                    source=source,
+                    field=f"{section}.{key}[{i}]",
+                    value=str(p),
+                    fix="give a path relative to the site file, or an absolute path",
+                )
     scope2_factors(site, source)  # factors of one year, or a stated reason
     return site.model_copy(update={"source": Path(source)})
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from islandgrid.carbon.spec import CarbonSpec
+from islandgrid.site.scenarios import ScenarioSpec
 from islandgrid.site.sizing import SizingSpec
 
 
@@ -536,6 +537,7 @@ class Site(_Spec):
     economics: EconomicsSpec = Field(default_factory=EconomicsSpec)
     carbon: CarbonSpec = Field(default_factory=CarbonSpec)
     sizing: SizingSpec | None = None
+    scenarios: ScenarioSpec = Field(default_factory=ScenarioSpec)
     controller: ControllerSpec = Field(default_factory=ControllerSpec)
     devices: DevicesSpec = Field(default_factory=DevicesSpec)
     source: Path | None = Field(default=None, exclude=True)

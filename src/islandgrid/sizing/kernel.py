@@ -123,6 +123,29 @@ def _one_design(
         p[11], p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20], p[21],
         out,
     )  # fmt: skip
+    year_kpis(p, dt_h, out, price_imp, price_exp, grid_co2_factor, co2_per_l, carbon, gco2, dco2, kpi)
+
+
+@numba.njit(cache=True)
+def year_kpis(
+    p: np.ndarray,
+    dt_h: float,
+    out: np.ndarray,
+    price_imp: np.ndarray,
+    price_exp: np.ndarray,
+    grid_co2_factor: np.ndarray,
+    co2_per_l: float,
+    carbon: np.ndarray,
+    gco2: np.ndarray,
+    dco2: np.ndarray,
+    kpi: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """A dispatched year (``out``, the rules' flow columns) to its annual sums :data:`KPI_COLUMNS` in ``kpi``.
+
+    Runs the carbon-flow pool for ``pv_to_load_kwh``; ``carbon``, ``gco2`` and ``dco2`` are scratch
+    arrays of the year's length.
+    """
+    n = out.shape[0]
     for t in range(n):
         gco2[t] = out[t, C_GRID_IN] * grid_co2_factor[t]
         dco2[t] = out[t, C_FUEL] * co2_per_l
