@@ -118,3 +118,46 @@ def register(app: typer.Typer) -> None:
             f"ledger tip {em.chain.n_records - 1}:{em.chain.tip_hash}; wrote {', '.join(names)} in {out}",
             highlight=False,
         )
+
+    @report.command("gc")
+    @friendly_errors
+    def granular(
+        db: Annotated[Path, typer.Option("--db", help="The ledger database.")],
+        site_file: Annotated[Path, typer.Option("--site", help="The site file (PV and battery capacity, location).")],
+        out: Annotated[Path, typer.Option("--out", help="Folder for gc.json.")],
+        site_id: Annotated[str | None, typer.Option("--site-id", help="The chain, if not the site's own.")] = None,
+    ) -> None:
+        """Hourly granular-certificate claims (EnergyTag data model), schema-validated, with the ledger tip."""
+        import json
+
+        from islandgrid.cli.ledger import open_existing
+        from islandgrid.ledger.batch import site_id_of
+        from islandgrid.reports.granular import Devices, gc_document
+        from islandgrid.site import load_site
+
+        site = load_site(site_file)
+        devices = Devices(
+            pv_w=round(site.pv.kwp / site.pv.dc_ac_ratio * 1000),
+            battery_w=round(site.battery.discharge_kw * 1000),
+            lat_deg=site.location.lat_deg,
+            lon_deg=site.location.lon_deg,
+        )
+        with open_existing(db) as store:
+            sid = store.known_site(site_id_of(site, site_id))
+            with Console(stderr=True).status("building and validating the export against its schema"):
+                doc = gc_document(store, devices, sid)
+        with atomic_dir(out) as tmp:
+            (tmp / "gc.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        hours = doc["hourly"]
+        load = sum(x["load_served_wh"] for x in hours)
+        prod = sum(x["matched_production_wh"] for x in hours)
+        sd = sum(x["matched_storage_wh"] for x in hours)
+        tip = doc["ledger_tip"]
+        Console(soft_wrap=True).print(
+            f"{len(doc['granular_certificate_bundles'])} GC bundles, {len(doc['storage_charge_records'])} storage "
+            f"charge and {len(doc['storage_discharge_records'])} discharge records; load {load / 1e6:,.3f} MWh, "
+            f"matched by production {prod / 1e6:,.3f} MWh and storage discharge {sd / 1e6:,.3f} MWh "
+            f"({(prod + sd) / load if load else 0:.1%}); {doc['data_quality']}; valid against "
+            f"energytag-gc-export-1.schema.json; ledger tip {tip['seq']}:{tip['tip_hash']}; wrote {out}/gc.json",
+            highlight=False,
+        )

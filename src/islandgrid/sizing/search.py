@@ -11,6 +11,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from islandgrid.compute.place import place_jobs
 from islandgrid.dispatch.registry import get_strategy
 from islandgrid.economics.battery_life import throughput_life_years
 from islandgrid.economics.costs import CostTable, Operation, Sizes, cost_table, site_prices
@@ -144,10 +145,16 @@ def evaluate(
 
 
 def site_inputs(site: Site) -> tuple[Site, InputSeries]:
-    """Inputs with a PV series to scale: the site itself, or the site at 1 kWp if it has none."""
+    """Inputs with a PV series to scale: the site itself, or the site at 1 kWp if it has none. With
+    flexible compute (``[compute]``) the load is the jobs as its policy places them on the site's own
+    equipment, once for every design."""
+    placed = build_inputs(site)
+    if site.compute is not None:
+        placed = place_jobs(site, placed).inputs
     if site.pv.kwp <= 0:
         site = site.model_copy(update={"pv": site.pv.model_copy(update={"kwp": 1.0})})
-    return site, build_inputs(site)
+        placed = replace(placed, frame=placed.frame.assign(pv_kw=build_inputs(site).frame["pv_kw"]))
+    return site, placed
 
 
 def baseline_result(site: Site, inputs: InputSeries) -> Result:
