@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint browser clean
+.PHONY: install demo test bench lint browser slurm clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium not installed: the browser test will be skipped")
 
+## slurm: Debian slurm-wlm (slurmctld, slurmd, clients) and munge for the real-Slurm test (tests/slurm/install.sh;
+## skipped if apt is unavailable; the test itself starts and stops a single-node cluster in a temporary folder)
+slurm:
+	@sh tests/slurm/install.sh || echo "slurm not installed: the real-Slurm test will be skipped"
+
 ## make test: the whole test suite
-test: $(STAMP) browser
+test: $(STAMP) browser slurm
 	$(BIN)/python -m pytest
 
 ## make bench: speed benchmarks against peers (installs PyPSA, a dev-only peer)

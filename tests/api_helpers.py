@@ -15,10 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from islandgrid.api import create_app
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
+from islandgrid.controller.budget import Forecast, Live, Room, budget, live_from_status
 from islandgrid.devices.clock import iso_utc
 from islandgrid.devices.faults import FAULT_KINDS
 from islandgrid.errors import DeviceError, InputError
@@ -50,6 +52,13 @@ E_DIESEL = 0.95  # kg/kWh at part load
 BAT_KWH = 500.0
 CRITICAL_KW = 18.0  # the toy room's critical load group [kW]
 SITE_TZ = "Asia/Shanghai"
+TOY_ROOM = Room(flex_rating_kw=81.0, grid_import_kw=300.0)  # 60 kW IT x PUE 1.35; the grid connection
+
+
+def toy_pv_kw(epoch_s: float) -> float:
+    """The toy PV array's output at ``epoch_s`` [kW]: a half sine from 05:30 to 19:30 Hohhot time, 200 kW peak."""
+    h_local = (epoch_s / 3600.0 + 8.0) % 24
+    return max(0.0, 200.0 * math.sin(math.pi * (h_local - 5.5) / 14)) if 5.5 < h_local < 19.5 else 0.0
 
 
 def _iso(t: datetime) -> str:
@@ -108,8 +117,7 @@ class FakeView:
     def _step(self) -> None:
         self.now = START + timedelta(minutes=self._steps)
         self._steps += 1
-        h_local = (self.now.hour + 8 + self.now.minute / 60) % 24
-        pv = max(0.0, 200.0 * math.sin(math.pi * (h_local - 5.5) / 14)) if 5.5 < h_local < 19.5 else 0.0
+        pv = toy_pv_kw(self.now.timestamp())
         load = 120.0 + 8.0 * math.sin(self._steps / 7.0)
         if self.resync_left > 0:
             self.resync_left -= 1
@@ -340,6 +348,38 @@ class FakeView:
         with self._lock:
             ok = all(v == "running" for v in self.loops.values())
             return {"ok": ok, "live": ok, "loops": dict(self.loops)}
+
+    # --- compute (the real budget code on the toy's forecast) --------------------------------
+    def _compute_inputs(self) -> tuple[Forecast, Live]:
+        st = self.status()
+        t0 = self.now.timestamp() // 3600 * 3600
+        n = 50
+        fc = Forecast(
+            start_epoch_s=t0,
+            dt_s=3600.0,
+            pv_kw=np.array([toy_pv_kw(t0 + 3600.0 * k + 1800.0) for k in range(n)]),
+            critical_kw=np.full(n, CRITICAL_KW),
+            grid_co2_kg_per_kwh=np.full(n, E_GRID),
+            genset_planned=np.zeros(n, dtype=bool),
+            charge_kw=np.zeros(n),
+        )
+        st = {**st, "grid_ok": self.grid_up and self.breaker == "closed", "critical_kw": CRITICAL_KW}
+        st["reserve_frac"] = self.setpoints["reserve_frac"]
+        return fc, live_from_status(st, self.now.timestamp())
+
+    def compute_budget(self) -> dict[str, Any]:
+        fc, live = self._compute_inputs()
+        return budget(fc, live, TOY_ROOM)
+
+    def compute_signal(self) -> dict[str, Any]:
+        fc, live = self._compute_inputs()
+        return budget(fc, live, TOY_ROOM, n_slots=1)["signal"]
+
+    def compute_event(self, kind: str, message: str, data: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(("compute_event", kind))
+            self._event(kind, message, data)
+            return dict(self._events[-1])
 
 
 @pytest.fixture

@@ -19,7 +19,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from islandgrid import __version__
-from islandgrid.api import routes_alarms, routes_dashboard, routes_ledger, routes_read, routes_write, schema
+from islandgrid.api import (
+    routes_alarms,
+    routes_compute,
+    routes_dashboard,
+    routes_ledger,
+    routes_read,
+    routes_write,
+    schema,
+)
 from islandgrid.api.auth import ApiSettings, FailedTokens, check_token
 from islandgrid.api.docs import mount_docs
 from islandgrid.api.guard import Guard, allowed_hosts
@@ -113,6 +121,7 @@ def create_app(
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
     app.include_router(routes_alarms.router)
+    app.include_router(routes_compute.router)
     app.include_router(routes_ledger.router)
     app.include_router(routes_dashboard.router)
     routes_dashboard.mount_static(app)

@@ -61,3 +61,9 @@ def use_help_classes(app: typer.Typer) -> None:
     for group in app.registered_groups:
         if group.typer_instance is not None:
             use_help_classes(group.typer_instance)
+
+
+JOB_POLICY_HELP = (
+    "Place flexible training jobs with this policy: fifo, green, optimal or mpc (README, Carbon-aware compute); "
+    "overrides [compute] job_policy and turns jobs on for a site without that section."
+)

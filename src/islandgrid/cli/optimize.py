@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
-from islandgrid.cli.helpfmt import RESOLUTION_HELP
+from islandgrid.cli.helpfmt import JOB_POLICY_HELP, RESOLUTION_HELP
 
 
 def solve_lines(kpis: dict[str, Any], currency: str) -> list[str]:
@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
         reserve: Annotated[
             bool, typer.Option(help="Hold the islanding reserve while grid-tied (a soft floor, as the site asks).")
         ] = True,
+        job_policy: Annotated[str | None, typer.Option(help=JOB_POLICY_HELP)] = None,
         out: Annotated[
             Path | None, typer.Option(help="Write flows (Parquet, CSV), kpis.json and report.html here.")
         ] = None,
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
         """
         import islandgrid
         from islandgrid.cli.simulate import kpi_table
+        from islandgrid.compute.place import site_with_job_policy
         from islandgrid.optimize.model import validate_options
         from islandgrid.reports.kpi_format import targets_verdict
         from islandgrid.reports.simulation import write_outputs
@@ -68,6 +70,7 @@ def register(app: typer.Typer) -> None:
 
         validate_options(mode, end_soc, time_limit, mip_gap)
         site = islandgrid.load_site(site_file)
+        site = site_with_job_policy(site, job_policy)
         stages = {
             "inputs": "weather, PV, load, outages",
             "dispatch": "building the model",

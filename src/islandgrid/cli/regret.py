@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
-from islandgrid.cli.helpfmt import RESOLUTION_HELP, STRATEGY_CHOICES
+from islandgrid.cli.helpfmt import JOB_POLICY_HELP, RESOLUTION_HELP, STRATEGY_CHOICES
 
 
 def _strict(row: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--strategy", "-s", help=f"Only these strategies (repeatable), from {STRATEGY_CHOICES}."),
         ] = None,
         out: Annotated[Path | None, typer.Option(help="Write regret.csv and regret.json here.")] = None,
+        job_policy: Annotated[str | None, typer.Option(help=JOB_POLICY_HELP)] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the rows as JSON, nothing else.")] = False,
     ) -> None:
         """Cost, CO2, diesel hours, PV share and unserved energy of every strategy, and its regret
@@ -43,10 +44,12 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
 
         import islandgrid
+        from islandgrid.compute.place import site_with_job_policy
         from islandgrid.dispatch.registry import get_strategy
         from islandgrid.simulate.regret import REGRET_COLUMNS, default_strategies, reference_name, regret_rows
 
         site = islandgrid.load_site(site_file)
+        site = site_with_job_policy(site, job_policy)
         names = list(strategy) if strategy else default_strategies()
         for name in names:
             get_strategy(name)  # unknown names fail before any work

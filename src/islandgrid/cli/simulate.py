@@ -12,7 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
-from islandgrid.cli.helpfmt import RESOLUTION_HELP, STRATEGY_HELP
+from islandgrid.cli.helpfmt import JOB_POLICY_HELP, RESOLUTION_HELP, STRATEGY_HELP
 from islandgrid.cli.scenario_opts import ClusterOpt, ScenariosOpt, SeedOpt, WorkersOpt
 from islandgrid.reports.kpi_format import KPI_ROWS, fmt_kpi, targets_verdict
 
@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         resolution: Annotated[str | None, typer.Option(help=RESOLUTION_HELP)] = None,
         strategy: Annotated[str | None, typer.Option(help=STRATEGY_HELP)] = None,
+        job_policy: Annotated[str | None, typer.Option(help=JOB_POLICY_HELP)] = None,
         out: Annotated[
             Path | None, typer.Option(help="Write flows (Parquet, CSV), kpis.json and report.html here.")
         ] = None,
@@ -57,9 +58,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a year and print the KPIs beside the traditional grid + diesel design."""
         import islandgrid
+        from islandgrid.compute.place import site_with_job_policy
         from islandgrid.reports.simulation import write_outputs
 
         site = islandgrid.load_site(site_file)
+        site = site_with_job_policy(site, job_policy)
         if scenarios is not None:
             from islandgrid.cli.scenario_sim import simulate_scenarios
 

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
+from islandgrid.cli.helpfmt import JOB_POLICY_HELP
 
 #: KPIs compared between the sizing kernel and a full ``islandgrid.simulate`` re-run.
 VERIFY_KPIS: tuple[str, ...] = (
@@ -80,14 +81,16 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
         show: Annotated[int, typer.Option(help="Pareto rows to print.")] = 15,
+        job_policy: Annotated[str | None, typer.Option(help=JOB_POLICY_HELP)] = None,
     ) -> None:
         """Search PV, battery, genset and strategy for the cheapest design (NPC) that meets the targets."""
         import islandgrid
+        from islandgrid.compute.place import site_with_job_policy
         from islandgrid.site.sizing import SizingSpec
         from islandgrid.sizing.report import best_summary, pareto_table, write_sizing
         from islandgrid.sizing.search import require_feasible, run_sizing
 
-        site = islandgrid.load_site(site_file)
+        site = site_with_job_policy(islandgrid.load_site(site_file), job_policy)
         spec = site.sizing or SizingSpec()
         if site.sizing is None and not json_out:
             err_console().print("no [sizing] section: searching the default ranges with no PV or diesel target")

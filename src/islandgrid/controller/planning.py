@@ -74,11 +74,14 @@ class Planner:
         self._t0_s = idx[0].timestamp()
         self._dt_s = self.full.dt_h * 3600.0
 
-    def window(self, epoch_s: float, soc_kwh: float) -> DispatchProblem:
-        """The problem from the interval containing ``epoch_s`` on, starting at ``soc_kwh``."""
+    def window(self, epoch_s: float, soc_kwh: float, horizon_h: float | None = None) -> DispatchProblem:
+        """The problem from the interval containing ``epoch_s`` on, starting at ``soc_kwh``.
+
+        ``horizon_h`` overrides the plan length (the compute budget looks 48 h ahead) [h].
+        """
         p = self.full
         n_all = p.n
-        n = max(round(self.horizon_h * 3600.0 / self._dt_s), 1)
+        n = max(round((self.horizon_h if horizon_h is None else horizon_h) * 3600.0 / self._dt_s), 1)
         i0 = int(((epoch_s - self._t0_s) // self._dt_s) % n_all)
         take = (i0 + np.arange(n)) % n_all
         start = pd.Timestamp(epoch_s // self._dt_s * self._dt_s, unit="s", tz="UTC").tz_convert(self.site.location.tz)

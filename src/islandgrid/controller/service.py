@@ -34,6 +34,7 @@ import pandas as pd
 from islandgrid.carbon.flow import CARBON_COLUMNS, CarbonState, pv_share
 from islandgrid.controller.alarm_rules import genset_retry_in_s, stale_devices, unserved_critical_kw, update_alarms
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
+from islandgrid.controller.compute import ComputePublisher
 from islandgrid.controller.core import Controller
 from islandgrid.controller.events import EventLog
 from islandgrid.controller.loops import SupervisedLoops
@@ -136,6 +137,7 @@ class ControllerService:
         # the carbon flow of the metered intervals (pool or FIFO, as the ledger): PV share and e_bat
         self._carbon: CarbonState | None = self._initial_carbon_state()
         self.e_bat_kg_per_kwh = self._stock_intensity(self._carbon)
+        self.compute = ComputePublisher(self)  # the budget and signal for the cluster (/api/compute)
 
     # ------------------------------------------------------------------ internals
     def _new_meter(self) -> Meter:
@@ -265,7 +267,10 @@ class ControllerService:
             h = tel.devices[dev]
             if not h.values or h.last_ok_s < now_s - 1e-9 or h.error is not None:
                 return None
-            out[col] = h.values[point]
+            value = h.values.get(point)  # a counter the device leaves unimplemented: no reading
+            if value is None:
+                return None
+            out[col] = value
         return out
 
     # ------------------------------------------------------------------ the loops
@@ -431,6 +436,18 @@ class ControllerService:
         """Operator reset of a failed genset manager: a new start sequence when the genset is needed."""
         self._requests.append(("genset_reset", None))
         return {"accepted": "genset_reset", "genset_manager": self.controller.gm.state}
+
+    def compute_budget(self) -> dict[str, Any]:
+        """The compute power budget, 15-minute slots for 48 h (:mod:`islandgrid.controller.budget`)."""
+        return self.compute.budget()
+
+    def compute_signal(self) -> dict[str, Any]:
+        """The compute signal now: green, amber or red with its reason."""
+        return self.compute.signal()
+
+    def compute_event(self, kind: str, message: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Write a cluster event (a job held, released, requeued...) into the event log."""
+        return self.compute.record(kind, message, data)
 
     def history(self, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Metered intervals (FLOW_COLUMNS + ts + mode), oldest first."""

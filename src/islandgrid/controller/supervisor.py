@@ -62,6 +62,8 @@ class Supervisor:
         ``on_healthy(loop)``: called once a restarted loop has run ``healthy_s`` without a crash.
     backoff_min_s, backoff_max_s, healthy_s : float
         First and largest restart delay, and the healthy period [s].
+    loops : tuple of str
+        The loops supervised (the controller's by default; the Slurm adapter has its own).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Supervisor:
         backoff_min_s: float = BACKOFF_MIN_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         healthy_s: float = HEALTHY_RESET_S,
+        loops: tuple[str, ...] = LOOPS,
     ) -> None:
         self.on_crash = on_crash
         self.on_restart = on_restart
@@ -80,7 +83,7 @@ class Supervisor:
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
         self.healthy_s = healthy_s
-        self.loops: dict[str, LoopHealth] = {name: LoopHealth(name) for name in LOOPS}
+        self.loops: dict[str, LoopHealth] = {name: LoopHealth(name) for name in loops}
 
     # ------------------------------------------------------------------ state
     def states(self) -> dict[str, str]:
@@ -101,7 +104,7 @@ class Supervisor:
         h.restart_at_s = now_s + h.backoff_s
         h.running_since_s = None
         log.error(
-            "controller %s loop crashed (%s); restart in %.1f s\n%s",
+            "%s loop crashed (%s); restart in %.1f s\n%s",
             name,
             h.last_error,
             h.backoff_s,

@@ -70,3 +70,17 @@ class ControllerView(Protocol):
     def reset_genset(self) -> dict[str, Any]:
         """Reset a failed genset manager (a new start sequence when the genset is needed)."""
         ...
+
+    def compute_budget(self) -> dict[str, Any]:
+        """The compute power budget: ``{ts, slot_s, horizon_h, signal, slots: [{start, budget_kw, green_kw,
+        level, reason, grid_co2_kg_per_kwh}]}``, 15-minute slots for the next 48 h (docs/compute-live.md)."""
+        ...
+
+    def compute_signal(self) -> dict[str, Any]:
+        """The signal now: ``{ts, level, reason, message, green_kw, budget_kw, live, grid_ok, soc_frac,
+        reserve_frac}``; level green, amber or red."""
+        ...
+
+    def compute_event(self, kind: str, message: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Write one cluster event (kind ``compute_*``) into the event log; returns the event record."""
+        ...

@@ -16,6 +16,11 @@ _H100_TRACE = "aggregated_power_data_1000stepsync.csv"
 #: Share of a training node's IT power that does not follow the GPUs (CPUs, memory,
 #: NICs, storage, switches) [-]. An assumption; set load.profile = 'csv' for a measured room.
 NON_GPU_FRAC = 0.30
+#: GPUs of the measured node [-].
+NODE_GPUS = 8
+#: Training runs of the AI-training profile: lognormal run time, median [h] and log-standard deviation [-].
+TRAINING_RUN_MEDIAN_H = 30.0
+TRAINING_RUN_SIGMA = 0.8
 
 
 def h100_minute_shape() -> np.ndarray:
@@ -31,6 +36,18 @@ def h100_minute_shape() -> np.ndarray:
     per_min = np.bincount(bins, weights=p_w) / np.bincount(bins)
     full = per_min[: int(t_s[-1] // 60)]  # drop the incomplete last minute
     return full / p_w.max()
+
+
+def h100_trace_peak_w() -> float:
+    """Peak board power of the measured 8-GPU node over its trace [W]."""
+    with resources.files("islandgrid.data").joinpath(_H100_TRACE).open("r") as fh:
+        return float(pd.read_csv(fh, usecols=["power_watts"])["power_watts"].max())
+
+
+def node_it_minute_factor() -> np.ndarray:
+    """A training node's IT power per minute of its run over its peak [-]: the constant non-GPU share
+    plus the GPUs' measured minute shape (with its checkpoint dips), as :func:`ai_training_it_kw` uses."""
+    return NON_GPU_FRAC + (1.0 - NON_GPU_FRAC) * h100_minute_shape()
 
 
 def ai_training_it_kw(
@@ -51,11 +68,11 @@ def ai_training_it_kw(
     busy = np.zeros(n_min, dtype=bool)
     t = 0
     while t < n_min:
-        job = int(rng.lognormal(np.log(30 * 60), 0.8))
+        job = int(rng.lognormal(np.log(TRAINING_RUN_MEDIAN_H * 60), TRAINING_RUN_SIGMA))
         busy[t : t + job] = True
         t += job + int(rng.exponential(120))
     gpu = np.where(busy, np.resize(shape, n_min), idle_gpu)
-    minute = NON_GPU_FRAC + (1.0 - NON_GPU_FRAC) * gpu
+    minute = NON_GPU_FRAC + (1.0 - NON_GPU_FRAC) * gpu  # node_it_minute_factor, idle GPUs included
     per_step = max(round(dt_h * 60), 1)
     stepped = minute[: len(index) * per_step].reshape(len(index), per_step).mean(axis=1)
     scaled = stepped * (utilisation_frac / stepped.mean())

@@ -8,6 +8,8 @@ from dataclasses import replace
 import pandas as pd
 
 from islandgrid.carbon.flow import carbon_flow
+from islandgrid.compute.kpis import cfe_hourly_score, job_kpis
+from islandgrid.compute.place import JobRun, place_jobs
 from islandgrid.dispatch.registry import get_strategy
 from islandgrid.inputs.series import InputSeries, build_inputs
 from islandgrid.simulate.checks import check_flows
@@ -65,6 +67,7 @@ def simulate(
     *,
     baseline: bool = True,
     progress: Progress | None = None,
+    job_policy: str | None = None,
 ) -> Result:
     """Simulate a year of the site.
 
@@ -80,6 +83,9 @@ def simulate(
         Also run the traditional grid + diesel design (``result.baseline``).
     progress : callable, optional
         Called with the name of each stage as it starts.
+    job_policy : {'fifo', 'green', 'optimal', 'mpc'}, optional
+        Place flexible training jobs with this policy (overrides ``[compute] job_policy``); with
+        neither this nor a ``[compute]`` section the load is the ``[load]`` profile as it is.
 
     Returns
     -------
@@ -96,14 +102,23 @@ def simulate(
     else:  # the site file's choice: an unknown name is that file's error
         strat = get_strategy(site.simulation.strategy, source=str(site.source) if site.source else None)
     assert strat is not None and not isinstance(strat, str)
+    jobs: JobRun | None = None
+    if job_policy is not None or site.compute is not None:
+        say("jobs")
+        jobs = place_jobs(site, inputs, job_policy)
+        inputs = jobs.inputs
     say("dispatch")
     problem = build_problem(site, inputs)
     result = run_problem(site, inputs, problem, strat)
+    if jobs is not None:
+        result = with_job_kpis(result, jobs)
     if not baseline:
         return result
     say("baseline")
     base_site = baseline_site(site, inputs)
-    base_inputs = replace(inputs, frame=inputs.frame.assign(pv_kw=0.0))
+    # the traditional design runs its jobs first come, first served
+    plain = jobs.fifo_inputs if jobs is not None else inputs
+    base_inputs = replace(plain, frame=plain.frame.assign(pv_kw=0.0))
     base = run_problem(base_site, base_inputs, build_problem(base_site, base_inputs), get_strategy("load_following"))
     say("kpis")
     return Result(
@@ -115,4 +130,15 @@ def simulate(
         problem=problem,
         kpis=add_baseline(result.kpis, base.kpis),
         baseline=base,
+        jobs=jobs,
     )
+
+
+def with_job_kpis(result: Result, jobs: JobRun) -> Result:
+    """``result`` with the job KPIs (:mod:`islandgrid.compute.kpis`) and its placement."""
+    kpis = dict(result.kpis)
+    kpis.update(job_kpis(jobs.schedule, jobs.fifo))
+    kpis["cfe_hourly_score"] = cfe_hourly_score(
+        result.flows, result.carbon, result.site.location.tz, result.site.carbon.grid_cfe_share
+    )
+    return replace(result, kpis=kpis, jobs=jobs)

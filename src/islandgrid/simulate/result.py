@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from islandgrid.compute.place import JobRun
 from islandgrid.inputs.series import InputSeries
 from islandgrid.site.spec import Site
 from islandgrid.strategy.base import DispatchProblem
@@ -35,6 +36,8 @@ class Result:
         Annual KPIs (:mod:`islandgrid.simulate.kpis`).
     baseline : Result or None
         The traditional grid + diesel-backup design on the same load and outages.
+    jobs : JobRun or None
+        With flexible compute: the jobs, their placement and the ``fifo`` reference.
     """
 
     site: Site
@@ -45,6 +48,7 @@ class Result:
     problem: DispatchProblem
     kpis: dict[str, Any] = field(default_factory=dict)
     baseline: Result | None = None
+    jobs: JobRun | None = None
 
     @property
     def dt_h(self) -> float:

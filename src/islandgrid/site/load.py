@@ -20,6 +20,7 @@ _PATH_FIELDS = {
     ("grid", "outages_csv"),
     ("load", "csv"),
     ("carbon", "certificates"),
+    ("compute", "jobs_csv"),
 }
 #: Fields holding lists of data files (resolved like the single paths).
 _PATH_LIST_FIELDS = {("scenarios", "epws"), ("scenarios", "pv_csvs")}
@@ -135,13 +136,13 @@ def site_from_dict(data: dict[str, Any], source: str = "<site>", base_dir: Path 
             msg, allowed, fix = _unknown_key(Site, loc)
         raise SiteFileError(msg, source=source, field=field, value=err.get("input"), allowed=allowed, fix=fix) from None
     for section, key in _PATH_FIELDS:
-        p = getattr(getattr(site, section), key)
-        if p is not None and not Path(p).is_file():
+        given = getattr(getattr(site, section), key, None)  # an optional section may be absent
+        if given is not None and not Path(given).is_file():
             raise SiteFileError(
                 "file not found",
                 source=source,
                 field=f"{section}.{key}",
-                value=str(p),
+                value=str(given),
                 fix="give a path relative to the site file, or an absolute path",
             )
     for section, key in _PATH_LIST_FIELDS:

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from islandgrid.compute.place import place_jobs
 from islandgrid.dispatch.registry import get_strategy
 from islandgrid.economics.battery_life import throughput_life_years
 from islandgrid.economics.costs import CostTable, Operation, Sizes, cost_table, site_prices
@@ -97,7 +98,8 @@ def kernel_inputs(site: Site, inputs: InputSeries) -> tuple[np.ndarray, ...]:
         pv1,
         col("load_kw"),
         col("critical_kw"),
-        np.ascontiguousarray(f["grid_available"].to_numpy() > 0.5),
+        col("grid_available"),
+        inputs.up_at_start,
         col("import_price_per_kwh"),
         col("export_price_per_kwh"),
         col("grid_co2_kg_per_kwh"),
@@ -116,7 +118,7 @@ def evaluate(
     ``inputs`` must have been built for a site with ``pv.kwp > 0`` (see :func:`site_inputs`).
     """
     params = param_rows(site, designs)
-    pv1, load, crit, up, p_imp, p_exp, g_co2 = kernel_inputs(site, inputs)
+    pv1, load, crit, up, up_start, p_imp, p_exp, g_co2 = kernel_inputs(site, inputs)
     m = len(designs)
     kpis = np.zeros((m, len(KPI_COLUMNS)))
     threads = numba.get_num_threads()
@@ -129,6 +131,7 @@ def evaluate(
             load,
             crit,
             up,
+            up_start,
             p_imp,
             p_exp,
             g_co2,
@@ -142,10 +145,16 @@ def evaluate(
 
 
 def site_inputs(site: Site) -> tuple[Site, InputSeries]:
-    """Inputs with a PV series to scale: the site itself, or the site at 1 kWp if it has none."""
+    """Inputs with a PV series to scale: the site itself, or the site at 1 kWp if it has none. With
+    flexible compute (``[compute]``) the load is the jobs as its policy places them on the site's own
+    equipment, once for every design."""
+    placed = build_inputs(site)
+    if site.compute is not None:
+        placed = place_jobs(site, placed).inputs
     if site.pv.kwp <= 0:
         site = site.model_copy(update={"pv": site.pv.model_copy(update={"kwp": 1.0})})
-    return site, build_inputs(site)
+        placed = replace(placed, frame=placed.frame.assign(pv_kw=build_inputs(site).frame["pv_kw"]))
+    return site, placed
 
 
 def baseline_result(site: Site, inputs: InputSeries) -> Result:

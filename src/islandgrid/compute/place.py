@@ -1,0 +1,110 @@
+"""Flexible compute in a run: split the room's load, place the jobs with a policy, check, rebuild the load.
+
+The room's IT load (``[load]``) is split: ``1 - flexible_frac`` of it stays inflexible (inference,
+storage and the like; PUE's cooling follows all IT), the rest is replaced by the jobs (a jobs file,
+or the synthetic stream whose energy matches it). The policy places the jobs; the run's IT load is
+then inflexible IT + the jobs' IT, its demand that times PUE, and its critical part the site's
+``critical_frac`` of that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from islandgrid.compute.checks import check_schedule
+from islandgrid.compute.jobs import Jobs, read_jobs_csv
+from islandgrid.compute.policies import PlacementInfo, get_job_policy, job_policies
+from islandgrid.compute.schedule import JobGrid, Schedule
+from islandgrid.compute.synthetic import synthetic_jobs
+from islandgrid.errors import SimulationError
+from islandgrid.inputs.series import InputSeries
+from islandgrid.site.compute import ComputeSpec
+from islandgrid.site.spec import Site
+from islandgrid.strategy.problem import build_problem
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """The jobs of a run and where they went.
+
+    Attributes
+    ----------
+    schedule : Schedule
+        The policy's placement.
+    fifo : Schedule
+        The same jobs first come, first served (the baseline and the shift's reference).
+    info : PlacementInfo
+    inputs : InputSeries
+        The run's inputs with the placed jobs' load.
+    fifo_inputs : InputSeries
+        The same with the ``fifo`` placement.
+    """
+
+    schedule: Schedule
+    fifo: Schedule
+    info: PlacementInfo
+    inputs: InputSeries
+    fifo_inputs: InputSeries
+
+
+def compute_spec(site: Site) -> ComputeSpec:
+    """The site's ``[compute]`` section, or its defaults."""
+    return site.compute if site.compute is not None else ComputeSpec()
+
+
+def site_with_job_policy(site: Site, name: str | None) -> Site:
+    """``site`` with ``[compute] job_policy = name`` (the section's defaults if it has none); ``None``
+    leaves it as it is. An unknown name is exit 2 naming ``--job-policy``."""
+    if name is None:
+        return site
+    get_job_policy(name)
+    return site.model_copy(update={"compute": compute_spec(site).model_copy(update={"job_policy": name})})
+
+
+def with_it_load(site: Site, inputs: InputSeries, it_kw: np.ndarray) -> InputSeries:
+    """``inputs`` with IT load ``it_kw`` [kW] (demand = IT × PUE, its critical share as the site's)."""
+    f = inputs.frame
+    load = it_kw * f["pue"].to_numpy()
+    frame = f.assign(it_kw=it_kw, load_kw=load, critical_kw=load * site.load.critical_frac)
+    return replace(inputs, frame=frame)
+
+
+def site_jobs(site: Site, inputs: InputSeries, base_it_kw: np.ndarray) -> Jobs:
+    """The jobs file, or the synthetic stream matching the flexible share of the profile."""
+    spec = compute_spec(site)
+    src = str(site.source) if site.source else None
+    rating = site.load.it_kw
+    if spec.jobs_csv is not None:
+        return read_jobs_csv(spec.jobs_csv, site.location.tz, rating)
+    it = inputs.frame["it_kw"].to_numpy()
+    idx = inputs.frame.index
+    end = idx[-1] + pd.Timedelta(hours=inputs.dt_h)
+    flex_kwh = float((it - base_it_kw).sum() * inputs.dt_h)
+    return synthetic_jobs(spec, idx[0], end, flex_kwh, rating - float(base_it_kw.max()), source=src)
+
+
+def place_jobs(site: Site, inputs: InputSeries, policy: str | None = None) -> JobRun:
+    """Place the site's jobs with ``policy`` (default ``[compute] job_policy``), check the placement
+    (:func:`islandgrid.compute.checks.check_schedule`) and return the run's inputs with their load."""
+    spec = compute_spec(site)
+    name = policy or spec.job_policy
+    place = get_job_policy(name, source=None if policy else (str(site.source) if site.source else None))
+    f = inputs.frame
+    base_it = f["it_kw"].to_numpy() * (1.0 - spec.flexible_frac)
+    jobs = site_jobs(site, inputs, base_it)
+    grid = JobGrid.build(jobs, pd.DatetimeIndex(f.index), inputs.dt_h, base_it, f["pue"].to_numpy(), site.load.it_kw)
+    base_inputs = with_it_load(site, inputs, base_it)
+    problem = build_problem(site, base_inputs)
+    fifo, _ = job_policies()["fifo"](grid, problem, spec)
+    check_schedule(fifo)
+    schedule, info = (fifo, PlacementInfo()) if name == "fifo" else place(grid, problem, spec)
+    check_schedule(schedule)
+    run_inputs = with_it_load(site, inputs, base_it + schedule.flex_it_kw)
+    total = base_it + schedule.flex_it_kw
+    drift = np.abs(run_inputs.frame["load_kw"].to_numpy() - total * f["pue"].to_numpy()).max(initial=0.0)
+    if drift > 1e-9:
+        raise SimulationError(f"flexible compute: demand differs from (inflexible + jobs) × PUE by {drift:g} kW")
+    return JobRun(schedule, fifo, info, run_inputs, with_it_load(site, inputs, base_it + fifo.flex_it_kw))
