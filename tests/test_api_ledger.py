@@ -171,3 +171,26 @@ def test_since_in_any_iso_spelling_selects_the_same_records(client: TestClient, 
         "2024-12-31T22:00:00Z",
         "2024-12-31T23:00:00Z",
     ]
+
+
+def test_carbon_report_json_says_what_it_is_like_the_html(
+    client: TestClient, tmp_path: Path, horinger: islandgrid.Site, horinger_result: islandgrid.Result
+) -> None:
+    """Issue 14 §1 in the API: status wording, data quality, basis of preparation, uncertainty and warnings."""
+    rep = client.get("/api/reports/carbon").json()
+    assert rep["status"]["kind"] == "inventory" and "measured 100.0 %" in rep["status"]["statement"]
+    assert rep["data_quality"][-1]["period"] == "total" and rep["data_quality"][-1]["measured"] == 1.0
+    headings = [b["heading"] for b in rep["basis_of_preparation"]]
+    assert "Status" in headings and "Versions" in headings and rep["uncertainty"] and rep["warnings"] == []
+    assert rep["chain"]["signature"] is None  # an unsigned chain says so
+    from islandgrid.ledger.record import FLAG_SIMULATED
+
+    sim = tmp_path / "sim.sqlite"
+    with ledger.open_ledger(sim) as store:  # as `ledger build` writes
+        store.append_flows(horinger, horinger_result.flows.iloc[:N], quality="estimated", flags=FLAG_SIMULATED)
+    c = local_client(create_app(FakeView(), token=None, ledger_path=sim))
+    body = c.get("/api/reports/carbon").json()
+    page = c.get("/api/reports/carbon.html").text
+    assert body["status"]["kind"] == "projection" and "not a GHG Protocol inventory" in body["status"]["statement"]
+    assert body["status"]["statement"] in page  # the same words as the HTML banner
+    assert body["basis_of_preparation"][0]["text"].startswith("Projection from simulated data")

@@ -12,6 +12,8 @@ from islandgrid.devices.faults import FAULT_KINDS
 from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import check_invariants, fast_site, run_for
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 LOOP_S = 2.0
 #: Fault kinds that inject a fault (the others restore or clear one) and the scenarios that cover them.
 INJECTING = {

@@ -13,6 +13,8 @@ from islandgrid.twin.rig import SteppedRig
 from islandgrid.twin.server import TwinServers
 from test_hil_helpers import check_invariants, fast_site
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 
 def test_a_foreign_breaker_open_is_not_a_grid_loss(horinger, inputs):
     """A second master writes breaker_req=1 over Modbus TCP: the site islands (the PCS forms the bus), the

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from islandgrid.cli.main import app as cli_app
@@ -16,6 +17,8 @@ from islandgrid.ledger.verify import read_records, verify_chain
 from islandgrid.twin.rig import SteppedRig
 from test_api_serve import SITE, Running
 from test_hil_helpers import fast_site, run_for
+
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
 
 
 def _ledger_ahead_of_now(horinger, inputs, path: Path) -> float:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import check_invariants, fast_site, run_for
+
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
 
 
 def _kinds(rig: SteppedRig) -> list[str]:

@@ -14,6 +14,8 @@ from islandgrid.reports.carbon import build_report
 from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import fast_site, run_for
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 
 @pytest.mark.parametrize("device", ["load", "pcs"])
 def test_rows_metered_on_frozen_telemetry_are_flagged_stale_and_estimated(horinger, inputs, tmp_path: Path, device):

@@ -18,6 +18,8 @@ from islandgrid.twin.rig import SteppedRig, profile_from_inputs
 from islandgrid.twin.twin import Twin
 from test_hil_helpers import fast_site, run_for
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 
 class Breaker:
     """Makes ``Controller.decide`` raise ZeroDivisionError while ``broken`` (an arbitrary bug)."""

@@ -14,6 +14,8 @@ from islandgrid.ledger.verify import read_records, verify_chain
 from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import fast_site, run_for
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 
 def _gaps_after(records: pd.DataFrame) -> list[pd.Timestamp]:
     return list(records.index[(records["flags"] & FLAG_AFTER_GAP) != 0])

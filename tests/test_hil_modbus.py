@@ -6,17 +6,20 @@ import asyncio
 
 import pytest
 
-from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.roles import DEVICE_NAMES
 from islandgrid.errors import DeviceProtocolError, DeviceTimeoutError
 from islandgrid.inputs.series import build_inputs
 from islandgrid.links.inprocess import InProcessLink
 from islandgrid.links.modbus import Endpoint, ModbusLink
+from islandgrid.twin.images import layout
 from islandgrid.twin.rig import SteppedRig
 from islandgrid.twin.server import TwinServers
 from test_hil_helpers import check_invariants, fast_site
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
 
-def test_outage_and_reconnection_over_modbus_tcp(horinger):
+
+def test_outage_and_reconnection_over_modbus_tcp(horinger, twin_vendor):
     site = fast_site(horinger)
     inputs = build_inputs(site)
 
@@ -34,6 +37,9 @@ def test_outage_and_reconnection_over_modbus_tcp(horinger):
             inproc = InProcessLink(rig.twin)
             for name in DEVICE_NAMES:
                 assert await link.read(name) == await inproc.read(name)
+                # found by scanning, wherever this vendor put the models
+                assert rig.twin.devices[name].vendor == twin_vendor
+                assert link.sessions[name].found.base == layout(name, twin_vendor).base
             await rig.run_for(400, {30.0: ("grid_loss", {}), 120.0: ("grid_restore", {})})
             rig.twin.inject_fault("modbus_exception", {"device": "pv"})
             with pytest.raises(DeviceProtocolError):

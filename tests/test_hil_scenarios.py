@@ -15,6 +15,8 @@ from islandgrid.strategy.base import FLOW_COLUMNS
 from islandgrid.twin.rig import SteppedRig
 from test_hil_helpers import check_invariants, fast_site, run_for
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 
 def _kinds(rig: SteppedRig) -> list[str]:
     return rig.service.event_log.kinds()
@@ -64,10 +66,12 @@ def test_a_day_with_an_outage_meters_every_interval(horinger, inputs):
     assert set(FLOW_COLUMNS) <= set(flows.columns)
     steps = flows.index.to_series().diff().dropna().dt.total_seconds()
     assert (steps == 60).all()  # constant step, no gaps
-    # metered flows balance (counter resolution 1 mWh)
+    # metered flows balance to the counters' resolution: the three SunSpec 203 meter counters (grid in,
+    # grid out, load served; acc32 at TotWh_SF = 0) count whole Wh, so each interval's difference is off
+    # by up to 1 Wh; the 64-bit counters of the PV, PCS and genset count mWh (at most 5 more mWh)
     supply = flows.pv_used_kwh + flows.grid_in_kwh + flows.diesel_kwh + flows.bat_out_kwh
     demand = flows.load_served_kwh + flows.bat_in_kwh + flows.grid_out_kwh + flows.dump_kwh
-    assert (supply - demand).abs().max() < 1e-3
+    assert (supply - demand).abs().max() < 3 * 1e-3 + 5e-6
     # and agree with the physics to within a step at each end
     metered = tr[tr.t_s > 60]  # the rows cover minute 1 to the end of the day
     assert abs(flows.load_served_kwh.sum() - metered.load_served_kwh.sum()) < 0.1

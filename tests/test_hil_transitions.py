@@ -13,6 +13,8 @@ from islandgrid.twin.rig import SteppedRig
 from islandgrid.twin.twin import Twin
 from test_hil_helpers import check_invariants, fast_site, run_for
 
+pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts
+
 
 def _modes(rig: SteppedRig) -> list[str]:
     return [e["data"]["mode"] for e in rig.service.event_log.of_kind("mode")]

@@ -131,6 +131,8 @@ def carbon_report_json(
 
     The chain is verified first: a broken chain raises ChainBrokenError (the app answers 409).
     """
+    from islandgrid.reports.carbon import status
+
     with _store(path) as store:
         rep = _build(store, site_id, carbon_price_eur_per_t)
     ch = rep.chain
@@ -141,10 +143,16 @@ def carbon_report_json(
             "site_id": ch.site_id,
             "n_records": ch.n_records,
             "tip_hash": ch.tip_hash,
+            "signature": None if ch.signature is None else ch.signature.as_dict(),
             "first": _iso(ch.first),
             "last": _iso(ch.last),
             "gaps": ch.gaps,
         },
+        "status": status(rep),
+        "data_quality": _table(rep.quality, "period"),
+        "basis_of_preparation": [{"heading": h, "text": t} for h, t in rep.basis],
+        "uncertainty": _table(rep.uncertainty),
+        "warnings": list(rep.warnings),
         "summary": _table(rep.summary),
         "monthly": _table(rep.monthly, "period"),
         "percentiles": _table(rep.percentiles),

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from pydantic.json_schema import SkipJsonSchema
 
 from islandgrid.devices.faults import FAULT_KINDS, GRID_HZ_OFFSET_LIMIT_HZ, GRID_V_PU_LIMIT
-from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.roles import DEVICE_NAMES
 
 #: The states of the controller's state machine (``islandgrid.controller.core.MODES``; a test keeps them equal).
 STATES: tuple[str, ...] = ("grid_tied", "islanding", "islanded", "resync", "blackout", "black_start", "safe")

@@ -99,9 +99,11 @@ def carbon_report(
     carbon_price: CarbonPrice = CBAM_PRICE_EUR_PER_T,
     hourly: Annotated[bool, Query(description="Also the per-hour table (one row per local hour)")] = False,
 ) -> dict[str, Any]:
-    """The figures of `islandgrid report carbon`, from the same builder: the verified chain, Scope 1 and
-    Scope 2 (location- and market-based), PV share, hourly CFE score, monthly table, intensity
-    percentiles, the CBAM-style block and every factor used. 409 if the chain is broken."""
+    """The figures of `islandgrid report carbon`, from the same builder: the verified chain and its tip
+    signature, what the report is (projection or inventory, the HTML banner's words), data quality, the
+    basis of preparation, uncertainty, warnings, Scope 1 and Scope 2 (location- and market-based), PV
+    share, hourly CFE score, monthly table, intensity percentiles, the CBAM-style block and every factor
+    used. 409 if the chain is broken."""
     return carbon_report_json(path, site_id=site_id, carbon_price_eur_per_t=carbon_price, hourly=hourly)
 
 

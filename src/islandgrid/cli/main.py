@@ -6,6 +6,7 @@ import typer
 
 from islandgrid.cli.common import main_guard
 from islandgrid.cli.compute import register as register_compute
+from islandgrid.cli.devices import register as register_devices
 from islandgrid.cli.economics import register as register_economics
 from islandgrid.cli.factors import register as register_factors
 from islandgrid.cli.forecast import register as register_forecast
@@ -47,6 +48,7 @@ register_serve(app)
 register_optimize(app)
 register_strategies(app)
 register_compute(app)
+register_devices(app)
 # Further command groups register here, one line each:
 # (ledger / report / factors: carbon; optimize / size / resilience / forecast: planning; serve: controller)
 use_help_classes(app)  # last: every command and group registered above

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from islandgrid.cli.common import atomic_dir, friendly_errors
+
+T = TypeVar("T")
+
+
+def _publish(out: Path, write: Callable[[Path], T], warnings: list[str]) -> T:
+    """Write a report's files into ``out`` as one atomic step (``atomic_dir``), then print its warnings."""
+    with atomic_dir(out) as tmp:
+        result = write(tmp)
+    for w in warnings:
+        Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
+    return result
 
 
 def register(app: typer.Typer) -> None:
@@ -54,10 +66,7 @@ def register(app: typer.Typer) -> None:
                 fuel_log=fuel_log,
                 cbam_goods=cbam_goods,
             )
-        with atomic_dir(out) as tmp:
-            write_report(rep, tmp)
-        for w in rep.warnings:
-            Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
+        _publish(out, lambda tmp: write_report(rep, tmp), rep.warnings)
         tot = rep.monthly.loc["total"]
         Console().print(
             f"Scope 1 {tot['scope1_kg'] / 1000:,.3f} t, Scope 2 location {tot['scope2_location_kg'] / 1000:,.3f} t, "
@@ -107,14 +116,54 @@ def register(app: typer.Typer) -> None:
             sid = store.known_site(site_id)
             tz = store.site_info(sid).get("tz", "UTC")
             em = job_emissions(store, read_jobs(jobs, tz), sid, kw_per_gpu=kw_per_gpu, pue=pue, embodied=basis)
-        with atomic_dir(out) as tmp:
-            names = em.write(tmp)
-        for w in em.warnings:
-            Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
+        names = _publish(out, em.write, em.warnings)
         jobs_only = em.codecarbon[em.codecarbon["run_id"] != IDLE_RUN_ID]
         Console(soft_wrap=True).print(
             f"{len(jobs_only)} job(s): {jobs_only['co2_location_kg'].sum():,.1f} kg CO2 location-based, "
             f"{jobs_only['co2_market_kg'].sum():,.1f} kg market-based, {jobs_only['co2e_kg'].sum():,.1f} kg CO2e; "
             f"ledger tip {em.chain.n_records - 1}:{em.chain.tip_hash}; wrote {', '.join(names)} in {out}",
+            highlight=False,
+        )
+
+    @report.command("gc")
+    @friendly_errors
+    def granular(
+        db: Annotated[Path, typer.Option("--db", help="The ledger database.")],
+        site_file: Annotated[Path, typer.Option("--site", help="The site file (PV and battery capacity, location).")],
+        out: Annotated[Path, typer.Option("--out", help="Folder for gc.json.")],
+        site_id: Annotated[str | None, typer.Option("--site-id", help="The chain, if not the site's own.")] = None,
+    ) -> None:
+        """Hourly granular-certificate claims (EnergyTag data model), schema-validated, with the ledger tip."""
+        import json
+
+        from islandgrid.cli.ledger import open_existing
+        from islandgrid.ledger.batch import site_id_of
+        from islandgrid.reports.granular import Devices, gc_document
+        from islandgrid.site import load_site
+
+        site = load_site(site_file)
+        devices = Devices(
+            pv_w=round(site.pv.kwp / site.pv.dc_ac_ratio * 1000),
+            battery_w=round(site.battery.discharge_kw * 1000),
+            lat_deg=site.location.lat_deg,
+            lon_deg=site.location.lon_deg,
+        )
+        with open_existing(db) as store:
+            sid = store.known_site(site_id_of(site, site_id))
+            with Console(stderr=True).status("building and validating the export against its schema"):
+                doc = gc_document(store, devices, sid)
+        with atomic_dir(out) as tmp:
+            (tmp / "gc.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        hours = doc["hourly"]
+        load = sum(x["load_served_wh"] for x in hours)
+        prod = sum(x["matched_production_wh"] for x in hours)
+        sd = sum(x["matched_storage_wh"] for x in hours)
+        tip = doc["ledger_tip"]
+        Console(soft_wrap=True).print(
+            f"{len(doc['granular_certificate_bundles'])} GC bundles, {len(doc['storage_charge_records'])} storage "
+            f"charge and {len(doc['storage_discharge_records'])} discharge records; load {load / 1e6:,.3f} MWh, "
+            f"matched by production {prod / 1e6:,.3f} MWh and storage discharge {sd / 1e6:,.3f} MWh "
+            f"({(prod + sd) / load if load else 0:.1%}); {doc['data_quality']}; valid against "
+            f"energytag-gc-export-1.schema.json; ledger tip {tip['seq']}:{tip['tip_hash']}; wrote {out}/gc.json",
             highlight=False,
         )

@@ -123,6 +123,7 @@ async def run_serve(
     from islandgrid.controller.service import ControllerService
     from islandgrid.devices.clock import Clock, SimClock, WallClock
     from islandgrid.inputs.series import build_inputs
+    from islandgrid.links.base import check_expected_models
     from islandgrid.links.modbus import Endpoint, ModbusLink
     from islandgrid.twin.plant import Profile
     from islandgrid.twin.server import TwinServers
@@ -130,6 +131,9 @@ async def run_serve(
 
     console = err_console()
     site = islandgrid.load_site(site_file)
+    if not twin_mode:  # before anything starts: a [devices] model the role never uses is a typo
+        names = ports_of(site.devices)
+        check_expected_models({n: getattr(site.devices, n).model for n in names}, f"{site.source} [devices]")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled = []
@@ -178,9 +182,8 @@ async def run_serve(
                 console.print(f"twin {name:<6} Modbus TCP 127.0.0.1:{p} unit {endpoints[name].unit_id}")
         else:
             d = site.devices
-            endpoints = {
-                n: Endpoint(getattr(d, n).host, getattr(d, n).port, getattr(d, n).unit_id) for n in ports_of(d)
-            }
+            addrs = {n: getattr(d, n) for n in ports_of(d)}
+            endpoints = {n: Endpoint(a.host, a.port, a.unit_id, a.model) for n, a in addrs.items()}
             clock = WallClock()
         link = ModbusLink(endpoints, timeout_s=site.devices.timeout_s)
         await link.connect()
@@ -361,7 +364,7 @@ async def _serve_web(web: Any, sock: socket.socket) -> None:
 
 def ports_of(devices: Any) -> list[str]:
     """The device names of a [devices] section."""
-    from islandgrid.devices.registers import DEVICE_NAMES
+    from islandgrid.devices.roles import DEVICE_NAMES
 
     return list(DEVICE_NAMES)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from islandgrid.controller.alarms import AlarmBoard, AlarmKind
 from islandgrid.controller.core import Controller
-from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.roles import DEVICE_NAMES
 from islandgrid.devices.states import GENSET_FAILED
 
 #: Critical demand not served above this is the ``unserved_critical`` alarm [kW] (the load meter's resolution).

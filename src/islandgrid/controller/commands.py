@@ -6,8 +6,9 @@ management) and any client that reaches a device can write its control registers
 controller therefore checks, on every fresh read, that each level control point it writes
 (setpoints, mode and run requests, the shed mask, the PV limit) still reads back as the device
 took its last command. The device's own reading of a command (clamped, rounded to its
-register's scale) is learnt on the first fresh read after the write, so a clamp or rounding is
-never mistaken for a foreign write. Edge commands (``breaker_req``, ``bms_reset``,
+register's scale factor) is learnt on the first fresh read after the write, so a clamp or rounding is
+never mistaken for a foreign write: later readings of the same registers decode identically, and a
+difference beyond float noise is a change of the registers. Edge commands (``breaker_req``, ``bms_reset``,
 ``alarm_reset``) read back 0; the breaker's own ``trip_cause`` register (2: opened by a
 command) tells a commanded open from a protection trip instead.
 """
@@ -16,12 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from islandgrid.devices.registers import register_map
-
 #: Edge commands: written as pulses, they read back 0 and are not compared.
 EDGE_POINTS: frozenset[str] = frozenset({"breaker_req", "bms_reset", "alarm_reset"})
 #: The PCC's ``trip_cause`` when the breaker was opened by a command (registers.md).
 TRIP_BY_COMMAND = 2
+#: Relative float noise of decoding the same registers twice (raw x 10**sf x factor); any register change is larger.
+_NOISE_REL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,6 @@ class CommandWatch:
 
     def check(self, device: str, values: dict[str, float]) -> list[ForeignWrite]:
         """Check one fresh read of ``device``; returns the points another master changed."""
-        rmap = register_map(device)
         out: list[ForeignWrite] = []
         for key in [k for k in self._pending if k[0] == device]:
             if key[1] in values:
@@ -71,7 +71,7 @@ class CommandWatch:
             if dev != device or point not in values:
                 continue
             got = values[point]
-            if abs(got - taken) > 0.5 * rmap.point(point).scale + 1e-9:
+            if abs(got - taken) > _NOISE_REL * max(abs(taken), 1.0):
                 out.append(ForeignWrite(device, point, taken, got))
                 self._taken[(dev, point)] = got  # reported once per change
         return out

@@ -46,7 +46,7 @@ from islandgrid.controller.safe import leave_safe, safe_step
 from islandgrid.controller.shedding import LoadShedder
 from islandgrid.controller.telemetry import Telemetry
 from islandgrid.devices.clock import Clock
-from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.roles import DEVICE_NAMES
 from islandgrid.devices.states import GENSET_RUNNING, PCS_FOLLOW, PCS_FORM, REFUSED_NAMES
 from islandgrid.errors import DeviceError, DeviceTimeoutError
 from islandgrid.links.base import DeviceLink

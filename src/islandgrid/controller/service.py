@@ -267,7 +267,10 @@ class ControllerService:
             h = tel.devices[dev]
             if not h.values or h.last_ok_s < now_s - 1e-9 or h.error is not None:
                 return None
-            out[col] = h.values[point]
+            value = h.values.get(point)  # a counter the device leaves unimplemented: no reading
+            if value is None:
+                return None
+            out[col] = value
         return out
 
     # ------------------------------------------------------------------ the loops

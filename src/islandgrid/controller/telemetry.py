@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.roles import DEVICE_NAMES
 
 
 @dataclass
@@ -38,9 +38,11 @@ class Telemetry:
         self.devices: dict[str, DeviceHealth] = {name: DeviceHealth() for name in DEVICE_NAMES}
 
     def update(self, name: str, values: dict[str, float], now_s: float) -> None:
-        """Record a good read; the data is fresh when the heartbeat moved."""
+        """Record a good read; the data is fresh when the heartbeat moved (on every answer from a device
+        without a heartbeat: its freezing cannot be seen)."""
         h = self.devices[name]
-        if h.values.get("heartbeat") != values.get("heartbeat") or not h.values:
+        hb = values.get("heartbeat")
+        if hb is None or h.values.get("heartbeat") != hb or not h.values:
             h.last_fresh_s = now_s
         h.values = values
         h.last_ok_s = now_s

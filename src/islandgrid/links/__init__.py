@@ -5,7 +5,7 @@ simulated devices; :class:`~islandgrid.links.inprocess.InProcessLink` calls a tw
 directly, through the same register maps, for fast tests (as httpx's MockTransport).
 """
 
-from islandgrid.links.base import DeviceLink, write_plan
+from islandgrid.links.base import DeviceLink, SunSpecSession
 from islandgrid.links.inprocess import InProcessLink
 
-__all__ = ["DeviceLink", "InProcessLink", "write_plan"]
+__all__ = ["DeviceLink", "InProcessLink", "SunSpecSession"]

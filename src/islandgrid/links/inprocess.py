@@ -1,5 +1,6 @@
-"""A link that calls a device image in-process (the twin) through the same register maps: no sockets, no waits.
+"""A link that calls a device image in-process (the twin) through SunSpec: no sockets, no waits.
 
+It scans and binds each device exactly as :class:`~islandgrid.links.modbus.ModbusLink` does.
 Faults behave as on the wire, minus the waiting: an injected timeout raises
 :class:`~islandgrid.errors.DeviceTimeoutError` at once, an exception
 :class:`~islandgrid.errors.DeviceProtocolError`, a stale device returns frozen values.
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from islandgrid.devices.registers import SUNSPEC_BASE, register_map
-from islandgrid.links.base import write_plan
+from islandgrid.devices.roles import DEVICE_NAMES
+from islandgrid.links.base import SunSpecSession
 
 
 class RegisterImage(Protocol):
@@ -32,6 +33,18 @@ class InProcessLink:
         self.twin = twin
         self.reads = 0
         self.writes = 0
+        self.sessions = {name: self._session(name) for name in DEVICE_NAMES}
+
+    def _session(self, device: str) -> SunSpecSession:
+        async def read(address: int, count: int) -> list[int]:
+            self.reads += 1
+            return self.twin.read(device, address, count)
+
+        async def write(address: int, regs: list[int]) -> None:
+            self.writes += 1
+            self.twin.write(device, address, regs)
+
+        return SunSpecSession(device, read, write)
 
     async def connect(self) -> None:
         """Nothing to open."""
@@ -41,13 +54,8 @@ class InProcessLink:
 
     async def read(self, device: str) -> dict[str, float]:
         """All points of ``device``, decoded from its register image."""
-        rmap = register_map(device)
-        self.reads += 1
-        return rmap.decode(self.twin.read(device, SUNSPEC_BASE, rmap.total_registers))
+        return await self.sessions[device].read()
 
     async def write(self, device: str, values: dict[str, float]) -> None:
         """Encode and write the given points."""
-        rmap = register_map(device)
-        for addr, regs in write_plan(rmap, values):
-            self.writes += 1
-            self.twin.write(device, addr, regs)
+        await self.sessions[device].write(values)

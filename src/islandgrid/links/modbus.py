@@ -1,4 +1,8 @@
-"""The Modbus TCP link (pymodbus asyncio client), one connection per device."""
+"""The Modbus TCP link (pymodbus asyncio client), one connection per device.
+
+Each device is scanned for its SunSpec models on first use (:class:`~islandgrid.links.base.SunSpecSession`),
+then read in the planned blocks (at most 125 registers each) that cover the controller's points.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,22 @@ from dataclasses import dataclass
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from islandgrid.devices.registers import SUNSPEC_BASE, register_map
 from islandgrid.errors import DeviceProtocolError, DeviceTimeoutError
-from islandgrid.links.base import write_plan
+from islandgrid.links.base import SunSpecSession
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One device's address: host, TCP port, Modbus unit id."""
+    """One device's address: host, TCP port, Modbus unit id, and the model the site expects it to carry."""
 
     host: str
     port: int
     unit_id: int = 1
+    model: int | None = None
 
 
 class ModbusLink:
-    """Reads each device's whole SunSpec block in one request; writes coalesced runs.
+    """Reads each device's SunSpec points in planned blocks; writes coalesced runs.
 
     Parameters
     ----------
@@ -38,6 +42,7 @@ class ModbusLink:
         self.endpoints = dict(endpoints)
         self.timeout_s = timeout_s
         self._clients: dict[str, AsyncModbusTcpClient] = {}
+        self.sessions = {name: self._session(name) for name in self.endpoints}
 
     async def connect(self) -> None:
         """Open a connection to every device; one that is down is retried on its next read."""
@@ -69,39 +74,43 @@ class ModbusLink:
             raise DeviceTimeoutError(f"{device}: link not connected (call connect first)")
         return self._clients[device]
 
-    async def read(self, device: str) -> dict[str, float]:
-        """All points of ``device`` in one read-holding-registers request."""
-        rmap = register_map(device)
+    async def _ready(self, device: str) -> tuple[AsyncModbusTcpClient, Endpoint]:
         client = self._client(device)
         ep = self.endpoints[device]
         if not client.connected and not await self._connect(device):
             raise DeviceTimeoutError(f"{device}: cannot connect to {ep.host}:{ep.port}")
-        try:
-            rr = await client.read_holding_registers(SUNSPEC_BASE, count=rmap.total_registers, device_id=ep.unit_id)
-        except (ModbusIOException, ConnectionException, TimeoutError) as exc:
-            raise DeviceTimeoutError(f"{device}: no answer from {ep.host}:{ep.port} ({exc})") from None
-        except ModbusException as exc:
-            raise DeviceProtocolError(f"{device}: {exc}") from None
-        if rr.isError():
-            raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')}")
-        try:
-            return rmap.decode(list(rr.registers))
-        except ValueError as exc:
-            raise DeviceProtocolError(str(exc)) from None
+        return client, ep
 
-    async def write(self, device: str, values: dict[str, float]) -> None:
-        """Write the given points (function code 16), one request per contiguous run."""
-        rmap = register_map(device)
-        client = self._client(device)
-        ep = self.endpoints[device]
-        if not client.connected and not await self._connect(device):
-            raise DeviceTimeoutError(f"{device}: cannot connect to {ep.host}:{ep.port}")
-        for addr, regs in write_plan(rmap, values):
+    def _session(self, device: str) -> SunSpecSession:
+        async def read(address: int, count: int) -> list[int]:
+            client, ep = await self._ready(device)
             try:
-                rr = await client.write_registers(addr, regs, device_id=ep.unit_id)
+                rr = await client.read_holding_registers(address, count=count, device_id=ep.unit_id)
+            except (ModbusIOException, ConnectionException, TimeoutError) as exc:
+                raise DeviceTimeoutError(f"{device}: no answer from {ep.host}:{ep.port} ({exc})") from None
+            except ModbusException as exc:
+                raise DeviceProtocolError(f"{device}: {exc}") from None
+            if rr.isError():
+                raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')}")
+            return list(rr.registers)
+
+        async def write(address: int, regs: list[int]) -> None:
+            client, ep = await self._ready(device)
+            try:
+                rr = await client.write_registers(address, regs, device_id=ep.unit_id)
             except (ModbusIOException, ConnectionException, TimeoutError) as exc:
                 raise DeviceTimeoutError(f"{device}: no answer to a write ({exc})") from None
             except ModbusException as exc:
                 raise DeviceProtocolError(f"{device}: {exc}") from None
             if rr.isError():
                 raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')} on write")
+
+        return SunSpecSession(device, read, write, expected_model=self.endpoints[device].model)
+
+    async def read(self, device: str) -> dict[str, float]:
+        """All points of ``device`` (scanning it first if it was not yet)."""
+        return await self.sessions[device].read()
+
+    async def write(self, device: str, values: dict[str, float]) -> None:
+        """Write the given points (function code 16), one request per contiguous run."""
+        await self.sessions[device].write(values)

@@ -147,6 +147,31 @@ def _factor_table(sets: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def status(rep: CarbonReport) -> dict[str, str]:
+    """What the report is, in the words the HTML report and the API both use.
+
+    Returns
+    -------
+    dict
+        ``kind`` ('projection' or 'inventory'), ``statement`` (the banner: the data-quality label and, for a
+        projection, that it is not a GHG Protocol inventory nor a basis for claims) and ``table_heading``.
+    """
+    q_all = label(rep.quality.loc["total"].to_dict())
+    if rep.projection:
+        return {
+            "kind": "projection",
+            "statement": f"Projection from simulated data ({q_all}): not a GHG Protocol inventory, "
+            "not a basis for claims.",
+            "table_heading": "Projection (simulated data): Scope 1 and Scope 2 as modelled, "
+            "not a GHG Protocol inventory",
+        }
+    return {
+        "kind": "inventory",
+        "statement": f"Inventory from ledger records: {q_all}.",
+        "table_heading": "Monthly and annual GHG Protocol inventory figures",
+    }
+
+
 def not_measured_share(records: pd.DataFrame) -> float:
     """Share of the load served [0, 1] not in the 'measured' quality class (estimated, e.g. metered on
     stale telemetry; gap-filled; simulated): the complement of the labels' measured share
@@ -370,13 +395,10 @@ def render_html(rep: CarbonReport) -> str:
             f"<code>{ch.signature.public_key.hex()}</code> (check: <code>ledger verify --pubkey</code>)."
         )
     )
-    if rep.projection:
-        kind = "Projection (simulated data): Scope 1 and Scope 2 as modelled, not a GHG Protocol inventory"
-        banner = (f"<div class='note warn' id='status'>Projection from simulated data ({html.escape(q_all)}): "
-                  "not a GHG Protocol inventory, not a basis for claims.</div>")  # fmt: skip
-    else:
-        kind = "Monthly and annual GHG Protocol inventory figures"
-        banner = f"<div class='note' id='status'>Inventory from ledger records: {html.escape(q_all)}.</div>"
+    st = status(rep)
+    kind = st["table_heading"]
+    css = "note warn" if rep.projection else "note"
+    banner = f"<div class='{css}' id='status'>{html.escape(st['statement'])}</div>"
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>islandgrid carbon report: {name}</title><style>{CSS}</style>
 <script type="text/javascript">{get_plotlyjs()}</script></head><body>

@@ -338,7 +338,8 @@ class LoadSpec(_Spec):
         return self
 
 
-Resolution = Literal["1h", "15min", "1min"]
+#: Step lengths: any whole number of minutes that divides an hour (the same hours start every step).
+Resolution = Literal["1h", "60min", "30min", "15min", "10min", "5min", "1min"]
 
 
 class SimulationSpec(_Spec):
@@ -404,11 +405,17 @@ class EconomicsSpec(_Spec):
 
 
 class DeviceAddress(_Spec):
-    """Where one Modbus TCP device answers."""
+    """Where one Modbus TCP device answers, and the SunSpec model it must carry (its points are found by scanning)."""
 
     host: str = Field(default="127.0.0.1", json_schema_extra=_fix("an IP address or host name, e.g. '192.168.1.20'"))
     port: int = Field(ge=0, le=65535, json_schema_extra=_fix("the Modbus TCP port, usually 502; 0 = any free port"))
     unit_id: int = Field(default=1, ge=0, le=247, json_schema_extra=_fix("the Modbus unit (slave) id, 1 to 247"))
+    model: int | None = Field(
+        default=None,
+        ge=1,
+        le=65534,
+        json_schema_extra=_fix("the SunSpec model ID the device must carry, e.g. 701 (PV inverter), 802 (battery)"),
+    )
 
 
 class DevicesSpec(_Spec):

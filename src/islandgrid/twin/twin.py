@@ -1,4 +1,4 @@
-"""The device twin: the plant, its five devices, fault injection, and its clock.
+"""The device twin: the plant, its five SunSpec devices, fault injection, and its clock.
 
 Stepped mode (tests, benchmarks): call :meth:`Twin.step` yourself; nothing runs in the
 background. Real-time mode (``islandgrid serve --twin``): :meth:`Twin.run` advances the
@@ -20,7 +20,7 @@ from islandgrid.components.battery import battery_params
 from islandgrid.components.genset import genset_params
 from islandgrid.devices.clock import Clock
 from islandgrid.devices.faults import FAULT_KINDS, GRID_HZ_OFFSET_LIMIT_HZ, GRID_V_PU_LIMIT
-from islandgrid.devices.registers import DEVICE_NAMES
+from islandgrid.devices.roles import DEVICE_NAMES
 from islandgrid.devices.states import GENSET_FAILED, GENSET_OFF
 from islandgrid.errors import DeviceError, InputError
 from islandgrid.site.spec import ControllerSpec, Site
@@ -88,6 +88,10 @@ class Twin:
         Physics step [s] of twin time, 1 s by default.
     trace : bool
         Keep every step's energy flows (:meth:`Plant.trace_frame`), for tests.
+    vendor : str
+        The devices' SunSpec layout (:data:`islandgrid.twin.images.VENDORS`): 'conformant' (base
+        40000, the roles' model order) or 'second_vendor' (other bases, order, scale factors,
+        extra models, optional points left out).
     """
 
     def __init__(
@@ -98,6 +102,7 @@ class Twin:
         profile: Profile | None = None,
         step_s: float = 1.0,
         trace: bool = False,
+        vendor: str = "conformant",
     ) -> None:
         self.site = site
         ts = pd.Timestamp.now(tz="UTC").floor("s") if start is None else pd.Timestamp(start)
@@ -113,7 +118,7 @@ class Twin:
         )
         d = site.devices
         self.devices: dict[str, TwinDevice] = {
-            name: TwinDevice(name, unit_id=getattr(d, name).unit_id) for name in DEVICE_NAMES
+            name: TwinDevice(name, unit_id=getattr(d, name).unit_id, vendor=vendor) for name in DEVICE_NAMES
         }
         self.lock = threading.RLock()
         self.faults_log: list[dict[str, Any]] = []

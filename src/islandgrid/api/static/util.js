@@ -13,7 +13,7 @@ export const STATES = [
   { id: "blackout", label: "Blackout" },
   { id: "safe", label: "Safe (blind)" },
 ];
-// The devices the controller reads (islandgrid.devices.registers.DEVICE_NAMES) and what an operator calls them.
+// The devices the controller reads (islandgrid.devices.roles.DEVICE_NAMES) and what an operator calls them.
 export const DEVICES = { pv: "PV inverter", pcs: "Battery PCS", genset: "Genset", pcc: "PCC (grid)", load: "Load" };
 const TOKEN_KEY = "islandgrid-token";
 const SVGNS = "http://www.w3.org/2000/svg";
