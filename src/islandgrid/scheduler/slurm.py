@@ -6,7 +6,8 @@ between fields; the comment is the last field, so a ``|`` inside a comment does 
 the others. Jobs are named by ``JobArrayID`` (``123``, or ``123_4`` for an array task: plain
 ``JobID`` names every task of an unsplit array by the array's id). Act: ``scontrol hold``,
 ``scontrol release``, ``scontrol requeuehold`` (one call for every job of a kind) and
-``scontrol update JobId=... StartTime=...`` (one call per begin time). Checked against Debian's slurm-wlm 22.05 (tests/test_slurm_real.py).
+``scontrol update JobId=... StartTime=...`` (one call per begin time). Checked against Debian's
+slurm-wlm 22.05 (tests/test_slurm_real.py).
 """
 
 from __future__ import annotations
