@@ -8,9 +8,9 @@ that confidence is mean NPC against CO2 at the c quantile, over the designs that
 
 Two prunings keep the cheapest design exact. (1) Scenarios run in blocks; after each block a design
 that has already missed a target in more scenarios than :func:`~islandgrid.scenarios.summary.max_violations`
-allows is dropped: whatever its other scenarios give, it cannot hold at that confidence. (2) After the
-first block, the design with the lowest one-draw NPC that can still hold is run through all N
-scenarios; if it holds, its mean NPC U bounds the answer, and every design whose NPC lower bound
+allows is dropped: whatever its other scenarios give, it cannot hold at that confidence. (2) Before
+that, the one-draw-cheapest feasible designs (up to 24) are run through all N scenarios; the lowest mean NPC
+U among those that hold bounds the answer, and every design whose NPC lower bound
 (:func:`npc_lower_bound`: capex and fixed O&M, less the most salvage and export income it could earn,
 no fuel, grid or carbon cost) exceeds U x (1 + ``front_margin``) is dropped. The Pareto front at
 confidence is therefore complete up to that NPC, and reported up to it.
@@ -134,9 +134,10 @@ def size_confident(
     fuel = site.genset.fuel_price_per_l
     t0 = time.perf_counter()
     done_years = 0
-    cap = _cost_cap(site, one, base, params, n, confidence, active, seed, cluster, workers)
+    cands = max(1, min(24, m // 200))  # a few per cent of the pass at most
+    cap = _cost_cap(site, one, base, params, n, confidence, active, seed, cluster, workers, cands)
     if cap is not None:
-        done_years += 3 * n
+        done_years += min(cands, int(one.table["feasible"].sum())) * n
         alive = alive[npc_lower_bound(site, designs) <= cap * (1.0 + front_margin)]
     total = done_years + alive.size * n
     for a, b in _blocks(n):
@@ -189,17 +190,22 @@ def _cost_cap(
     seed: int,
     cluster: str | None,
     workers: int | None,
+    candidates: int = 24,
 ) -> float | None:
-    """Mean NPC of the first of the three one-draw-cheapest feasible designs that holds over all N scenarios."""
+    """The lowest mean NPC among the one-draw-cheapest feasible designs that hold over all N scenarios.
+
+    Any design that holds bounds the answer's NPC from above; None when none of the candidates holds.
+    """
     t = one.table
     feasible = np.nonzero(t["feasible"].to_numpy())[0]
-    order = feasible[np.argsort(t["npc"].to_numpy()[feasible], kind="stable")]
-    for d in order[:3].tolist():
-        k = run_scenarios(base, params[d : d + 1], n, seed=seed, cluster=cluster, workers=workers)  # type: ignore[arg-type]
-        row = _confident_table(site, t[list(DESIGN_COLUMNS)], np.array([d]), {d: [k[0]]}, n, confidence, active)
-        if bool(row["feasible"].iloc[0]):
-            return float(row["npc"].iloc[0])
-    return None
+    order = feasible[np.argsort(t["npc"].to_numpy()[feasible], kind="stable")][:candidates]
+    if order.size == 0:
+        return None
+    k = run_scenarios(base, params[order], n, seed=seed, cluster=cluster, workers=workers)  # type: ignore[arg-type]
+    kept = {int(d): [k[i]] for i, d in enumerate(order.tolist())}
+    rows = _confident_table(site, t[list(DESIGN_COLUMNS)], order, kept, n, confidence, active)
+    ok = rows["feasible"].to_numpy()
+    return float(rows["npc"].to_numpy()[ok].min()) if ok.any() else None
 
 
 def _confident_table(
