@@ -119,7 +119,7 @@ class ScriptedController:
         fc = Forecast(
             now // HOUR * HOUR, HOUR, self.pv_kw, np.full(n, 18.0), np.full(n, 0.68), np.zeros(n, bool), np.zeros(n)
         )
-        live = Live(epoch_s=now, live=True, pv_kw=float(self.pv_kw[0]), critical_kw=18.0, **self.state)
+        live = Live(epoch_s=now, live=True, pv_kw=float(self.pv_kw[0]), base_kw=18.0, **self.state)
         return budget(fc, live, ROOM)
 
     def post_event(self, kind: str, message: str, data: dict[str, Any]) -> None:

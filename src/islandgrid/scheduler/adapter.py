@@ -74,6 +74,7 @@ class StepReport:
     flexible: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     decide_s: float = 0.0
+    apply_s: float = 0.0
 
 
 def slot_floor(epoch_s: float, slot_s: float) -> float:
@@ -242,10 +243,11 @@ class Adapter:
         else:
             actions = decide(budget, jobs, now, self.owned, self.opts)
             mode = "budget" if self.budget_at_s == now else "stale_budget"
-        decide_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
         outcomes = [Outcome(a, True) for a in actions] if self.dry_run else self.cluster.apply(actions)
+        t2 = time.perf_counter()
         self.record(outcomes, now)
-        return StepReport(mode, len(jobs), sum(j.marks.flexible for j in jobs), outcomes, decide_s)
+        return StepReport(mode, len(jobs), sum(j.marks.flexible for j in jobs), outcomes, t1 - t0, t2 - t1)
 
     def record(self, outcomes: list[Outcome], now_s: float) -> None:
         """Update the owned state from what succeeded, write the state file, send one event per action."""
