@@ -64,7 +64,7 @@ def genset(
 def problem(
     pv_kw: list[float] | np.ndarray,
     load_kw: list[float] | np.ndarray,
-    grid_up: list[bool] | np.ndarray,
+    grid_up: list[bool] | list[float] | np.ndarray,
     *,
     bat: BatteryParams | None = None,
     gen: GensetParams | None = None,
@@ -85,7 +85,7 @@ def problem(
         pv_kw=pv,
         load_kw=load,
         critical_kw=load * critical_frac,
-        grid_available=np.asarray(grid_up, dtype=bool),
+        grid_available=np.asarray(grid_up, dtype=float),
         import_price_per_kwh=np.full(n, 0.5),
         export_price_per_kwh=np.zeros(n),
         grid_co2_kg_per_kwh=np.full(n, 0.6),

@@ -343,7 +343,7 @@ CASES: list[Case] = [
     ),
     Case(
         "forecast_resolution",
-        lambda tmp: ["forecast", SITE, "--resolution", "5min", "--out", tmp / "o"],
+        lambda tmp: ["forecast", SITE, "--resolution", "7min", "--out", tmp / "o"],
         ("[--resolution]",),
     ),
     Case("optimize_mode", lambda tmp: ["optimize", SITE, "--mode", "bogus", "--out", tmp / "o"], ("[mode]", "'bogus'")),

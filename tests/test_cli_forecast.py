@@ -62,7 +62,7 @@ def test_forecast_table() -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("--resolution", "5min"), "--resolution"),
+        (("--resolution", "7min"), "--resolution"),
         (("--horizon-h", "0"), "--horizon-h"),
         (("--issue-every-h", "0"), "--issue-every-h"),
     ],

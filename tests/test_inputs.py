@@ -12,7 +12,7 @@ from islandgrid.errors import DataFileError
 from islandgrid.inputs import grid as grid_inputs
 from islandgrid.inputs.load import ai_training_it_kw, h100_minute_shape, pue
 from islandgrid.inputs.series import build_inputs
-from islandgrid.inputs.timegrid import make_index, tmy_hours
+from islandgrid.inputs.timegrid import RESOLUTIONS, make_index, tmy_hours
 from islandgrid.site.spec import GridSpec, PueSpec, StochasticOutages, TouPeriod
 
 
@@ -60,21 +60,32 @@ def test_stochastic_outages_statistics_and_resolution_independence() -> None:
     assert np.mean(counts) == pytest.approx(20, abs=1.0)
     assert np.mean(hours) == pytest.approx(60, rel=0.1)
     w = grid_inputs.stochastic_outages(StochasticOutages(events_per_year=20, hours_per_year=60, seed=1), start, end)
-    minute = grid_inputs.availability(make_index(2025, "1min", "Asia/Shanghai"), 1 / 60, w)
-    hourly = grid_inputs.availability(make_index(2025, "1h", "Asia/Shanghai"), 1.0, w)
-    down_min = (~minute).sum() / 60
-    assert down_min == pytest.approx(((w["end"] - w["start"]).dt.total_seconds() / 3600).sum())
-    # an hour touched by an outage is islanded: never less islanded time than the exact minutes
-    assert (~hourly).sum() >= down_min
+    exact_h = ((w["end"] - w["start"]).dt.total_seconds() / 3600).sum()
+    for res in ("1min", "5min", "15min", "30min", "1h"):
+        dt_h = RESOLUTIONS[res][1]
+        share, up_at_start = grid_inputs.grid_fraction(make_index(2025, res, "Asia/Shanghai"), dt_h, w)
+        # windows kept to the minute: the islanded hours are the windows' at every step length
+        assert ((1.0 - share) * dt_h).sum() == pytest.approx(exact_h, rel=1e-12), res
+        assert ((share > 0) & (share < 1)).any() == (res != "1min"), res  # only minute steps have no part
+        assert not up_at_start[share == 0.0].any() and up_at_start[share == 1.0].all()
 
 
 def test_outage_csv(tmp_path: Path) -> None:
     p = tmp_path / "out.csv"
     p.write_text("start,end\n2025-03-01 10:30,2025-03-01 12:00\n")
     w = grid_inputs.outages_from_csv(p, "Asia/Shanghai")
-    up = grid_inputs.availability(make_index(2025, "1h", "Asia/Shanghai"), 1.0, w)
-    down = np.flatnonzero(~up)
+    share, up_at_start = grid_inputs.grid_fraction(make_index(2025, "1h", "Asia/Shanghai"), 1.0, w)
+    down = np.flatnonzero(share < 1.0)
     assert len(down) == 2  # 10:00-11:00 and 11:00-12:00
+    np.testing.assert_allclose(share[down], [0.5, 0.0])  # up 10:00-10:30, islanded 10:30-12:00
+    assert up_at_start[down].tolist() == [True, False]
+    p.write_text("start,end\n2025-03-01 10:10,2025-03-01 10:25\n2025-03-01 10:40:30,2025-03-01 10:50\n")
+    share, up_at_start = grid_inputs.grid_fraction(
+        make_index(2025, "1h", "Asia/Shanghai"), 1.0, grid_inputs.outages_from_csv(p, "Asia/Shanghai")
+    )
+    # two outages in one hour, one of them to the second: 15 + 9.5 minutes down, up at the start
+    assert (share < 1.0).sum() == 1 and share.min() == pytest.approx(1.0 - 24.5 / 60.0, abs=1e-12)
+    assert up_at_start.all()
     p.write_text("start,end\n2025-03-01 12:00,2025-03-01 10:00\n")
     with pytest.raises(DataFileError, match="ends before it starts"):
         grid_inputs.outages_from_csv(p, "Asia/Shanghai")

@@ -1,7 +1,9 @@
 """Results hold when only the resolution changes.
 
 The seed case's hourly inputs are repeated into 15-minute steps (hourly-constant
-inputs) and both runs are compared KPI by KPI.
+inputs; the grid's connected share from the same outage windows at 15 minutes) and both
+runs are compared KPI by KPI. tests/test_step_length.py compares the real inputs at
+1 h, 15 min and 1 min.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pandas as pd
 import pytest
 
 from islandgrid.dispatch.registry import get_strategy
+from islandgrid.inputs.grid import grid_fraction
 from islandgrid.inputs.series import build_inputs
 from islandgrid.simulate.engine import run_problem
 from islandgrid.strategy.problem import build_problem
@@ -46,11 +49,15 @@ def test_hourly_and_15min_agree_on_hourly_constant_inputs(horinger, strategy: st
     hourly = build_inputs(horinger, "1h")
     frame = hourly.frame
     index = pd.date_range(frame.index[0], periods=len(frame) * 4, freq="15min")
+    share, up_at_start = grid_fraction(index, 0.25, hourly.outages)
     quarter = replace(
         hourly,
         dt_h=0.25,
         resolution="15min",
-        frame=pd.DataFrame(np.repeat(frame.to_numpy(), 4, axis=0), index=index, columns=frame.columns),
+        frame=pd.DataFrame(np.repeat(frame.to_numpy(), 4, axis=0), index=index, columns=frame.columns).assign(
+            grid_available=share
+        ),
+        grid_up_at_start=up_at_start,
     )
     a = run_problem(horinger, hourly, build_problem(horinger, hourly), get_strategy(strategy)).kpis
     b = run_problem(horinger, quarter, build_problem(horinger, quarter), get_strategy(strategy)).kpis

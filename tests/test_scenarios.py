@@ -62,8 +62,9 @@ def test_outage_minutes_is_the_site_outage_model(horinger: Site, study) -> None:
     start = inputs.frame.index[0]
     merged = grid_inputs.stochastic_outages(model, start, start + pd.Timedelta(minutes=base.minutes))
     assert pd.Timestamp(merged["start"].iloc[0]) == start + pd.Timedelta(minutes=int(s[0]))
-    up = grid_inputs.availability(inputs.frame.index, inputs.dt_h, merged)
-    assert np.array_equal(up, inputs.frame["grid_available"].to_numpy() > 0.5)
+    share, up_at_start = grid_inputs.grid_fraction(inputs.frame.index, inputs.dt_h, merged)
+    assert np.array_equal(share, inputs.frame["grid_available"].to_numpy())
+    assert np.array_equal(up_at_start, inputs.up_at_start)
 
 
 def test_scenario_streams_are_spawned_children() -> None:

@@ -31,6 +31,7 @@ minimum load leaves more, dumped.
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 # the kernels' fast-math flags (inputs are validated finite; no reassociation, so sums keep their order)
 _FLAGS = {"nnan", "ninf", "nsz", "arcp", "contract"}
@@ -193,3 +194,95 @@ def grid_cap_kwh(limit_kw: float, grid_up: bool, dt_h: float) -> float:
         ``limit · dt`` while up, else 0 [kWh].
     """
     return limit_kw * dt_h if grid_up else 0.0
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy", fastmath=_FLAGS)
+def grid_parts(share: float, up_at_start: bool, dt_h: float) -> tuple[float, bool, float]:
+    """An interval the grid is connected for part of, as two parts run one after the other.
+
+    A partly islanded interval (an outage starting or ending inside it) is run as two parts of
+    constant grid state: first the state at its start, then the other, each as long as the
+    outage windows say (:func:`islandgrid.inputs.grid.grid_fraction`). A whole interval is one
+    part. So the energy the grid can give, and the time the plant is islanded, are those of the
+    outage windows at every step length (an outage that starts and ends inside one interval is
+    run as the connected time first, then the islanded time).
+
+    Parameters
+    ----------
+    share : float
+        Grid-connected share of the interval, 0 to 1 [-].
+    up_at_start : bool
+        Whether the grid is up at the interval start (decides which part comes first).
+    dt_h : float
+        Interval length [h].
+
+    Returns
+    -------
+    first_h : float
+        Length of the first part [h] (``dt_h`` for a whole interval).
+    first_up : bool
+        Whether the grid is up in the first part; the second part has the other state.
+    second_h : float
+        Length of the second part [h] (0 for a whole interval).
+    """
+    if share >= 1.0 - 1e-12:
+        return dt_h, True, 0.0
+    if share <= 1e-12:
+        return dt_h, False, 0.0
+    first_h = share * dt_h if up_at_start else (1.0 - share) * dt_h
+    return first_h, up_at_start, dt_h - first_h
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy", fastmath=_FLAGS)
+def hour_deficit(
+    load_kw: np.ndarray,
+    pv_kw: np.ndarray,
+    t: int,
+    k_hour: int,
+    dt_h: float,
+    import_kw: float,
+    eta_c: float,
+    eta_d: float,
+) -> tuple[float, float]:
+    """What the battery must give over the hour from the start of interval ``t`` (``k_hour`` intervals)
+    for the net load (load - PV - grid import) to be carried without the genset.
+
+    A running genset stops once the battery could carry this (the rules, :mod:`islandgrid.strategy.rules`):
+    the same decision at every step length, since a 1-min step sees the minutes of the hour a 1-h step
+    sees as their mean, and does not stop on one minute's dip in the load or burst of sun.
+
+    Parameters
+    ----------
+    load_kw, pv_kw : ndarray
+        Demand and available PV per interval [kW].
+    t : int
+        The interval it is decided in.
+    k_hour : int
+        Intervals in an hour.
+    dt_h : float
+        Interval length [h].
+    import_kw : float
+        Grid import available now [kW] (0 while islanded).
+    eta_c, eta_d : float
+        Battery charge and discharge efficiencies [-].
+
+    Returns
+    -------
+    peak_kwh : float
+        The peak of the running draw on the stored energy [kWh]: a deficit ``d`` draws ``d / eta_d``,
+        a surplus ``s`` gives back ``eta_c * s`` (not that of interval ``t`` itself, which the
+        interval's dispatch charges already). At 1-h steps, the interval's own deficit / eta_d.
+    peak_kw : float
+        The largest net load in the hour [kW] (the battery's power must cover it).
+    """
+    run_kwh = 0.0
+    peak_kwh = 0.0
+    peak_kw = 0.0
+    for j in range(t, min(t + k_hour, load_kw.shape[0])):
+        d_kw = load_kw[j] - pv_kw[j] - import_kw
+        run_kwh += d_kw * dt_h / eta_d if d_kw > 0.0 else d_kw * dt_h * eta_c
+        if j == t:
+            run_kwh = max(run_kwh, 0.0)  # the interval's own surplus is charging the battery already
+        peak_kwh = max(peak_kwh, run_kwh)
+        peak_kw = max(peak_kw, d_kw)
+    return peak_kwh, peak_kw

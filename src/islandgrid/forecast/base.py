@@ -63,8 +63,8 @@ class Forecast:
     ----------
     pv_kw, load_kw, critical_kw : ndarray
         Forecast mean power per interval [kW].
-    grid_available : ndarray of bool
-        Whether the grid is assumed up in each interval.
+    grid_available : ndarray of float
+        The grid-connected share assumed for each interval [-] (1 up, 0 islanded).
     """
 
     pv_kw: np.ndarray
@@ -92,8 +92,8 @@ class Forecaster:
         Intervals of history handed to each series forecaster.
     outage_hold_h : float
         Hours an outage measured at the issue time is assumed to last [h].
-    grid_truth : ndarray of bool or None
-        Only for the perfect forecaster: the actual grid availability.
+    grid_truth : ndarray of float or None
+        Only for the perfect forecaster: the actual grid-connected share of each interval.
     """
 
     name: str
@@ -118,12 +118,12 @@ class Forecaster:
             crit_frac = float(np.mean(problem.critical_kw[:1] / np.maximum(problem.load_kw[:1], 1e-12)))
         crit_frac = min(max(crit_frac, 0.0), 1.0)
         if self.grid_truth is not None:
-            grid = np.array(self.grid_truth[t : t + horizon], dtype=bool, copy=True)
+            grid = np.array(self.grid_truth[t : t + horizon], dtype=float, copy=True)
         else:
-            grid = np.ones(horizon, dtype=bool)
-            if not bool(problem.grid_available[t]):  # measured at the start of interval t
+            grid = np.ones(horizon, dtype=float)
+            if not bool(problem.up_at_start[t]):  # measured at the start of interval t
                 hold = max(1, round(self.outage_hold_h / problem.dt_h))
-                grid[:hold] = False
+                grid[:hold] = 0.0
         return Forecast(pv_kw=pv, load_kw=load, critical_kw=load * crit_frac, grid_available=grid)
 
 

@@ -1,4 +1,4 @@
-"""Grid inputs: outage windows, availability per interval, tariff and carbon factor."""
+"""Grid inputs: outage windows, the grid-connected share of each interval, tariff and carbon factor."""
 
 from __future__ import annotations
 
@@ -136,24 +136,52 @@ def require_outage_in(windows: pd.DataFrame, start: pd.Timestamp, end: pd.Timest
         )
 
 
-def availability(index: pd.DatetimeIndex, dt_h: float, windows: pd.DataFrame) -> np.ndarray:
-    """True where the grid is up for the whole interval.
+def grid_fraction(index: pd.DatetimeIndex, dt_h: float, windows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The grid-connected share of every interval and whether the grid is up at its start.
 
-    An interval touched by any outage is islanded: the conservative choice for
-    planning. At 1-minute steps this is exact for minute-aligned outages.
+    Outage windows are kept as they are (to the minute, or finer for a CSV): an interval an outage
+    covers in part is connected for the rest of it, and the dispatch runs it as two parts inside
+    the interval (:func:`islandgrid.components.physics.grid_parts`). So hours islanded, and the
+    energy the grid can give, do not depend on the step length.
+
+    Parameters
+    ----------
+    index : pandas.DatetimeIndex
+        Interval starts, tz-aware.
+    dt_h : float
+        Interval length [h].
+    windows : pandas.DataFrame
+        Outage windows [start, end), tz-aware, non-overlapping.
+
+    Returns
+    -------
+    share : ndarray of float
+        Connected share of each interval, 0 (islanded all of it) to 1 (up all of it) [-].
+    up_at_start : ndarray of bool
+        Whether the grid is up at the interval's start.
     """
-    up = np.ones(len(index), dtype=bool)
-    if windows.empty:
-        return up
+    n = len(index)
+    share = np.ones(n, dtype=float)
+    up_at_start = np.ones(n, dtype=bool)
+    if windows.empty or n == 0:
+        return share, up_at_start
     t0 = index.as_unit("ns").asi8
+    step = round(dt_h * 3600e9)
+    t1 = t0 + step
     s = pd.DatetimeIndex(windows["start"]).as_unit("ns").asi8
     e = pd.DatetimeIndex(windows["end"]).as_unit("ns").asi8
-    step_units = round(dt_h * 3600e9)
-    first = np.searchsorted(t0 + step_units, s, side="right")
-    last = np.searchsorted(t0, e, side="left")
-    for a, b in zip(first.tolist(), last.tolist(), strict=True):
-        up[a:b] = False
-    return up
+    first = np.searchsorted(t1, s, side="right")  # the first interval ending after the outage starts
+    last = np.searchsorted(t0, e, side="left")  # one past the last interval starting before it ends
+    down_ns = np.zeros(n, dtype=np.int64)
+    for a, b, ws, we in zip(first.tolist(), last.tolist(), s.tolist(), e.tolist(), strict=True):
+        if a >= b:
+            continue
+        lo = np.maximum(t0[a:b], ws)
+        hi = np.minimum(t1[a:b], we)
+        down_ns[a:b] += np.maximum(hi - lo, 0)
+        up_at_start[a:b] &= ~((t0[a:b] >= ws) & (t0[a:b] < we))
+    share = 1.0 - np.minimum(down_ns, step) / step
+    return share, up_at_start
 
 
 def tariff(spec: GridSpec, index: pd.DatetimeIndex) -> np.ndarray:

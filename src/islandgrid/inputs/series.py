@@ -23,7 +23,7 @@ INPUT_COLUMNS = {
     "pue": "power usage effectiveness [-]",
     "load_kw": "total demand, IT x PUE [kW]",
     "critical_kw": "critical part of the demand [kW]",
-    "grid_available": "1 while the grid is up [-]",
+    "grid_available": "grid-connected share of the interval, 1 = up all of it [-]",
     "import_price_per_kwh": "import tariff [currency/kWh]",
     "export_price_per_kwh": "export price [currency/kWh]",
     "grid_co2_kg_per_kwh": "grid carbon factor [kg/kWh]",
@@ -47,6 +47,9 @@ class InputSeries:
         The outage windows (start, end), tz-aware.
     grid_factor : EmissionFactor or None
         The registry factor used, when the site names one.
+    grid_up_at_start : ndarray of bool or None
+        Whether the grid is up at each interval's start (which part of a partly islanded
+        interval comes first); None: the islanded part first.
     """
 
     frame: pd.DataFrame
@@ -54,6 +57,17 @@ class InputSeries:
     resolution: str
     outages: pd.DataFrame
     grid_factor: EmissionFactor | None
+    grid_up_at_start: np.ndarray | None = None
+
+    @property
+    def up_at_start(self) -> np.ndarray:
+        """Whether the grid is up at each interval's start (bool); without the record, up where the
+        interval is connected all of it (the islanded part of a partly islanded interval first)."""
+        share = self.frame["grid_available"].to_numpy(dtype=float)
+        start = self.grid_up_at_start
+        if start is None or len(start) != len(share):
+            return np.ascontiguousarray(share >= 1.0)
+        return np.ascontiguousarray(start, dtype=bool)
 
 
 def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
@@ -63,19 +77,20 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
     ----------
     site : Site
         The validated site.
-    resolution : {'1h', '15min', '1min'}, optional
-        Overrides ``site.simulation.resolution``.
+    resolution : str, optional
+        Overrides ``site.simulation.resolution``: whole minutes dividing 60 ('1min', '5min', '10min',
+        '15min', '30min', '60min' or '1h').
     """
     res = resolution or site.simulation.resolution
     source = str(site.source) if site.source else None
     if res not in RESOLUTIONS:
         raise SiteFileError(
-            "unknown resolution",
+            "unknown resolution: a step must be a whole number of minutes that divides 60",
             source=None if resolution else source,
             field="--resolution" if resolution else "simulation.resolution",
             value=res,
             allowed=", ".join(RESOLUTIONS),
-            fix="pick one of those",
+            fix="pick one of those, e.g. '15min'",
         )
     _, dt_h = RESOLUTIONS[res]
     tz = site.location.tz
@@ -134,7 +149,9 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
         outages = grid_inputs.no_outages(tz)
     if g.import_kw <= 0:
         outages = grid_inputs.no_outages(tz)  # an off-grid site has no grid to lose: no outage events
-    up = grid_inputs.availability(index, dt_h, outages) & (g.import_kw > 0)
+    share, up_at_start = grid_inputs.grid_fraction(index, dt_h, outages)
+    if g.import_kw <= 0:  # off-grid: islanded all year
+        share, up_at_start = np.zeros(n), np.zeros(n, dtype=bool)
 
     factor: EmissionFactor | None = None
     if g.carbon_csv is not None:
@@ -152,7 +169,7 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
             "pue": pue,
             "load_kw": load_kw,
             "critical_kw": load_kw * spec.critical_frac,
-            "grid_available": up.astype(float),
+            "grid_available": share,
             "import_price_per_kwh": grid_inputs.tariff(g, index),
             "export_price_per_kwh": np.full(n, g.export_price_per_kwh),
             "grid_co2_kg_per_kwh": co2,
@@ -160,4 +177,6 @@ def build_inputs(site: Site, resolution: str | None = None) -> InputSeries:
         },
         index=index,
     )
-    return InputSeries(frame=frame, dt_h=dt_h, resolution=res, outages=outages, grid_factor=factor)
+    return InputSeries(
+        frame=frame, dt_h=dt_h, resolution=res, outages=outages, grid_factor=factor, grid_up_at_start=up_at_start
+    )

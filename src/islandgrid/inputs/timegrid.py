@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pandas as pd
 
-#: pandas frequency string and step length in hours of each supported resolution.
+from islandgrid.site.spec import Resolution
+
+
+def _minutes(name: str) -> int:
+    return 60 if name == "1h" else int(name.removesuffix("min"))
+
+
+#: pandas frequency string and step length in hours of each supported resolution: whole minutes
+#: dividing 60 (1, 5, 10, 15, 30, 60 min; '1h' = '60min'), so every hour starts a step.
 RESOLUTIONS: dict[str, tuple[str, float]] = {
-    "1h": ("1h", 1.0),
-    "15min": ("15min", 0.25),
-    "1min": ("1min", 1.0 / 60.0),
+    name: (f"{_minutes(name)}min", _minutes(name) / 60.0) for name in get_args(Resolution)
 }
 
 
@@ -20,8 +28,8 @@ def make_index(year: int, resolution: str, tz: str) -> pd.DatetimeIndex:
     ----------
     year : int
         Calendar year.
-    resolution : {'1h', '15min', '1min'}
-        Step length.
+    resolution : str
+        Step length, a key of :data:`RESOLUTIONS`.
     tz : str
         IANA time zone of the site.
 

@@ -57,12 +57,15 @@ from islandgrid.components.physics import (
     discharge_cap_kwh,
     genset_fuel_l,
     grid_cap_kwh,
+    grid_parts,
     self_discharge_kwh,
     soc_after,
 )
-from islandgrid.strategy.base import DispatchProblem
+from islandgrid.strategy.base import FLOW_COLUMNS, DispatchProblem
 
 _EPS = 1e-9
+C_SOC = FLOW_COLUMNS.index("soc_kwh")
+C_RUN = FLOW_COLUMNS.index("genset_on")
 
 
 @dataclass
@@ -93,11 +96,11 @@ def _lead_h(p: DispatchProblem, state: PlantState) -> float:
     return p.genset.start_delay_h + max(p.genset.min_off_h - state.off_h, 0.0)
 
 
-def _start_fraction(p: DispatchProblem, need_kwh: float, late: float, lead_h: float) -> float:
-    """The share of the interval a genset started in it runs [-]: ``late`` (it starts when the battery
-    reaches SoC min) if it and the battery can each carry the net load ``need_kwh`` alone, else at once;
-    never before ``lead_h`` (its minimum off time, then its start delay) has passed."""
-    dt = p.dt_h
+def _start_fraction(p: DispatchProblem, need_kwh: float, late: float, lead_h: float, dt: float) -> float:
+    """The share of the interval (or part, ``dt`` [h] long) a genset started in it runs [-]: ``late`` (it
+    starts when the battery reaches SoC min) if it and the battery can each carry the net load
+    ``need_kwh`` alone, else at once; never before ``lead_h`` (its minimum off time, then its start
+    delay) has passed."""
     at_once = max(1.0 - lead_h / dt, 0.0)
     if need_kwh / dt > min(p.genset.rated_kw, p.battery.discharge_kw) + _EPS:
         return at_once
@@ -122,15 +125,63 @@ def realise_interval(
     it), ``diesel_plan_kwh`` its planned output over that share [kWh].
     ``reserve_kwh`` is the islanding reserve the plan holds while grid-tied: with the grid up, a
     deficit takes the battery down to it, then the grid, and only then the battery below it.
+
+    A partly islanded interval runs as two parts of constant grid state, as in the rules
+    (:func:`islandgrid.components.physics.grid_parts`): the planned grid exchange goes to the
+    connected part, the planned genset run time to the islanded part first (where the rules put it),
+    the rest of it to the connected part, its output in proportion.
     """
-    b, g = p.battery, p.genset
     dt = p.dt_h
+    share = float(p.grid_available[t])
+    first_h, first_up, second_h = grid_parts(share, bool(p.up_at_start[t]), dt)
+    if second_h <= 0.0:
+        out[t] = _realise_part(p, t, first_h, first_up, True, state, gen_on_plan, diesel_plan_kwh,
+                               grid_in_plan_kwh, grid_out_plan_kwh, reserve_kwh, wait_for_grid)  # fmt: skip
+        out[t, -1] = share
+        return
+    run_h = min(max(float(gen_on_plan), 0.0), 1.0) * dt
+    isl_h = second_h if first_up else first_h
+    run_isl_h = min(run_h, isl_h)
+    run_con_h = run_h - run_isl_h
+    row = np.zeros(out.shape[1])
+    run_total_h = 0.0
+    for part, (h, up) in enumerate(((first_h, first_up), (second_h, not first_up))):
+        run_part_h = run_con_h if up else run_isl_h
+        diesel = diesel_plan_kwh * run_part_h / run_h if run_h > 0 else 0.0
+        r = _realise_part(p, t, h, up, part == 0, state, run_part_h / h, diesel,
+                          grid_in_plan_kwh if up else 0.0, grid_out_plan_kwh if up else 0.0,
+                          reserve_kwh, wait_for_grid)  # fmt: skip
+        run_total_h += r[C_RUN] * h
+        row += r
+    row[C_SOC] = state.soc_kwh
+    row[C_RUN] = run_total_h / dt
+    row[-1] = share
+    out[t] = row
+
+
+def _realise_part(
+    p: DispatchProblem,
+    t: int,
+    dt: float,
+    up: bool,
+    first: bool,
+    state: PlantState,
+    gen_on_plan: float,
+    diesel_plan_kwh: float,
+    grid_in_plan_kwh: float,
+    grid_out_plan_kwh: float,
+    reserve_kwh: float,
+    wait_for_grid: bool,
+) -> np.ndarray:
+    """One part of interval ``t``, ``dt`` [h] long with the grid ``up`` or not (the whole interval when
+    it is not partly islanded): its flows in FLOW_COLUMNS order, ``state`` advanced. The interval's
+    self-discharge is taken in its ``first`` part, on the stored energy at the interval start."""
+    b, g = p.battery, p.genset
     load = float(p.load_kw[t]) * dt
     crit = float(p.critical_kw[t]) * dt
     pv = float(p.pv_kw[t]) * dt
-    up = bool(p.grid_available[t])
     soc = state.soc_kwh
-    selfdis = self_discharge_kwh(soc, b.soc_min_kwh, b.self_discharge_frac_per_h, dt)
+    selfdis = self_discharge_kwh(soc, b.soc_min_kwh, b.self_discharge_frac_per_h, p.dt_h) if first else 0.0
     soc -= selfdis
     ch_cap = charge_cap_kwh(soc, b.soc_max_kwh, b.charge_kw, b.eta_charge, dt)
     dis_cap = discharge_cap_kwh(soc, b.soc_min_kwh, b.discharge_kw, b.eta_discharge, dt)
@@ -168,7 +219,7 @@ def realise_interval(
             r = max(r, min((g.min_run_h - state.run_h) / dt, 1.0))
         elif need - dis_cap > _EPS:
             # its minimum run time carries over into the next interval(s)
-            r = _start_fraction(p, need, (need - dis_cap) / p_gen, lead_h)
+            r = _start_fraction(p, need, (need - dis_cap) / p_gen, lead_h, dt)
         else:
             r = 0.0
         diesel = p_gen * r
@@ -236,7 +287,7 @@ def realise_interval(
         # rest of the interval (at least its minimum run time and its minimum load, after its start
         # delay); its surplus goes back into the battery below
         need = net + b_out
-        r = _start_fraction(p, need, max(1.0 - b_out / need, g.min_run_h / dt), lead_h)
+        r = _start_fraction(p, need, max(1.0 - b_out / need, g.min_run_h / dt), lead_h, dt)
         diesel = min(max(need * r, gmin * r), g.rated_kw * r * dt)
         net -= diesel  # may turn negative: the minimum-load surplus is handled below
     # 5. surplus: less battery discharge, more charge, less grid, genset to its minimum, export,
@@ -285,24 +336,26 @@ def realise_interval(
         state.off_h += dt
     state.soc_kwh = soc
     fuel = genset_fuel_l(g.f0_l_per_h_per_kw * g.nameplate_kw, g.f1_l_per_kwh, r * dt, diesel)
-    out[t] = (
-        load,
-        crit,
-        load - unserved,
-        unserved,
-        unserved - shed,
-        pv,
-        pv - curtailed,
-        curtailed,
-        g_in,
-        g_out,
-        diesel,
-        b_in,
-        b_out,
-        selfdis,
-        dump,
-        fuel,
-        soc,
-        r,
-        1.0 if up else 0.0,
+    return np.array(
+        (
+            load,
+            crit,
+            load - unserved,
+            unserved,
+            unserved - shed,
+            pv,
+            pv - curtailed,
+            curtailed,
+            g_in,
+            g_out,
+            diesel,
+            b_in,
+            b_out,
+            selfdis,
+            dump,
+            fuel,
+            soc,
+            r,
+            1.0 if up else 0.0,
+        )
     )

@@ -82,7 +82,8 @@ def _data(p: DispatchProblem, h: Horizon, state: InitialState, form: Formulation
     n, dt = h.n, p.dt_h
     milp = form.mode == "milp"
     t_all = np.arange(n)
-    up = np.asarray(h.grid_available, dtype=bool)
+    share = np.asarray(h.grid_available, dtype=float)  # grid-connected share of each interval
+    up = share > 0.0
     load = np.asarray(h.load_kw, dtype=float) * dt
     crit = np.minimum(np.asarray(h.critical_kw, dtype=float) * dt, load)
     fuel_l = fuel_cost_per_l(p)
@@ -133,8 +134,9 @@ def _data(p: DispatchProblem, h: Horizon, state: InitialState, form: Formulation
     big = np.full(n, np.inf)
     spec = {
         "pv": (t_all, zero, np.asarray(h.pv_kw, dtype=float) * dt, zero),
-        "gin": (t_all, zero, np.where(up, p.grid.import_kw * dt, 0.0), gcost),
-        "gout": (t_all, zero, np.where(up, p.grid.export_kw * dt, 0.0), -np.asarray(h.export_price, dtype=float)),
+        # the grid's limits times its connected share (a partly islanded interval: its connected part)
+        "gin": (t_all, zero, p.grid.import_kw * dt * share, gcost),
+        "gout": (t_all, zero, p.grid.export_kw * dt * share, -np.asarray(h.export_price, dtype=float)),
         "bin": (t_all, zero, np.full(n, b.charge_kw * dt), zero),
         "bout": (t_all, zero, np.full(n, b.discharge_kw * dt), np.full(n, pen.discharge_per_kwh)),
         "dsl": (t_all, zero, dsl_ub, np.full(n, dsl_price)),

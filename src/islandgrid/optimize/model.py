@@ -143,7 +143,8 @@ class Horizon:
     ----------
     pv_kw, load_kw, critical_kw : ndarray
         [kW] per interval.
-    grid_available : ndarray of bool
+    grid_available : ndarray of float
+        Grid-connected share of each interval [-] (the import and export limits scale with it).
     import_price, export_price, grid_co2 : ndarray
         [currency/kWh], [currency/kWh], [kg/kWh].
     reserve_kwh : float
@@ -167,7 +168,7 @@ class Horizon:
             pv_kw=np.asarray(problem.pv_kw, dtype=float)[sl],
             load_kw=np.asarray(problem.load_kw, dtype=float)[sl],
             critical_kw=np.asarray(problem.critical_kw, dtype=float)[sl],
-            grid_available=np.asarray(problem.grid_available, dtype=bool)[sl],
+            grid_available=np.asarray(problem.grid_available, dtype=float)[sl],
             import_price=np.asarray(problem.import_price_per_kwh, dtype=float)[sl],
             export_price=np.asarray(problem.export_price_per_kwh, dtype=float)[sl],
             grid_co2=np.asarray(problem.grid_co2_kg_per_kwh, dtype=float)[sl],
@@ -403,7 +404,7 @@ def live_blocks(problem: DispatchProblem, h: Horizon, spb: int) -> np.ndarray:
     worth = np.maximum(grid_cost_per_kwh(problem, h), np.asarray(h.export_price, dtype=float))
     if g.f1_l_per_kwh * fuel_cost_per_l(problem) < float(worth.max(initial=0.0)):
         return np.ones(blocks, dtype=bool)
-    need = ~np.asarray(h.grid_available, dtype=bool) | (
+    need = (np.asarray(h.grid_available, dtype=float) < 1.0) | (
         np.asarray(h.load_kw) - np.asarray(h.pv_kw) > problem.grid.import_kw + 1e-9
     )
     blk = np.arange(n) // spb

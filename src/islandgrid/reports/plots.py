@@ -92,18 +92,19 @@ def energy_balance(result: Result, window: slice) -> go.Figure:
                 "dtick": 20,
             }
         )
-    down = f["grid_available"] < 0.5
-    if down.any():
-        _shade(fig, pd.DatetimeIndex(f.index), down.to_numpy(), result.dt_h)
+    if len(f) and result.problem.grid.import_kw > 0:
+        _shade(fig, result.inputs.outages, f.index[0], f.index[-1] + pd.Timedelta(hours=result.dt_h))
     return _layout(fig, "power [kW]")
 
 
-def _shade(fig: go.Figure, idx: pd.DatetimeIndex, mask: np.ndarray, dt_h: float) -> None:
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+def _shade(fig: go.Figure, windows: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> None:
+    """Shade the outage windows (to the minute) that fall in [first, last)."""
+    for start, end in zip(windows["start"], windows["end"], strict=True):
+        if start >= last or end <= first:
+            continue
         fig.add_vrect(
-            x0=idx[int(s)],
-            x1=idx[int(e) - 1] + pd.Timedelta(hours=dt_h),
+            x0=max(start, first),
+            x1=min(end, last),
             fillcolor="#e74c3c",
             opacity=0.12,
             line_width=0,

@@ -37,11 +37,26 @@ def genset_runs(result: Result) -> pd.DataFrame:
 
 
 def outage_events(result: Result) -> pd.DataFrame:
-    """Grid outages as simulated (interval-aligned), with what covered them."""
-    down = result.flows["grid_available"].to_numpy() < 0.5
-    return _runs(
-        result, down, {"bat_out_kwh": "battery_kwh", "diesel_kwh": "diesel_kwh", "unserved_kwh": "unserved_kwh"}
-    )
+    """Grid outages as simulated: each window to the minute (hours exact at every step length), with
+    what covered it: the battery, diesel and unserved energy of the intervals it touches [kWh]."""
+    sums = {"bat_out_kwh": "battery_kwh", "diesel_kwh": "diesel_kwh", "unserved_kwh": "unserved_kwh"}
+    cols = ["start", "end", "hours", *sums.values()]
+    idx = pd.DatetimeIndex(result.flows.index)
+    if result.problem.grid.import_kw <= 0 or len(idx) == 0:
+        return pd.DataFrame(columns=cols)  # off-grid: islanded all year, no outage events
+    first, last = idx[0], idx[-1] + pd.Timedelta(hours=result.dt_h)
+    rows: list[dict[str, Any]] = []
+    for start, end in zip(result.inputs.outages["start"], result.inputs.outages["end"], strict=True):
+        a, b = max(start, first), min(end, last)
+        if a >= b:
+            continue
+        i = int(idx.searchsorted(a, side="right")) - 1
+        j = int(idx.searchsorted(b, side="left"))
+        row: dict[str, Any] = {"start": a, "end": b, "hours": (b - a) / pd.Timedelta(hours=1)}
+        for col, name in sums.items():
+            row[name] = float(result.flows[col].iloc[i:j].sum())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _runs(result: Result, mask: np.ndarray, sums: dict[str, str]) -> pd.DataFrame:
@@ -194,9 +209,9 @@ fuel curve F0 = {curve.f0_l_per_h_per_kw:.4f} L/h/kW, F1 = {curve.f1_l_per_kwh:.
 minimum load {100 * site.genset.min_load_frac:.0f} %, minimum run {site.genset.min_run_min:g} min,
 minimum off {site.genset.min_off_min:g} min (minimum run ends when the grid is back);
 {site.genset.co2_kg_per_l:g} kg CO2/L (IPCC 2006).</li>
-<li>Grid factor: {html.escape(factor_txt)}. Outages: {k["grid_outage_events"]} events;
-intervals touched by an outage are
-simulated islanded ({k["grid_outage_hours"]:.0f} h at {result.inputs.resolution} steps).</li>
+<li>Grid factor: {html.escape(factor_txt)}. Outages: {k["grid_outage_events"]} events,
+{k["grid_outage_hours"]:.1f} h islanded, kept to the minute at {result.inputs.resolution} steps: an interval
+an outage covers in part runs as its islanded and its connected part.</li>
 <li>Baseline ("traditional design"): the same load and outages, the grid supplies all load and a genset sized for the
 peak covers every outage.</li>
 <li>pv_share = load energy attributed to PV by proportional sharing through the battery pool ÷ load served.</li>

@@ -4,10 +4,12 @@ The plant physics are the engine's own: each design runs :func:`islandgrid.strat
 and is reduced to its annual sums by :func:`islandgrid.sizing.kernel.year_kpis` (the sizing kernel's
 carbon pool and sums). A scenario's inputs are built once and serve every design.
 
-Grid availability follows :func:`islandgrid.inputs.grid.availability`: an interval touched by any
-outage minute is islanded. A genset that failed to start at an outage is unavailable for that whole
-outage (REopt's convention for fail-to-start): the year is run in pieces, the pieces inside such an
-outage with no genset, each piece starting from the state of charge the previous one ended with.
+Grid availability follows :func:`islandgrid.inputs.grid.grid_fraction`: each interval's connected
+share from the outage minutes, and whether the grid is up at its start (a partly islanded interval
+runs as two parts, :func:`islandgrid.components.physics.grid_parts`). A genset that failed to start
+at an outage is unavailable for that whole outage (REopt's convention for fail-to-start): the year is
+run in pieces, the pieces inside such an outage with no genset, each piece starting from the state of
+charge the previous one ended with.
 """
 
 from __future__ import annotations
@@ -52,9 +54,11 @@ def build_year(
     load: np.ndarray,
     crit: np.ndarray,
     up: np.ndarray,
+    up_start: np.ndarray,
     gen_ok: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Scenario ``s``'s input year into ``pv1`` [kW/kWp], ``load``, ``crit`` [kW], ``up``, ``gen_ok``."""
+    """Scenario ``s``'s input year into ``pv1`` [kW/kWp], ``load``, ``crit`` [kW], ``up`` (the grid-connected
+    share [-]), ``up_start`` (up at the interval start), ``gen_ok``."""
     n = pv1.shape[0]
     w = weather_id[s]
     yf = yield_f[s]
@@ -67,13 +71,18 @@ def build_year(
         it = min(it_base[t] * uf, it_cap)
         load[t] = it * max(pue_base[w, src] + po, 1.0)
         crit[t] = load[t] * crit_frac
-        up[t] = grid_ok
+        up[t] = 1.0 if grid_ok else 0.0
+        up_start[t] = grid_ok
         gen_ok[t] = True
     for j in range(win_off[s], win_off[s + 1]):
         a = win_start[j] // step_min
         b = min((win_end[j] + step_min - 1) // step_min, n)
         for t in range(a, b):
-            up[t] = False
+            t0 = t * step_min
+            down_min = min(win_end[j], t0 + step_min) - max(win_start[j], t0)
+            up[t] = max(up[t] - down_min / step_min, 0.0)
+            if win_start[j] <= t0 < win_end[j]:
+                up_start[t] = False
             if win_failed[j]:
                 gen_ok[t] = False
 
@@ -86,6 +95,7 @@ def dispatch_pieces(
     load: np.ndarray,
     crit: np.ndarray,
     up: np.ndarray,
+    up_start: np.ndarray,
     gen_ok: np.ndarray,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
@@ -99,7 +109,7 @@ def dispatch_pieces(
             b += 1
         rated = p[11] if gen_ok[a] else 0.0
         run_rules(
-            int(p[0]), dt_h, pv[a:b], load[a:b], crit[a:b], up[a:b],
+            int(p[0]), dt_h, pv[a:b], load[a:b], crit[a:b], up[a:b], up_start[a:b],
             p[2], p[3], e_init, p[5], p[6], p[7], p[8], p[9], p[10],
             rated, p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20], p[21],
             out[a:b],
@@ -154,7 +164,8 @@ def scenario_kpis(
     pv = np.empty(n)
     load = np.empty(n)
     crit = np.empty(n)
-    up = np.empty(n, dtype=np.bool_)
+    up = np.empty(n)
+    up_start = np.empty(n, dtype=np.bool_)
     gen_ok = np.empty(n, dtype=np.bool_)
     out = np.empty((n, _NF))
     carbon = np.empty((n, _NC))
@@ -164,7 +175,7 @@ def scenario_kpis(
         build_year(
             s, step_min, pv1_base, pue_base, it_base, it_cap, crit_frac, grid_ok, day_of, step_in_day, day_start,
             day_len, weather_id, day_src, yield_f, util_f, pue_off, win_off, win_start, win_end, win_failed,
-            pv1, load, crit, up, gen_ok,
+            pv1, load, crit, up, up_start, gen_ok,
         )  # fmt: skip
         for d in range(m):
             if not active[d]:
@@ -172,5 +183,5 @@ def scenario_kpis(
             p = params[d]
             for t in range(n):
                 pv[t] = pv1[t] * p[1]
-            dispatch_pieces(p, dt_h, pv, load, crit, up, gen_ok, out)
+            dispatch_pieces(p, dt_h, pv, load, crit, up, up_start, gen_ok, out)
             year_kpis(p, dt_h, out, price_imp, price_exp, grid_co2, co2_per_l, carbon, gco2, dco2, kpis[d, s])

@@ -124,8 +124,9 @@ def evaluate_row(site: Site, inputs: Any, row: np.ndarray) -> np.ndarray:
     from islandgrid.sizing.kernel import KPI_COLUMNS, evaluate_designs
     from islandgrid.sizing.search import kernel_inputs
 
-    pv1, load, crit, up, p_imp, p_exp, g_co2 = kernel_inputs(site, inputs)
+    pv1, load, crit, up, up_start, p_imp, p_exp, g_co2 = kernel_inputs(site, inputs)
     out = np.zeros((1, len(KPI_COLUMNS)))
-    evaluate_designs(np.ascontiguousarray(row.reshape(1, -1)), inputs.dt_h, pv1, load, crit, up, p_imp, p_exp, g_co2,
+    evaluate_designs(np.ascontiguousarray(row.reshape(1, -1)), inputs.dt_h, pv1, load, crit, up, up_start, p_imp,
+                     p_exp, g_co2,
                      site.genset.co2_kg_per_l, numba.get_num_threads(), out)  # fmt: skip
     return out[0]

@@ -5,7 +5,7 @@ per check that fails (at its first failing interval); :func:`check_flows` raises
 :class:`~islandgrid.errors.BalanceError` naming them. The checks (:data:`CHECKS`):
 
 - ``non-negative``: every energy flow, the fuel and the run fraction are >= 0;
-- ``inputs``: the flows carry the problem's load, available PV and grid availability;
+- ``inputs``: the flows carry the problem's load, available PV and grid-connected share;
 - ``energy balance``: pv_used + grid_in + diesel + bat_out = load_served + bat_in + grid_out + dump;
 - ``load split``: load_served + unserved = load, unserved_critical <= min(unserved, critical);
 - ``PV split``: pv_used + pv_curtailed = pv_available;
@@ -15,8 +15,9 @@ per check that fails (at its first failing interval); :func:`check_flows` raises
   (decay of the stored energy, held at SoC min by the BMS); 0 when s = 0;
 - ``SoC limits``: soc_min <= soc <= soc_max (a battery that starts below its minimum may stay there);
 - ``battery power``: bat_in <= P_charge dt, bat_out <= P_discharge dt;
-- ``grid while islanded``: grid_in = grid_out = 0 while the grid is down;
-- ``grid limits``: grid_in <= P_import dt, grid_out <= P_export dt;
+- ``grid while islanded``: grid_in = grid_out = 0 in an interval the grid is down all of;
+- ``grid limits``: grid_in <= P_import x connected share x dt, grid_out <= P_export x connected
+  share x dt (a partly islanded interval gets the grid only for its connected part);
 - ``genset output``: diesel <= P_rated (after altitude derate) x run fraction x dt, and 0 while off;
 - ``genset minimum load``: diesel >= min(P_min, P_rated) x run fraction x dt while on;
 - ``fuel curve``: fuel = F0 Y_nameplate r dt + F1 diesel while on (HOMER's linear curve), 0 while off;
@@ -159,8 +160,9 @@ def violations(
         flag("non-negative", np.any([f[c] < -scale for c in neg], axis=0), f"{', '.join(neg)} negative")
     close("inputs", load, p.load_kw * dt, "load_kwh")
     close("inputs", f["pv_available_kwh"], p.pv_kw * dt, "pv_available_kwh")
-    up = np.asarray(p.grid_available, dtype=bool)
-    flag("inputs", (f["grid_available"] > 0.5) != up, "grid_available differs from the problem's")
+    share = np.asarray(p.grid_available, dtype=float)
+    up = share > 0.0
+    flag("inputs", ~(np.abs(f["grid_available"] - share) <= 1e-9), "grid_available differs from the problem's share")
     lhs = f["pv_used_kwh"] + f["grid_in_kwh"] + f["diesel_kwh"] + f["bat_out_kwh"]
     rhs = f["load_served_kwh"] + f["bat_in_kwh"] + f["grid_out_kwh"] + f["dump_kwh"]
     close("energy balance", lhs, rhs, "sources vs sinks [kWh]")
@@ -180,8 +182,12 @@ def violations(
     )
     flag(
         "grid limits",
-        (f["grid_in_kwh"] > p.grid.import_kw * dt + scale) | (f["grid_out_kwh"] > p.grid.export_kw * dt + scale),
-        "grid exchange above its limit",
+        up
+        & (
+            (f["grid_in_kwh"] > p.grid.import_kw * share * dt + scale)
+            | (f["grid_out_kwh"] > p.grid.export_kw * share * dt + scale)
+        ),
+        "grid exchange above its limit x the connected share",
     )
     r = f["genset_on"]
     on = r > 0.0

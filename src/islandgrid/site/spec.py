@@ -338,7 +338,8 @@ class LoadSpec(_Spec):
         return self
 
 
-Resolution = Literal["1h", "15min", "1min"]
+#: Step lengths: any whole number of minutes that divides an hour (the same hours start every step).
+Resolution = Literal["1h", "60min", "30min", "15min", "10min", "5min", "1min"]
 
 
 class SimulationSpec(_Spec):

@@ -101,6 +101,7 @@ def _one_design(
     load: np.ndarray,
     crit: np.ndarray,
     up: np.ndarray,
+    up_start: np.ndarray,
     price_imp: np.ndarray,
     price_exp: np.ndarray,
     grid_co2_factor: np.ndarray,
@@ -117,7 +118,7 @@ def _one_design(
     for t in range(n):
         pv[t] = pv1[t] * kwp
     run_rules(
-        int(p[0]), dt_h, pv, load, crit, up,
+        int(p[0]), dt_h, pv, load, crit, up, up_start,
         p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
         p[11], p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20], p[21],
         out,
@@ -193,6 +194,7 @@ def evaluate_designs(
     load: np.ndarray,
     crit: np.ndarray,
     up: np.ndarray,
+    up_start: np.ndarray,
     price_imp: np.ndarray,
     price_exp: np.ndarray,
     grid_co2_factor: np.ndarray,
@@ -212,8 +214,10 @@ def evaluate_designs(
         PV AC output of 1 kWp [kW].
     load, crit : ndarray
         Demand and its critical part [kW].
-    up : ndarray of bool
-        Grid availability.
+    up : ndarray of float
+        Grid-connected share of each interval [-].
+    up_start : ndarray of bool
+        Whether the grid is up at each interval's start (the order of a partly islanded interval's parts).
     price_imp, price_exp : ndarray
         Tariffs [currency/kWh].
     grid_co2_factor : ndarray
@@ -236,6 +240,6 @@ def evaluate_designs(
         dco2 = np.empty(n)
         for d in range(c, m, n_chunks):
             _one_design(
-                params[d], dt_h, pv1, load, crit, up, price_imp, price_exp, grid_co2_factor, co2_per_l,
+                params[d], dt_h, pv1, load, crit, up, up_start, price_imp, price_exp, grid_co2_factor, co2_per_l,
                 pv, out, carbon, gco2, dco2, kpis[d],
             )  # fmt: skip

@@ -98,7 +98,8 @@ def kernel_inputs(site: Site, inputs: InputSeries) -> tuple[np.ndarray, ...]:
         pv1,
         col("load_kw"),
         col("critical_kw"),
-        np.ascontiguousarray(f["grid_available"].to_numpy() > 0.5),
+        col("grid_available"),
+        inputs.up_at_start,
         col("import_price_per_kwh"),
         col("export_price_per_kwh"),
         col("grid_co2_kg_per_kwh"),
@@ -117,7 +118,7 @@ def evaluate(
     ``inputs`` must have been built for a site with ``pv.kwp > 0`` (see :func:`site_inputs`).
     """
     params = param_rows(site, designs)
-    pv1, load, crit, up, p_imp, p_exp, g_co2 = kernel_inputs(site, inputs)
+    pv1, load, crit, up, up_start, p_imp, p_exp, g_co2 = kernel_inputs(site, inputs)
     m = len(designs)
     kpis = np.zeros((m, len(KPI_COLUMNS)))
     threads = numba.get_num_threads()
@@ -130,6 +131,7 @@ def evaluate(
             load,
             crit,
             up,
+            up_start,
             p_imp,
             p_exp,
             g_co2,

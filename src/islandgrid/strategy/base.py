@@ -49,7 +49,7 @@ STATE_COLUMNS: tuple[str, ...] = (
     "fuel_l",  # fuel burnt [L]
     "soc_kwh",  # stored energy at the END of the interval [kWh]
     "genset_on",  # 1.0 while the genset runs in the interval
-    "grid_available",  # 1.0 while the grid is up
+    "grid_available",  # grid-connected share of the interval: 1.0 up all of it, 0.0 islanded [-]
 )
 FLOW_COLUMNS: tuple[str, ...] = ENERGY_COLUMNS + STATE_COLUMNS
 
@@ -82,8 +82,10 @@ class DispatchProblem:
         Available PV AC power, mean over the interval [kW].
     load_kw, critical_kw : ndarray
         Total demand (IT x PUE) and its critical part [kW].
-    grid_available : ndarray of bool
-        True while the grid is up.
+    grid_available : ndarray of float
+        Grid-connected share of each interval, 0 (islanded all of it) to 1 (up all of it) [-]
+        (outage windows kept to the minute: :func:`islandgrid.inputs.grid.grid_fraction`); a bool
+        array reads as 1 / 0. Stored as float64.
     import_price_per_kwh, export_price_per_kwh : ndarray
         Tariff [currency/kWh].
     grid_co2_kg_per_kwh : ndarray
@@ -92,6 +94,10 @@ class DispatchProblem:
         Component parameters.
     options : dict
         Strategy parameters from the site file (e.g. the cycle-charging setpoint).
+    grid_up_at_start : ndarray of bool or None
+        Whether the grid is up at each interval's start: which part of a partly islanded interval
+        comes first (:func:`islandgrid.components.physics.grid_parts`); None: the islanded part
+        first. Whole intervals do not read it.
     site : Site or None
         The site the problem was built from (location, PV array, outage model), for
         strategies that model rather than read the inputs (the clear-sky forecaster,
@@ -113,6 +119,20 @@ class DispatchProblem:
     carbon_price_per_kg: float = 0.0
     options: dict[str, float] = field(default_factory=dict)
     site: Site | None = field(default=None, repr=False, compare=False)
+    grid_up_at_start: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        share = np.ascontiguousarray(np.asarray(self.grid_available, dtype=np.float64))
+        object.__setattr__(self, "grid_available", share)
+        start = self.grid_up_at_start
+        up = share >= 1.0 if start is None or len(start) != len(share) else np.asarray(start, dtype=bool)
+        object.__setattr__(self, "grid_up_at_start", np.ascontiguousarray(up))
+
+    @property
+    def up_at_start(self) -> np.ndarray:
+        """Whether the grid is up at each interval's start (bool)."""
+        assert self.grid_up_at_start is not None
+        return self.grid_up_at_start
 
     @property
     def n(self) -> int:

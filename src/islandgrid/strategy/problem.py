@@ -24,7 +24,7 @@ def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
         pv_kw=np.ascontiguousarray(f["pv_kw"].to_numpy(dtype=float)),
         load_kw=np.ascontiguousarray(f["load_kw"].to_numpy(dtype=float)),
         critical_kw=np.ascontiguousarray(f["critical_kw"].to_numpy(dtype=float)),
-        grid_available=np.ascontiguousarray(f["grid_available"].to_numpy() > 0.5),
+        grid_available=f["grid_available"].to_numpy(dtype=float),
         import_price_per_kwh=f["import_price_per_kwh"].to_numpy(dtype=float),
         export_price_per_kwh=f["export_price_per_kwh"].to_numpy(dtype=float),
         grid_co2_kg_per_kwh=f["grid_co2_kg_per_kwh"].to_numpy(dtype=float),
@@ -37,4 +37,5 @@ def build_problem(site: Site, inputs: InputSeries) -> DispatchProblem:
             "cycle_charging_band_frac": site.simulation.cycle_charging_band_frac,
         },
         site=site,
+        grid_up_at_start=inputs.up_at_start,
     )
