@@ -35,7 +35,15 @@ import numba
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.factors import get_factor
 from islandgrid.errors import CarbonConservationError, SiteFileError
+
+#: The factor the battery's opening charge is counted at, in every chain (simulated or metered): its
+#: origin is unknown, so it is counted conservatively as grid energy at the fossil-only national factor,
+#: never as PV (a design with no PV has a PV share of exactly 0).
+OPENING_FACTOR = "mee-national-fossil-2023"
+#: Its value [kg/kWh stored], a constant of the bundled registry (also inside the sizing kernel).
+OPENING_CO2_KG_PER_KWH = get_factor(OPENING_FACTOR).value
 
 #: Columns of the carbon-flow frame. Export and battery charge take the bus mix, which is
 #: the load's mix (``load_*_frac``) in the same interval.
@@ -88,9 +96,10 @@ class CarbonState:
         return float(sum(p[1] for p in self.parcels))
 
     @classmethod
-    def carbon_free(cls, energy_kwh: float) -> CarbonState:
-        """An initial charge counted as carbon-free PV (the simulation's convention)."""
-        return cls(((float(energy_kwh), 0.0, 1.0, 0.0, 0.0),))
+    def opening(cls, energy_kwh: float) -> CarbonState:
+        """The battery's opening charge before a chain's first interval: of unknown origin, counted as
+        grid energy at :data:`OPENING_FACTOR` (one rule for simulated and metered chains)."""
+        return cls.unknown_origin(energy_kwh, OPENING_CO2_KG_PER_KWH)
 
     @classmethod
     def unknown_origin(cls, energy_kwh: float, co2_kg_per_kwh: float) -> CarbonState:
@@ -332,10 +341,10 @@ def pool_kernel(
     eta_d: float,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """The pool rule from a carbon-free initial charge (used inside the sizing kernel)."""
+    """The pool rule from the opening charge (:meth:`CarbonState.opening`; used inside the sizing kernel)."""
     pe = np.array([soc_init])
-    pm = np.array([0.0])
-    pmix = np.array([[1.0, 0.0, 0.0]])
+    pm = np.array([soc_init * OPENING_CO2_KG_PER_KWH])
+    pmix = np.array([[0.0, 1.0, 0.0]])
     ends = np.array([0, 1])
     _kernel(
         pv, grid_in, diesel, bat_out, bat_in, selfdis, grid_co2, diesel_co2, load, grid_out, dump,
@@ -538,7 +547,7 @@ def carbon_flow(
         flows,
         grid_co2_kg_per_kwh,
         diesel_co2_kg_per_l,
-        CarbonState.carbon_free(soc_init_kwh),
+        CarbonState.opening(soc_init_kwh),
         eta_charge,
         eta_discharge,
         rule=rule,
