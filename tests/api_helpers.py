@@ -358,7 +358,7 @@ class FakeView:
             start_epoch_s=t0,
             dt_s=3600.0,
             pv_kw=np.array([toy_pv_kw(t0 + 3600.0 * k + 1800.0) for k in range(n)]),
-            critical_kw=np.full(n, CRITICAL_KW),
+            base_kw=np.full(n, CRITICAL_KW),
             grid_co2_kg_per_kwh=np.full(n, E_GRID),
             genset_planned=np.zeros(n, dtype=bool),
             charge_kw=np.zeros(n),

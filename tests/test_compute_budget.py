@@ -39,7 +39,7 @@ NOON = 1750478400.0  # 2025-06-21 04:00 UTC, 12:00 in Hohhot
 
 def live(**kw: Any) -> Live:
     base = dict(
-        epoch_s=NOON, live=True, grid_ok=True, genset_kw=0.0, soc_frac=0.6, reserve_frac=0.4, pv_kw=0.0, critical_kw=20
+        epoch_s=NOON, live=True, grid_ok=True, genset_kw=0.0, soc_frac=0.6, reserve_frac=0.4, pv_kw=0.0, base_kw=20
     )
     return Live(**{**base, **kw})
 
@@ -50,7 +50,7 @@ def hourly(pv: list[float], critical: float = 20.0, genset: list[bool] | None = 
         start_epoch_s=NOON,
         dt_s=3600.0,
         pv_kw=np.array(pv, dtype=float),
-        critical_kw=np.full(n, critical),
+        base_kw=np.full(n, critical),
         grid_co2_kg_per_kwh=np.full(n, 0.6849),
         genset_planned=np.array(genset if genset is not None else [False] * n),
         charge_kw=np.zeros(n),
@@ -152,7 +152,7 @@ def test_budget_invariants(pv: list[float], critical: float, soc: float, grid_ok
     """0 <= green <= budget <= the room's flexible rating less the base; red slots have no budget."""
     b = budget(
         hourly(pv, critical),
-        live(pv_kw=pv[0], critical_kw=critical, soc_frac=soc, grid_ok=grid_ok, genset_kw=genset),
+        live(pv_kw=pv[0], base_kw=critical, soc_frac=soc, grid_ok=grid_ok, genset_kw=genset),
         ROOM,
     )
     cap = max(ROOM.flex_rating_kw - critical, 0.0)
@@ -230,3 +230,26 @@ def test_the_real_service_publishes_a_budget_and_turns_red_in_an_outage_at_the_r
     assert (sig["level"], sig["reason"], sig["budget_kw"]) == ("red", "battery_reserve", 0.0), sig
     ev = svc.compute_event("compute_requeue", "job 9 requeued: red", {"job_id": "9"})
     assert svc.events()[-1] == ev and ev["kind"] == "compute_requeue"
+
+
+def test_with_a_compute_section_the_base_is_the_inflexible_share_of_the_demand(
+    horinger: islandgrid.Site, inputs: Any
+) -> None:
+    """[compute] flexible_frac = 0.6: the base is 40 % of the room's demand, the split compute.place makes."""
+    from islandgrid.site.compute import ComputeSpec
+
+    site = horinger.model_copy(update={"compute": ComputeSpec(flexible_frac=0.6)})
+    rig = SteppedRig(site, inputs, "2025-06-21 11:00", trace=False)
+    asyncio.run(rig.run_for(5.0))
+    svc = rig.service
+    epoch = rig.clock.epoch_s()
+    fc = svc.compute.forecast(epoch)
+    prob = svc.planner.window(epoch, 250.0, horizon_h=48.0)
+    assert fc.base_kw[:48] == pytest.approx(0.4 * prob.load_kw[:48])
+    sig = svc.compute_signal()
+    st = svc.status()
+    pv = max(st["pv_kw"], float(prob.pv_kw[0]))
+    expect = min(
+        max(pv - 0.4 * st["load_demand_kw"], 0.0), svc.compute.room.flex_rating_kw - 0.4 * st["load_demand_kw"]
+    )
+    assert sig["green_kw"] == pytest.approx(expect, abs=1e-3)

@@ -28,6 +28,7 @@ from islandgrid.scheduler.adapter import Adapter
 from islandgrid.scheduler.client import ApiError
 from islandgrid.scheduler.decide import Options
 from islandgrid.scheduler.jobs import Job
+from islandgrid.scheduler.runs import RunsFile
 from islandgrid.scheduler.slurm import Slurm
 
 HERE = Path(__file__).parent / "slurm"
@@ -119,7 +120,7 @@ class ScriptedController:
         fc = Forecast(
             now // HOUR * HOUR, HOUR, self.pv_kw, np.full(n, 18.0), np.full(n, 0.68), np.zeros(n, bool), np.zeros(n)
         )
-        live = Live(epoch_s=now, live=True, pv_kw=float(self.pv_kw[0]), critical_kw=18.0, **self.state)
+        live = Live(epoch_s=now, live=True, pv_kw=float(self.pv_kw[0]), base_kw=18.0, **self.state)
         return budget(fc, live, ROOM)
 
     def post_event(self, kind: str, message: str, data: dict[str, Any]) -> None:
@@ -142,14 +143,17 @@ def test_the_adapter_drives_a_real_slurm(cluster: dict[str, str], tmp_path: Path
         state_path=tmp_path / "state.json",
         fail_open_s=120.0,
         clock=lambda: time.time() + clock_offset[0],
+        runs=RunsFile(tmp_path / "runs.csv"),
     )
     other = sbatch(cluster, "-t", "30")  # not flexible: never touched
     other_held = sbatch(cluster, "-t", "30", "--hold")  # not flexible, submitted held: never released
     # flexible jobs are submitted held: Slurm would start them before the adapter sees them otherwise
     flex = sbatch(cluster, "-t", "30", "--hold", "--comment=flex kw=5")
     ckpt = sbatch(cluster, "-t", "30", "--hold", "--requeue", "--comment=flex ckpt kw=5")
+    quick = sbatch(cluster, "-t", "5", "--comment=flex kw=2", cmd="sleep 1")  # runs at once (not held), finishes
     assert wait_for(lambda: squeue(cluster)[other].state == "RUNNING")
     other_before = squeue(cluster)[other]
+    assert wait_for(lambda: squeue(cluster)[quick].state == "COMPLETED")
 
     # 1. night: both flexible jobs are adopted and deferred to the first green slot (3 h from this hour's start)
     first = adapter.step()
@@ -175,6 +179,7 @@ def test_the_adapter_drives_a_real_slurm(cluster: dict[str, str], tmp_path: Path
     assert wait_for(lambda: all(squeue(cluster)[j].state == "RUNNING" for j in (flex, ckpt)))
 
     # 3. outage with the battery at its reserve: red; the checkpointable job is requeued held, the other runs on
+    time.sleep(2.0)  # a run of a few seconds, for the runs file
     ctl.state.update(grid_ok=False, soc_frac=0.35)
     rep = adapter.step()
     assert [(o.action.kind, o.action.job_id, o.ok) for o in rep.outcomes] == [("requeue", ckpt, True)]
@@ -200,6 +205,15 @@ def test_the_adapter_drives_a_real_slurm(cluster: dict[str, str], tmp_path: Path
         "compute_release",
         "compute_hold",
     )
+
+    # the runs file: the finished run and the run the requeue ended, with their actual times, as the
+    # per-job carbon export reads a jobs file
+    from islandgrid.carbon.jobs import read_jobs
+
+    runs = read_jobs(tmp_path / "runs.csv", "Asia/Shanghai").set_index("job_id")
+    assert set(runs.index) == {quick, ckpt}
+    assert (runs.loc[quick, "end"] - runs.loc[quick, "start"]).total_seconds() == pytest.approx(1.0, abs=2.0)
+    assert runs.loc[quick, "kw"] == 2.0 and runs.loc[ckpt, "kw"] == 5.0
 
     # never touched: the job not marked flexible kept its submission, begin time and state
     after = squeue(cluster)[other]

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
 from islandgrid.cli.common import atomic_dir, friendly_errors
+
+T = TypeVar("T")
+
+
+def _publish(out: Path, write: Callable[[Path], T], warnings: list[str]) -> T:
+    """Write a report's files into ``out`` as one atomic step (``atomic_dir``), then print its warnings."""
+    with atomic_dir(out) as tmp:
+        result = write(tmp)
+    for w in warnings:
+        Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
+    return result
 
 
 def register(app: typer.Typer) -> None:
@@ -54,10 +66,7 @@ def register(app: typer.Typer) -> None:
                 fuel_log=fuel_log,
                 cbam_goods=cbam_goods,
             )
-        with atomic_dir(out) as tmp:
-            write_report(rep, tmp)
-        for w in rep.warnings:
-            Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
+        _publish(out, lambda tmp: write_report(rep, tmp), rep.warnings)
         tot = rep.monthly.loc["total"]
         Console().print(
             f"Scope 1 {tot['scope1_kg'] / 1000:,.3f} t, Scope 2 location {tot['scope2_location_kg'] / 1000:,.3f} t, "
@@ -107,10 +116,7 @@ def register(app: typer.Typer) -> None:
             sid = store.known_site(site_id)
             tz = store.site_info(sid).get("tz", "UTC")
             em = job_emissions(store, read_jobs(jobs, tz), sid, kw_per_gpu=kw_per_gpu, pue=pue, embodied=basis)
-        with atomic_dir(out) as tmp:
-            names = em.write(tmp)
-        for w in em.warnings:
-            Console(stderr=True).print(f"warning: {w}", style="yellow", highlight=False)
+        names = _publish(out, em.write, em.warnings)
         jobs_only = em.codecarbon[em.codecarbon["run_id"] != IDLE_RUN_ID]
         Console(soft_wrap=True).print(
             f"{len(jobs_only)} job(s): {jobs_only['co2_location_kg'].sum():,.1f} kg CO2 location-based, "

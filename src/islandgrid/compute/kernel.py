@@ -193,7 +193,23 @@ def run_jobs(
                     - priority[j] * 1e-3
                 )
         order = np.argsort(key, kind="mergesort")
-        pressure = False  # a forced job found no room: the others pause at their next checkpoint
+        # guard pressure: the guarded jobs of this or the next interval do not all fit beside the others
+        # running: every job not guarded yet (forced or not) stays off and pauses at its next
+        # checkpoint. Pressure: a forced job finds no room: the unforced jobs do the same.
+        pressure = False
+        g_pressure = False
+        guard_next = 0.0
+        for i in range(m):
+            j = cand[i]
+            if guard_idx[j] <= t + 1:
+                guard_next += peak_kw[j]
+        if guard_next > 0.0:
+            held = 0.0
+            for i in range(m):
+                j = cand[i]
+                if status[j] == RUNNING and guard_idx[j] > t + 1:
+                    held += peak_kw[j]
+            g_pressure = guard_next + held > flex_cap_kw + _EPS and mode != FIFO
         for q in range(m):
             i = order[q]
             j = cand[i]
@@ -207,9 +223,11 @@ def run_jobs(
             e_kwh = peak_kw[j] * mean_fac * pue[t] * dt_h
             if mode == GREEN:
                 want = budget >= e_kwh - _EPS
-            if pressure and not forced[i]:
+            if pressure and not forced[i] and mode != FIFO:
                 want = False
             want = want or forced[i]
+            if g_pressure and t < guard_idx[j]:
+                want = False
             if status[j] == RUNNING and not stoppable[i]:
                 if not want:
                     # pausing needs a checkpoint: run on to the next one, or on if none comes in time
@@ -225,6 +243,8 @@ def run_jobs(
             else:
                 if want and forced[i]:
                     pressure = True
+                    if t >= guard_idx[j] and mode != FIFO:
+                        g_pressure = True
                 if status[j] == RUNNING:
                     status[j] = PAUSED  # stops at the checkpoint it stands at
                 continue

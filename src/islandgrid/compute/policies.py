@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from islandgrid.compute import kernel as jk
+from islandgrid.compute.checks import late_jobs
 from islandgrid.compute.plan import build_job_lp, plan_from_lp, solve_job_lp
 from islandgrid.compute.schedule import JobGrid, JobRunner, Schedule
 from islandgrid.errors import SiteFileError
@@ -57,19 +58,49 @@ def _fifo(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[S
     return r.schedule("fifo"), PlacementInfo()
 
 
-def fifo_guard(grid: JobGrid, problem: DispatchProblem) -> np.ndarray:
-    """The kernel's guard: run ``fifo`` and force each job it met from one interval before its start."""
-    r = JobRunner(grid, problem, jk.FIFO)
-    r.run(grid.n)
-    return r.guard_from_fifo()
+#: Shares of the time ``fifo`` finishes a job before its deadline by which a policy may first defer it
+#: beyond ``fifo``'s start (the kernel's guard), tried in turn [-].
+GUARD_SLACK_SHARES = (0.5, 0.25, 0.1)
+#: Rounds of repair per share (a job ``fifo`` met and the policy missed gets ``fifo``'s own start).
+GUARD_REPAIRS = 3
+
+
+def guarded(grid: JobGrid, problem: DispatchProblem, replay: Callable[[np.ndarray], Schedule]) -> tuple[Schedule, int]:
+    """Run a policy (``replay``: guard -> schedule) under guards from ``fifo`` until it misses no deadline
+    ``fifo`` meets.
+
+    Every job ``fifo`` met is guarded from ``fifo``'s start plus a share of its spare time
+    (``GUARD_SLACK_SHARES``, largest first); a job the policy then misses gets ``fifo``'s own start and
+    the policy runs again (``GUARD_REPAIRS`` rounds per share); the first run that misses none is
+    returned. With every guard at ``fifo``'s start the guarded jobs at any time are among those
+    ``fifo`` runs then and go first (the kernel), so each finishes no later than under ``fifo``: that
+    run is the last resort. Returns the schedule and the number of runs it took.
+    """
+    fifo = JobRunner(grid, problem, jk.FIFO)
+    fifo.run(grid.n)
+    fifo_late = late_jobs(fifo.schedule("fifo"))
+    strict = fifo.guard_from_fifo(0.0)
+    runs = 0
+    for share in GUARD_SLACK_SHARES:
+        guard = fifo.guard_from_fifo(share)
+        for _ in range(GUARD_REPAIRS):
+            s = replay(guard)
+            runs += 1
+            miss = late_jobs(s) & ~fifo_late
+            if not miss.any():
+                return s, runs
+            guard[miss] = strict[miss]
+    return replay(strict), runs + 1
 
 
 def _green(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
-    r = JobRunner(
-        grid, problem, jk.GREEN, green_floor_frac=spec.green_battery_min_frac, guard_idx=fifo_guard(grid, problem)
-    )
-    r.run(grid.n)
-    return r.schedule("green"), PlacementInfo()
+    def replay(guard: np.ndarray) -> Schedule:
+        r = JobRunner(grid, problem, jk.GREEN, green_floor_frac=spec.green_battery_min_frac, guard_idx=guard)
+        r.run(grid.n)
+        return r.schedule("green")
+
+    s, repairs = guarded(grid, problem, replay)
+    return s, PlacementInfo(extra={"guard_runs": repairs})
 
 
 #: How long past its deadline the LP may place a job [h] (at the lateness price).
@@ -90,9 +121,16 @@ def _optimal(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tupl
     lp = build_job_lp(problem, grid, 0, grid.n, np.arange(grid.jobs.n), need, need, lo, hi, due=grid.dl_idx)
     x, obj = solve_job_lp(lp)
     ptr, pt = plan_from_lp(lp, x, grid.jobs.n, grid.dt_h)
-    r = JobRunner(grid, problem, jk.PLAN, guard_idx=fifo_guard(grid, problem))
-    r.run(grid.n, ptr, pt)
-    return r.schedule("optimal"), PlacementInfo(lp_objective=obj, solve_s=time.perf_counter() - t0, n_solves=1)
+
+    def replay(guard: np.ndarray) -> Schedule:
+        r = JobRunner(grid, problem, jk.PLAN, guard_idx=guard)
+        r.run(grid.n, ptr, pt)
+        return r.schedule("optimal")
+
+    s, repairs = guarded(grid, problem, replay)
+    info = PlacementInfo(lp_objective=obj, solve_s=time.perf_counter() - t0, n_solves=1)
+    info.extra["guard_runs"] = repairs
+    return s, info
 
 
 def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
@@ -101,7 +139,10 @@ def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Sc
     horizon = max(1, round(spec.mpc_horizon_h / p.dt_h))
     replan = max(1, round(spec.mpc_replan_h / p.dt_h))
     lo_all, hi_all = _windows(grid)
-    r = JobRunner(grid, p, jk.PLAN, guard_idx=fifo_guard(grid, p))
+    fifo = JobRunner(grid, p, jk.FIFO)
+    fifo.run(grid.n)
+    r = JobRunner(grid, p, jk.PLAN, guard_idx=fifo.guard_from_fifo(GUARD_SLACK_SHARES[0]))
+    plans: list[tuple[int, np.ndarray | None, np.ndarray | None]] = []
     info = PlacementInfo()
     t_start = time.perf_counter()
     dt_min = 60.0 * p.dt_h
@@ -121,7 +162,8 @@ def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Sc
         )
         active = np.flatnonzero((grid.rel_idx < t1) & (r.status != jk.DONE))
         if len(active) == 0:
-            r.run(min(t + replan, grid.n))
+            plans.append((min(t + replan, grid.n), None, None))
+            r.run(plans[-1][0])
             continue
         rem = r.remaining_min()[active]
         lo = np.maximum(lo_all[active], t)
@@ -148,9 +190,20 @@ def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Sc
         x, _obj = solve_job_lp(lp, time_limit_s=10.0)
         info.n_solves += 1
         ptr, pt = plan_from_lp(lp, x, grid.jobs.n, p.dt_h)
-        r.run(min(t + replan, grid.n), ptr, pt)
+        plans.append((min(t + replan, grid.n), ptr, pt))
+        r.run(*plans[-1])
     info.solve_s = time.perf_counter() - t_start
-    return r.schedule("mpc"), info
+
+    def replay(guard: np.ndarray) -> Schedule:
+        """The kernel on the plans the MPC issued (a repair changes only which jobs are guarded)."""
+        rr = JobRunner(grid, p, jk.PLAN, guard_idx=guard)
+        for t1, ptr, pt in plans:
+            rr.run(t1, ptr, pt)
+        return rr.schedule("mpc")
+
+    s, repairs = guarded(grid, p, replay)
+    info.extra["guard_runs"] = repairs
+    return s, info
 
 
 def job_policies() -> dict[str, Policy]:

@@ -240,14 +240,14 @@ class JobRunner:
 
     def guard_from_fifo(self, slack_share: float = 0.5) -> np.ndarray:
         """Per job this (``fifo``) run met the deadline of: the interval from which a policy must run it,
-        ``fifo``'s start plus ``slack_share`` of the time ``fifo`` finished it early, less one interval;
-        never for a job ``fifo`` missed (the kernel's ``guard_idx``)."""
+        ``fifo``'s start plus ``slack_share`` of the time ``fifo`` finished it early (0: ``fifo``'s own
+        start); never for a job ``fifo`` missed (the kernel's ``guard_idx``)."""
         g = self.grid
         step = g.dt_h * 60.0
         dl_min = ((g.jobs.deadline - g.index[0]) / pd.Timedelta(minutes=1)).to_numpy(dtype=float)
         met = self.finish_min <= dl_min + 1e-6
         spare = np.nan_to_num(dl_min - self.finish_min, nan=0.0) * slack_share
-        start = np.floor((np.nan_to_num(self.start_min, nan=0.0) + spare) / step + 1e-9).astype(np.int64) - 1
+        start = np.floor((np.nan_to_num(self.start_min, nan=0.0) + spare) / step + 1e-9).astype(np.int64)
         return np.where(met, np.maximum(start, 0), np.iinfo(np.int64).max).astype(np.int64)
 
     def remaining_min(self) -> np.ndarray:

@@ -13,11 +13,13 @@ now, a traffic-light signal with its reason:
   battery at or below its reserve: flexible compute should stop);
 - ``reason``: one of :data:`REASONS`.
 
-The *inflexible base* is the site's critical load (``[load] critical_frac`` of the forecast
-load: inference, storage, the cooling base); the flexible capacity of the room is its rated
-IT power times the highest PUE less that base. The first slot uses the measured state (grid,
-genset, SoC, the operator's reserve); later slots the site's forecast and the controller's plan
-(genset commitment; beyond the plan the genset is taken as off). During an outage the later
+The *inflexible base* is, with a ``[compute]`` section, ``1 - flexible_frac`` of the room's
+forecast demand (the split :mod:`islandgrid.compute.place` makes: inference, storage and their
+cooling), and without one the site's critical load (``[load] critical_frac``); the flexible
+capacity of the room is its rated IT power times the highest PUE less that base. The first
+slot uses the measured state (grid, genset, SoC, the operator's reserve); later slots the
+site's forecast and the controller's plan (genset commitment; beyond the plan the genset is
+taken as off). During an outage the later
 slots assume it lasts (no grid headroom, reason ``outage``) until the grid is back: the budget
 is recomputed on every request. PV in the first slot is the
 larger of the measured output and the forecast, because an inverter curtailed for lack of load
@@ -60,8 +62,8 @@ class Forecast:
         UNIX time of the first interval's start [s].
     dt_s : float
         Interval length [s].
-    pv_kw, critical_kw : ndarray
-        Available PV power and the inflexible (critical) load, means over each interval [kW].
+    pv_kw, base_kw : ndarray
+        Available PV power and the inflexible base load, means over each interval [kW].
     grid_co2_kg_per_kwh : ndarray
         The grid's carbon factor [kg/kWh].
     genset_planned : ndarray of bool
@@ -73,7 +75,7 @@ class Forecast:
     start_epoch_s: float
     dt_s: float
     pv_kw: np.ndarray
-    critical_kw: np.ndarray
+    base_kw: np.ndarray
     grid_co2_kg_per_kwh: np.ndarray
     genset_planned: np.ndarray
     charge_kw: np.ndarray
@@ -95,8 +97,8 @@ class Live:
         Genset output [kW].
     soc_frac, reserve_frac : float
         Battery state of charge and the operator's islanding reserve [0..1].
-    pv_kw, critical_kw : float
-        Measured PV output and critical demand [kW].
+    pv_kw, base_kw : float
+        Measured PV output and inflexible base demand [kW].
     """
 
     epoch_s: float
@@ -106,7 +108,7 @@ class Live:
     soc_frac: float
     reserve_frac: float
     pv_kw: float
-    critical_kw: float
+    base_kw: float
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def to_slots(fc: Forecast, slot0_epoch_s: float, n_slots: int = N_SLOTS) -> dict
     offsets = (np.arange(sub) * fc.dt_s)[None, :]
     k = np.clip(((starts[:, None] + offsets - fc.start_epoch_s) // fc.dt_s).astype(np.int64), 0, n - 1)
     out: dict[str, np.ndarray] = {}
-    for name in ("pv_kw", "critical_kw", "grid_co2_kg_per_kwh", "charge_kw"):
+    for name in ("pv_kw", "base_kw", "grid_co2_kg_per_kwh", "charge_kw"):
         out[name] = np.asarray(getattr(fc, name), dtype=float)[k].mean(axis=1)
     out["genset_planned"] = np.asarray(np.asarray(fc.genset_planned, dtype=bool)[k].any(axis=1))
     out["start_epoch_s"] = starts
@@ -165,7 +167,7 @@ def signal_now(live: Live, room: Room, pv_forecast_kw: float, charge_kw: float =
         Charging the plan gives the battery now [kW]; kept from compute while the SoC is below
         the reserve (the reserve refills first).
     """
-    base_kw = max(live.critical_kw, 0.0)
+    base_kw = max(live.base_kw, 0.0)
     cap_kw = max(room.flex_rating_kw - base_kw, 0.0)
     refill_kw = max(charge_kw, 0.0) if live.soc_frac < live.reserve_frac else 0.0
     pv_kw = max(live.pv_kw, pv_forecast_kw, 0.0)
@@ -219,7 +221,7 @@ def budget(fc: Forecast, live: Live, room: Room, n_slots: int = N_SLOTS) -> dict
     """
     s0 = slot_start(live.epoch_s)
     sl = to_slots(fc, s0, n_slots)
-    base = np.maximum(sl["critical_kw"], 0.0)
+    base = np.maximum(sl["base_kw"], 0.0)
     cap = np.maximum(room.flex_rating_kw - base, 0.0)
     green = np.clip(sl["pv_kw"] - base, 0.0, cap)
     grid = np.clip(room.grid_import_kw - base, 0.0, cap)
@@ -257,8 +259,12 @@ def budget(fc: Forecast, live: Live, room: Room, n_slots: int = N_SLOTS) -> dict
     }
 
 
-def live_from_status(status: dict[str, Any], epoch_s: float) -> Live:
-    """The measured state out of a controller status dict (missing values are the safe ones)."""
+def live_from_status(status: dict[str, Any], epoch_s: float, flexible_frac: float | None = None) -> Live:
+    """The measured state out of a controller status dict (missing values are the safe ones).
+
+    The base is the critical demand, or with a ``[compute]`` section ``1 - flexible_frac`` of the
+    room's demand.
+    """
 
     def num(key: str, default: float) -> float:
         v = status.get(key)
@@ -272,5 +278,7 @@ def live_from_status(status: dict[str, Any], epoch_s: float) -> Live:
         soc_frac=num("soc_frac", 0.0),
         reserve_frac=num("reserve_frac", 1.0),
         pv_kw=num("pv_kw", 0.0),
-        critical_kw=num("critical_kw", 0.0),
+        base_kw=num("critical_kw", 0.0)
+        if flexible_frac is None
+        else (1.0 - flexible_frac) * num("load_demand_kw", num("load_kw", 0.0)),
     )

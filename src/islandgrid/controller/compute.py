@@ -72,16 +72,27 @@ class ComputePublisher:
             start_epoch_s=start,
             dt_s=dt_s,
             pv_kw=np.asarray(prob.pv_kw, dtype=float),
-            critical_kw=np.asarray(prob.critical_kw, dtype=float),
+            base_kw=self.base_kw(prob.load_kw, prob.critical_kw),
             grid_co2_kg_per_kwh=np.asarray(prob.grid_co2_kg_per_kwh, dtype=float),
             genset_planned=genset,
             charge_kw=charge,
         )
 
+    @property
+    def flexible_frac(self) -> float | None:
+        """``[compute] flexible_frac``, or None without a ``[compute]`` section."""
+        spec = self.svc.site.compute
+        return None if spec is None else float(spec.flexible_frac)
+
+    def base_kw(self, load_kw: np.ndarray, critical_kw: np.ndarray) -> np.ndarray:
+        """The inflexible base demand [kW] (see :mod:`islandgrid.controller.budget`)."""
+        f = self.flexible_frac
+        return np.asarray(critical_kw if f is None else (1.0 - f) * np.asarray(load_kw), dtype=float)
+
     def budget(self) -> dict[str, Any]:
         """The budget for the next 48 h in 15-minute slots (:func:`~islandgrid.controller.budget.budget`)."""
         epoch = self.svc.clock.epoch_s()
-        live = live_from_status(self.svc.status(), epoch)
+        live = live_from_status(self.svc.status(), epoch, self.flexible_frac)
         return budget(self.forecast(epoch), live, self.room)
 
     def signal(self) -> dict[str, Any]:
@@ -89,7 +100,7 @@ class ComputePublisher:
         epoch = self.svc.clock.epoch_s()
         fc = self.forecast(epoch)
         k = min(max(int((epoch - fc.start_epoch_s) // fc.dt_s), 0), len(fc.pv_kw) - 1)
-        live = live_from_status(self.svc.status(), epoch)
+        live = live_from_status(self.svc.status(), epoch, self.flexible_frac)
         return signal_now(live, self.room, float(fc.pv_kw[k]), float(fc.charge_kw[k]))
 
     def record(self, kind: str, message: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -161,11 +161,17 @@ def _run_cluster(
     progress: ScenarioProgress | None,
     n: int,
 ) -> list[np.ndarray]:
+    import socket
+    from urllib.parse import urlsplit
+
     from distributed import Client, as_completed
 
     try:
-        client = Client(addr, timeout="20s")
-    except (OSError, TimeoutError) as exc:
+        u = urlsplit(addr)
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or 8786), timeout=10):
+            pass  # refused or unroutable: say so at once instead of retrying for the client's timeout
+        client = Client(addr, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(
             f"cannot reach the Dask scheduler ({exc})",
             field="--cluster",

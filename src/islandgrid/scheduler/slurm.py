@@ -3,9 +3,11 @@
 Read: ``squeue --noheader --all --array --states=all --Format=...`` with
 ``SLURM_TIME_FORMAT=%s`` (times as UNIX seconds, whatever the locale or time zone) and ``|``
 between fields; the comment is the last field, so a ``|`` inside a comment does not shift
-the others. Act: ``scontrol hold``, ``scontrol release``, ``scontrol requeuehold`` (one call
-for every job of a kind) and ``scontrol update JobId=... StartTime=...`` (one call per begin
-time). Checked against Debian's slurm-wlm 22.05 (tests/test_slurm_real.py).
+the others. Jobs are named by ``JobArrayID`` (``123``, or ``123_4`` for an array task: plain
+``JobID`` names every task of an unsplit array by the array's id). Act: ``scontrol hold``,
+``scontrol release``, ``scontrol requeuehold`` (one call for every job of a kind) and
+``scontrol update JobId=... StartTime=...`` (one call per begin time). Checked against Debian's
+slurm-wlm 22.05 (tests/test_slurm_real.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 #: The squeue fields read, in order; the comment must stay last.
 FIELDS: tuple[str, ...] = (
-    "JobID",
+    "JobArrayID",
     "State",
     "Reason",
     "PriorityLong",
@@ -36,6 +38,8 @@ FIELDS: tuple[str, ...] = (
     "EligibleTime",
     "Deadline",
     "Requeue",
+    "StartTime",
+    "EndTime",
     "Comment",
 )
 SQUEUE_FORMAT = ",".join(f"{f}:|" for f in FIELDS)
@@ -65,7 +69,7 @@ def parse_squeue(text: str) -> list[Job]:
         if len(parts) != n:
             log.warning("squeue line not understood, skipped: %r", line[:200])
             continue
-        jid, state, reason, prio, limit, used, submit, eligible, deadline, requeue, comment = parts
+        jid, state, reason, prio, limit, used, submit, eligible, deadline, requeue, start, end, comment = parts
         try:
             priority = int(prio) if prio.strip().lstrip("-").isdigit() else 0
             jobs.append(
@@ -81,6 +85,8 @@ def parse_squeue(text: str) -> list[Job]:
                     deadline_epoch_s=_epoch(deadline),
                     requeue=requeue.strip() == "1",
                     marks=parse_marks(None if comment.strip() == "(null)" else comment),
+                    start_epoch_s=_epoch(start),
+                    end_epoch_s=_epoch(end),
                 )
             )
         except ValueError:
