@@ -38,12 +38,9 @@ import pandas as pd
 from islandgrid.carbon.factors import get_factor
 from islandgrid.errors import CarbonConservationError, SiteFileError
 
-#: The factor the battery's opening charge is counted at, in every chain (simulated or metered): its
-#: origin is unknown, so it is counted conservatively as grid energy at the fossil-only national factor,
-#: never as PV (a design with no PV has a PV share of exactly 0).
+#: The battery's opening charge, of unknown origin, counts in every chain as grid energy at the fossil-only factor.
 OPENING_FACTOR = "mee-national-fossil-2023"
-#: Its value [kg/kWh stored], a constant of the bundled registry (also inside the sizing kernel).
-OPENING_CO2_KG_PER_KWH = get_factor(OPENING_FACTOR).value
+OPENING_CO2_KG_PER_KWH = get_factor(OPENING_FACTOR).value  # [kg/kWh stored], also inside the sizing kernel
 
 #: Columns of the carbon-flow frame. Export and battery charge take the bus mix, which is
 #: the load's mix (``load_*_frac``) in the same interval.
@@ -97,15 +94,9 @@ class CarbonState:
 
     @classmethod
     def opening(cls, energy_kwh: float) -> CarbonState:
-        """The battery's opening charge before a chain's first interval: of unknown origin, counted as
-        grid energy at :data:`OPENING_FACTOR` (one rule for simulated and metered chains)."""
-        return cls.unknown_origin(energy_kwh, OPENING_CO2_KG_PER_KWH)
-
-    @classmethod
-    def unknown_origin(cls, energy_kwh: float, co2_kg_per_kwh: float) -> CarbonState:
-        """An initial charge whose origin was not metered, counted as grid energy at ``co2_kg_per_kwh`` [kg/kWh]."""
+        """The opening charge of any chain (simulated or metered): grid energy at :data:`OPENING_FACTOR`."""
         e = float(energy_kwh)
-        return cls(((e, e * float(co2_kg_per_kwh), 0.0, 1.0, 0.0),))
+        return cls(((e, e * OPENING_CO2_KG_PER_KWH, 0.0, 1.0, 0.0),))
 
     def to_json(self) -> list[list[float]]:
         """A JSON-friendly form (lists of floats)."""
