@@ -258,6 +258,8 @@ def test_simulate_job_policy_on_the_command_line() -> None:
     k = json.loads(ok.stdout)
     assert k["job_policy"] == "green" and k["jobs_total"] > 0 and k["jobs_late_fifo_met"] == 0
     assert 0.0 <= k["cfe_hourly_score"] <= 1.0
+    table = _cli("simulate", site, "--job-policy", "fifo")
+    assert table.returncode == 0 and "Jobs (fifo)" in table.stdout and "of which fifo met" in table.stdout
     bad = _cli("simulate", site, "--json", "--job-policy", "greedy")
     assert bad.returncode == 2 and "--job-policy" in bad.stderr and "fifo, green, optimal, mpc" in bad.stderr
     assert "Traceback" not in bad.stderr
