@@ -233,3 +233,29 @@ def test_fifo_never_pauses_and_starts_in_release_order(setup, schedules: dict[st
     met = ~late_jobs(s)
     assert (guard[met] < grid.n).all() and (guard[~met] > grid.n).all()
     assert np.array_equal(guard[met], np.floor(s.start_min[met] / 60.0 + 1e-9).astype(int))
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def _cli(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "islandgrid.cli.main", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_simulate_job_policy_on_the_command_line() -> None:
+    site = str(Path(__file__).resolve().parents[1] / "examples" / "horinger-ai-room.toml")
+    ok = _cli("simulate", site, "--json", "--job-policy", "green")
+    assert ok.returncode == 0, ok.stderr
+    import json
+
+    k = json.loads(ok.stdout)
+    assert k["job_policy"] == "green" and k["jobs_total"] > 0 and k["jobs_late_fifo_met"] == 0
+    assert 0.0 <= k["cfe_hourly_score"] <= 1.0
+    bad = _cli("simulate", site, "--json", "--job-policy", "greedy")
+    assert bad.returncode == 2 and "--job-policy" in bad.stderr and "fifo, green, optimal, mpc" in bad.stderr
+    assert "Traceback" not in bad.stderr

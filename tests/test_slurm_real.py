@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -221,3 +222,53 @@ def test_the_adapter_drives_a_real_slurm(cluster: dict[str, str], tmp_path: Path
     assert all(str(d.get("job_id")) not in (other, other_held) for _, _, d in ctl.events)
     subprocess.run(["scancel", other, other_held, flex, ckpt], env={**os.environ, **cluster}, check=False)
     assert not list(Path.cwd().glob("slurm-*.out"))
+
+
+def test_the_command_against_a_live_controller_and_a_real_slurm(cluster: dict[str, str], tmp_path: Path) -> None:
+    """End to end: `islandgrid serve --twin` (its clock is now), `islandgrid compute slurm --once`, a real Slurm."""
+    import httpx
+    from typer.testing import CliRunner
+
+    from islandgrid.cli.main import app as cli_app
+
+    root = Path(__file__).resolve().parents[1]
+    token = tmp_path / "token.txt"
+    token.write_text("e2e-token-0123456789abcdef\n")
+    token.chmod(0o600)
+    port = _free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "islandgrid.cli.main", "serve", str(root / "examples" / "horinger-ai-room.toml"),
+         "--twin", "--port", str(port), "--token-file", str(token)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    flex = sbatch(cluster, "-t", "60", "--hold", "--comment=flex kw=1")
+    other = sbatch(cluster, "-t", "60")
+    try:
+        assert wait_for(lambda: _answers(url), timeout_s=120.0), "the controller did not come up"
+        r = CliRunner().invoke(
+            cli_app,
+            ["compute", "slurm", "--api", url, "--token-file", str(token), "--slurm-conf", cluster["SLURM_CONF"],
+             "--state-file", str(tmp_path / "state.json"), "--once"],
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        assert "signal " in r.output and f"\n│ {flex} " in r.output, r.output
+        q = squeue(cluster)
+        assert not q[flex].held  # released now, or at a begin time in the next 48 h
+        events = httpx.get(f"{url}/api/events", params={"limit": 100}).json()
+        mine = [e for e in events if e["kind"].startswith("compute_") and e["data"].get("job_id") == flex]
+        assert {e["kind"] for e in mine} >= {"compute_hold", "compute_release"}  # adopted, then released
+        assert all(e["data"].get("job_id") != other for e in events)
+    finally:
+        serve.terminate()
+        serve.wait(30)
+        subprocess.run(["scancel", flex, other], env={**os.environ, **cluster}, check=False)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/api/compute/signal", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
