@@ -119,7 +119,11 @@ def run_jobs(
     soc_min, soc_max, reserve, green_floor = bat[0], bat[1], bat[2], bat[3]
     ch_kw, dis_kw, eta_c, eta_d, sd = bat[4], bat[5], bat[6], bat[7], bat[8]
     lo = 0
-    np.zeros(n_jobs, dtype=np.bool_)
+    cand_buf = np.empty(n_jobs, dtype=np.int64)  # per-interval work arrays, allocated once
+    need_buf = np.empty(n_jobs)
+    forced_buf = np.empty(n_jobs, dtype=np.bool_)
+    stop_buf = np.empty(n_jobs, dtype=np.bool_)
+    key_buf = np.empty(n_jobs)
     for t in range(t0, t1):
         while lo < n_jobs and status[lo] == DONE:
             lo += 1
@@ -137,8 +141,8 @@ def run_jobs(
         for j in range(lo, hi):
             if status[j] != DONE:
                 m += 1
-        cand = np.empty(m, dtype=np.int64)
-        need = np.empty(m)
+        cand = cand_buf[:m]
+        need = need_buf[:m]
         m = 0
         for j in range(lo, hi):
             if status[j] != DONE:
@@ -149,7 +153,8 @@ def run_jobs(
         # deadline the room's capacity can barely still meet (earliest deadline first: the
         # capacity-time to its deadline, less what jobs still to be released take on average
         # (arrival_kw), against the work due by then, within force_margin intervals)
-        forced = np.zeros(m, dtype=np.bool_)
+        forced = forced_buf[:m]
+        forced[:] = False
         by_dl = np.argsort(dl_idx[cand], kind="mergesort")
         due_kwh = 0.0
         force_dl = -1
@@ -164,7 +169,8 @@ def run_jobs(
                 forced[i] = True
         # a running job holds its capacity this interval unless it stands at a checkpoint now
         cap = flex_cap_kw
-        stoppable = np.zeros(m, dtype=np.bool_)
+        stoppable = stop_buf[:m]
+        stoppable[:] = False
         for i in range(m):
             j = cand[i]
             if dl_idx[j] <= force_dl:
@@ -180,7 +186,7 @@ def run_jobs(
                 stoppable[i] = at_ck
                 if not at_ck:
                     cap -= peak_kw[j]
-        key = np.empty(m)
+        key = key_buf[:m]
         for i in range(m):
             j = cand[i]
             if mode == FIFO:

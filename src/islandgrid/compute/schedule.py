@@ -190,7 +190,7 @@ class JobRunner:
         pauses = np.where(np.isfinite(ck), np.floor(self.work_min / ck), 0.0)
         dt_min = grid.dt_h * 60.0
         bound = np.ceil(self.work_min / dt_min) + 2 + 3 * pauses + np.ceil(pauses * j.resume_cost_min / dt_min)
-        self.rows = np.zeros((int(bound.sum()) + 1, jk.N_ROWCOLS))
+        self.rows = np.empty((int(bound.sum()) + 1, jk.N_ROWCOLS))  # rows [0, n_rows) are written
         self.n_rows = np.zeros(1, dtype=np.int64)
         self.flex_it_kwh = np.zeros(grid.n)
         self.t = 0
