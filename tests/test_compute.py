@@ -284,3 +284,16 @@ def test_simulate_out_writes_the_jobs_and_their_event_log(tmp_path: Path) -> Non
     events = pd.read_csv(tmp_path / "o" / "job_events.csv")
     assert len(jobs) > 0 and {"job_id", "start", "finish", "late", "resumes"} <= set(jobs.columns)
     assert (events["event"] == "pause").sum() == jobs["resumes"].sum()
+
+
+def test_regret_runs_on_the_placed_jobs(site: Site) -> None:
+    import islandgrid
+    from islandgrid.compute.place import site_with_job_policy
+    from islandgrid.simulate.regret import regret_rows
+
+    green = site_with_job_policy(site, "green")
+    _ref, rows = regret_rows(green, ["pv_first"])
+    row = next(r for r in rows if r["strategy"] == "pv_first")
+    sim = islandgrid.simulate(green, "pv_first", baseline=False).kpis
+    assert row["co2_kg"] == pytest.approx(sim["co2_kg"], rel=1e-12)
+    assert row["diesel_hours"] == pytest.approx(sim["diesel_hours"], rel=1e-12)
