@@ -411,7 +411,7 @@ def carbon_flow_arrays(
     for i, (e, c, a, b, d) in enumerate(state.parcels):
         pe[i], pm[i], pmix[i] = e, c, (a, b, d)
     ends = np.array([0, k0], dtype=np.int64)
-    out = np.empty((n, _NCOL))
+    out = np.empty((n, _NCOL), order="F")  # column-major: the frame and the checks take columns without a copy
     _kernel(
         col("pv_used_kwh"),
         grid_in,
@@ -490,7 +490,7 @@ def carbon_flow_state(
         rtol=rtol,
         index=flows.index,
     )
-    return pd.DataFrame(out, index=flows.index, columns=list(CARBON_COLUMNS)), new
+    return pd.DataFrame(out, index=flows.index, columns=list(CARBON_COLUMNS), copy=False), new
 
 
 def carbon_flow(
