@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint browser slurm clean
+.PHONY: install demo test bench lint browser slurm clean compute-headline
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: $(STAMP) browser slurm
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py
+
+## make compute-headline: the README's carbon-aware compute table (job policies x slack, size with and without jobs)
+compute-headline: $(STAMP)
+	$(BIN)/python scripts/compute_headline.py --out out/compute/headline.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

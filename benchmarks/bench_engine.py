@@ -49,7 +49,9 @@ def _pymgrid_seconds(p) -> float:
     from pymgrid.modules import BatteryModule, GensetModule, GridModule, LoadModule, RenewableModule
 
     b, g, n = p.battery, p.genset, p.n
-    up = np.asarray(p.grid_available, dtype=float)
+    # pymgrid's grid status is binary: up only in an hour the grid is up all of (islandgrid runs a
+    # partly islanded hour as two parts; the peer sees it islanded)
+    up = (np.asarray(p.grid_available, dtype=float) >= 1.0).astype(float)
     times = []
     for _ in range(PEER_REPEATS):
         grid_ts = np.column_stack([np.full(n, 0.5), np.zeros(n), np.full(n, 0.6), up])
@@ -94,6 +96,7 @@ def _py_loop_seconds(p, steps: int) -> float:
         sub["load_kw"],
         sub["critical_kw"],
         sub["grid_available"],
+        p.up_at_start[:steps],
         b.soc_min_kwh,
         b.soc_max_kwh,
         b.soc_init_kwh,

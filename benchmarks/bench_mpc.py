@@ -100,10 +100,10 @@ def main(quick: bool = False) -> None:
     p = build_problem(site, inputs)
     version = new_highs().version()
     print(f"one MPC window: {H} x 15-min steps, 48 hourly genset binaries, Horinger example, HiGHS {version}")
-    down = np.flatnonzero(~p.grid_available)
+    down = np.flatnonzero(p.grid_available < 1.0)
     first = down[np.r_[True, np.diff(down) > 1]]
     outage = sorted({max(0, min(int(s) - k, p.n - H)) for s in first for k in (0, 24, 48, 96)})
-    grid_up = [t for t in range(0, p.n - H, 24 * 4 * 7) if p.grid_available[t : t + H].all()][:40]
+    grid_up = [t for t in range(0, p.n - H, 24 * 4 * 7) if (p.grid_available[t : t + H] >= 1.0).all()][:40]
     off = replace(p, grid_available=np.zeros(p.n, dtype=bool))
     islanded = list(range(0, 24 * 4 * 30, 24 * 4))
     t_up, pl_up = window_solves(p, grid_up)

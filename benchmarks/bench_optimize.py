@@ -58,7 +58,8 @@ def pypsa_solve(p: Any) -> tuple[float, np.ndarray]:
     n.add("Bus", "ac")
     load = np.asarray(p.load_kw, dtype=float)
     crit = np.minimum(np.asarray(p.critical_kw, dtype=float), load)
-    up = np.asarray(p.grid_available, dtype=bool)
+    share = np.asarray(p.grid_available, dtype=float)  # grid-connected share, as islandgrid's LP bounds it
+    up = share > 0.0
     n.add("Load", "load", bus="ac", p_set=pd.Series(load, snaps))
     pv = np.asarray(p.pv_kw, dtype=float)
     pv_nom = max(float(pv.max()), 1e-9)
@@ -69,7 +70,7 @@ def pypsa_solve(p: Any) -> tuple[float, np.ndarray]:
         "grid_in",
         bus="ac",
         p_nom=p.grid.import_kw,
-        p_max_pu=pd.Series(up.astype(float), snaps),
+        p_max_pu=pd.Series(share, snaps),
         marginal_cost=pd.Series(grid_cost, snaps),
     )
     if p.grid.export_kw > 0:
@@ -78,7 +79,7 @@ def pypsa_solve(p: Any) -> tuple[float, np.ndarray]:
             "grid_out",
             bus="ac",
             p_nom=p.grid.export_kw,
-            p_min_pu=pd.Series(-up.astype(float), snaps),
+            p_min_pu=pd.Series(-share, snaps),
             p_max_pu=0.0,
             marginal_cost=pd.Series(np.asarray(p.export_price_per_kwh, dtype=float), snaps),
         )

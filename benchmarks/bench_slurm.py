@@ -59,12 +59,18 @@ def squeue_text(now_s: float, rng: np.random.Generator) -> str:
             deadline = str(int(now_s + rng.integers(6, 60) * 3600)) if rng.random() < 0.5 else "N/A"
             lines.append(
                 f"{1000 + i}|PENDING|{'JobHeldUser' if held else 'Priority'}|{0 if held else 4294901000}|{limit}|0:00|"
-                f"{submit}|{submit}|{deadline}|1|flex{' ckpt' if i % 3 == 0 else ''} kw={rng.uniform(0.5, 8):.1f}|"
+                f"{submit}|{submit}|{deadline}|1|N/A|N/A|"
+                f"flex{' ckpt' if i % 3 == 0 else ''} kw={rng.uniform(0.5, 8):.1f}|"
             )
         elif i < 850:
-            lines.append(f"{1000 + i}|RUNNING|None|4294901000|{limit}|1:00:00|{submit}|{submit}|N/A|1|flex ckpt kw=4|")
+            lines.append(
+                f"{1000 + i}|RUNNING|None|4294901000|{limit}|1:00:00|{submit}|{submit}|N/A|1|{submit}|N/A|"
+                "flex ckpt kw=4|"
+            )
         else:
-            lines.append(f"{1000 + i}|PENDING|Resources|4294901000|{limit}|0:00|{submit}|{submit}|N/A|0|(null)|")
+            lines.append(
+                f"{1000 + i}|PENDING|Resources|4294901000|{limit}|0:00|{submit}|{submit}|N/A|0|N/A|N/A|(null)|"
+            )
     return "\n".join(lines) + "\n"
 
 

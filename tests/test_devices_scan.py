@@ -142,3 +142,38 @@ def test_read_plan_never_exceeds_125_registers() -> None:
     assert all(n <= MAX_READ_REGS for _, n in blocks)
     covered = {a for start, n in blocks for a in range(start, start + n)}
     assert all(a in covered and a + 1 in covered for a, _ in spans)
+
+
+def test_a_32_bit_accumulator_rolling_over_keeps_counting() -> None:
+    """A 203 meter's TotWhImp (acc32, Wh) rolls over at 2^32: the controller's counter keeps growing, so the
+    metered interval across the rollover is the energy that flowed; a counter reset is not taken as one."""
+    meter = model_def(203)
+    body = [0] * meter.length
+    sf = meter.point("TotWh_SF")
+    body[sf.offset - 2] = 0  # Wh
+
+    def image(imp_wh: int) -> Image:
+        p = meter.point("TotWhImp")
+        body[p.offset - 2 : p.offset] = encode_raw(p, imp_wh)
+        for name in ("W", "W_SF", "A", "A_SF"):
+            q = meter.point(name)
+            body[q.offset - 2] = 0
+        return Image(40000, chain([(1, COMMON), (203, body), (64205, [0] * model_def(64205).length)]))
+
+    img = image(2**32 - 500)
+    dev = BoundDevice.bind(role("load"), asyncio.run(scan(img.read)))
+
+    def e_kwh(imp_wh: int) -> float:
+        im = image(imp_wh)
+        return dev.decode({a: im.regs[a - 40000] for a in range(40000, 40000 + len(im.regs))})["e_kwh"]
+
+    before = e_kwh(2**32 - 500)
+    after = e_kwh(700)  # 500 Wh to the top, then 700 Wh after the rollover
+    assert after - before == pytest.approx(1.2)
+    assert e_kwh(800) - after == pytest.approx(0.1)
+    # a device that resets its counter (from the middle of the range) is not a rollover
+    fresh = BoundDevice.bind(role("load"), asyncio.run(scan(image(2**31).read)))
+    im = image(2**31)
+    fresh.decode({a: im.regs[a - 40000] for a in range(40000, 40000 + len(im.regs))})
+    im = image(10)
+    assert fresh.decode({a: im.regs[a - 40000] for a in range(40000, 40000 + len(im.regs))})["e_kwh"] == 0.01

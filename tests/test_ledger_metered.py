@@ -136,15 +136,14 @@ def test_a_row_off_balance_beyond_the_meter_tolerance_is_refused(horinger: Site,
     store.close()
 
 
-def test_metered_chain_counts_the_initial_charge_as_unknown_origin() -> None:
-    """A new metered chain does not know where the charge already stored came from.
+def test_every_chain_counts_the_opening_charge_as_fossil_grid_energy() -> None:
+    """One rule for the battery's opening charge (issue 10 §4): nobody knows where it came from.
 
-    Three night hours served from the battery alone: on a simulated chain ('estimated') the initial
-    charge is carbon-free PV, as in the simulation; on a metered chain ('measured') it is counted
-    conservatively at the fossil-only gap-fill factor and reaches the load as grid energy, never as PV.
+    Three night hours served from the battery alone: on a simulated chain ('estimated') and on a
+    metered chain ('measured') alike it is counted at the fossil-only factor and reaches the load as
+    grid energy, never as PV (a simulated chain used to count it as PV).
     """
     from islandgrid.carbon.factors import get_factor
-    from islandgrid.ledger.batch import GAP_FILL_FACTOR
 
     site = islandgrid.load_site("examples/horinger-ai-room.toml")
     idx = pd.date_range("2025-01-10 00:00", periods=3, freq="1h", tz=site.location.tz)
@@ -154,16 +153,30 @@ def test_metered_chain_counts_the_initial_charge_as_unknown_origin() -> None:
     rows["critical_load_kwh"] = 18.0
     rows["soc_kwh"] = np.nan
     rows["grid_available"] = 1.0
-    factor = get_factor(GAP_FILL_FACTOR).value  # kg/kWh, from the bundled registry
-    got = {}
+    factor = get_factor("mee-national-fossil-2023").value  # kg/kWh, from the bundled registry
+    # 30 kWh delivered took 30 / eta_d kWh of stored energy at `factor` per kWh stored
+    expected_kg = 30.0 / site.battery.eta_discharge * factor
     for quality in ("estimated", "measured"):
         store = open_ledger(":memory:")
         store.append_flows(site, rows, quality=quality)
-        got[quality] = read_records(store)
+        rec = read_records(store)
         store.close()
-    sim, met = got["estimated"], got["measured"]
-    assert np.all(sim["load_pv_frac"] == 1.0) and np.all(sim["load_co2_kg"] == 0.0)
-    assert np.all(met["load_pv_frac"] == 0.0) and np.allclose(met["load_grid_frac"], 1.0)
-    # 30 kWh delivered took 30 / eta_d kWh of stored energy at `factor` per kWh stored
-    expected_kg = 30.0 / site.battery.eta_discharge * factor
-    np.testing.assert_allclose(met["load_co2_kg"], expected_kg, rtol=1e-9)
+        assert np.all(rec["load_pv_frac"] == 0.0) and np.allclose(rec["load_grid_frac"], 1.0), quality
+        np.testing.assert_allclose(rec["load_co2_kg"], expected_kg, rtol=1e-9, err_msg=quality)
+
+
+@pytest.mark.parametrize("quality", ["estimated", "measured"])
+def test_a_design_without_pv_has_a_pv_share_of_exactly_zero(quality: str) -> None:
+    """0 kWp: the simulated year's PV share is exactly 0 (it was 0.00015 with the opening charge counted
+    as PV), and so is the PV share of the same flows booked as a simulated or a metered chain."""
+    site = islandgrid.load_site("examples/horinger-ai-room.toml")
+    site = site.model_copy(update={"pv": site.pv.model_copy(update={"kwp": 0.0})})
+    res = islandgrid.simulate(site, baseline=False)
+    assert res.kpis["pv_share"] == 0.0 and res.kpis["pv_to_load_kwh"] == 0.0
+    assert res.flows["bat_out_kwh"].sum() > 0.0  # the opening charge does reach the load
+    week = res.flows.iloc[: 24 * 7].copy()
+    store = open_ledger(":memory:")
+    store.append_flows(site, week, quality=quality)
+    rec = read_records(store)
+    store.close()
+    assert float((rec["load_pv_frac"] * rec["load_served_kwh"]).sum()) == 0.0

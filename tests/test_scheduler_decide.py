@@ -93,13 +93,14 @@ def test_slurm_durations(text: str, seconds: float) -> None:
 def test_squeue_lines_as_slurm_22_05_prints_them() -> None:
     # lines in the layout `SLURM_TIME_FORMAT=%s squeue -h -a -r -O <FIELDS, each with :|>` prints on slurm-wlm 22.05
     text = (
-        "3|PENDING|JobHeldUser|0|5:00|0:00|1796581335|1796584935|N/A|1|flex kw=0.5 | weird|\n"
-        "1|RUNNING|None|4294901759|30:00|0:01|1796581324|1796581324|1796592124|1|flex ckpt kw=0.7|\n"
+        "3|PENDING|JobHeldUser|0|5:00|0:00|1796581335|1796584935|N/A|1|N/A|N/A|flex kw=0.5 | weird|\n"
+        "1|RUNNING|None|4294901759|30:00|0:01|1796581324|1796581324|1796592124|1|1796581324|1796583124|"
+        "flex ckpt kw=0.7|\n"
         "garbage line\n"
-        "6|RUNNING|None|4294901758|UNLIMITED|0:01|1796581336|1796581336|N/A|0|(null)|\n"
+        "6|RUNNING|None|4294901758|UNLIMITED|0:01|1796581336|1796581336|N/A|0|1796581336|Unknown|(null)|\n"
     )
     a, b, c = parse_squeue(text)
-    assert len(FIELDS) == 11 and FIELDS[-1] == "Comment"
+    assert len(FIELDS) == 13 and FIELDS[-1] == "Comment"
     assert (a.job_id, a.held, a.marks, a.time_limit_s, a.eligible_epoch_s) == (
         "3",
         True,
@@ -115,6 +116,7 @@ def test_squeue_lines_as_slurm_22_05_prints_them() -> None:
         1,
     )
     assert (c.marks.flexible, c.time_limit_s, c.deadline_epoch_s) == (False, math.inf, None)
+    assert (b.start_epoch_s, b.end_epoch_s, c.end_epoch_s) == (1796581324, 1796583124, None)
 
 
 # --- decide ---------------------------------------------------------------------------------------

@@ -77,3 +77,14 @@ def test_a_device_without_the_expected_model_is_refused_at_binding(horinger, inp
     wrong = SunSpecSession("pv", read, write, expected_model=713)
     with pytest.raises(DeviceProtocolError, match="expects model 713, the device carries 1, 701, 702, 704, 64201"):
         asyncio.run(wrong.read())
+
+
+def test_the_devices_table_in_controller_md_names_every_roles_models() -> None:
+    from islandgrid.devices.roles import ROLES
+
+    text = (EXAMPLE.parents[1] / "docs" / "controller.md").read_text(encoding="utf-8")
+    for name, r in ROLES.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        required = sorted({b.model for b in r.bindings if b.required})
+        assert all(f" {m} " in row for m in r.models), name
+        assert row.rstrip(" |").endswith(", ".join(map(str, required))), name

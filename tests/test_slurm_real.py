@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from islandgrid.scheduler.adapter import Adapter
 from islandgrid.scheduler.client import ApiError
 from islandgrid.scheduler.decide import Options
 from islandgrid.scheduler.jobs import Job
+from islandgrid.scheduler.runs import RunsFile
 from islandgrid.scheduler.slurm import Slurm
 
 HERE = Path(__file__).parent / "slurm"
@@ -142,14 +144,17 @@ def test_the_adapter_drives_a_real_slurm(cluster: dict[str, str], tmp_path: Path
         state_path=tmp_path / "state.json",
         fail_open_s=120.0,
         clock=lambda: time.time() + clock_offset[0],
+        runs=RunsFile(tmp_path / "runs.csv"),
     )
     other = sbatch(cluster, "-t", "30")  # not flexible: never touched
     other_held = sbatch(cluster, "-t", "30", "--hold")  # not flexible, submitted held: never released
     # flexible jobs are submitted held: Slurm would start them before the adapter sees them otherwise
     flex = sbatch(cluster, "-t", "30", "--hold", "--comment=flex kw=5")
     ckpt = sbatch(cluster, "-t", "30", "--hold", "--requeue", "--comment=flex ckpt kw=5")
+    quick = sbatch(cluster, "-t", "5", "--comment=flex kw=2", cmd="sleep 1")  # runs at once (not held), finishes
     assert wait_for(lambda: squeue(cluster)[other].state == "RUNNING")
     other_before = squeue(cluster)[other]
+    assert wait_for(lambda: squeue(cluster)[quick].state == "COMPLETED")
 
     # 1. night: both flexible jobs are adopted and deferred to the first green slot (3 h from this hour's start)
     first = adapter.step()
@@ -175,6 +180,7 @@ def test_the_adapter_drives_a_real_slurm(cluster: dict[str, str], tmp_path: Path
     assert wait_for(lambda: all(squeue(cluster)[j].state == "RUNNING" for j in (flex, ckpt)))
 
     # 3. outage with the battery at its reserve: red; the checkpointable job is requeued held, the other runs on
+    time.sleep(2.0)  # a run of a few seconds, for the runs file
     ctl.state.update(grid_ok=False, soc_frac=0.35)
     rep = adapter.step()
     assert [(o.action.kind, o.action.job_id, o.ok) for o in rep.outcomes] == [("requeue", ckpt, True)]
@@ -201,9 +207,68 @@ def test_the_adapter_drives_a_real_slurm(cluster: dict[str, str], tmp_path: Path
         "compute_hold",
     )
 
+    # the runs file: the finished run and the run the requeue ended, with their actual times, as the
+    # per-job carbon export reads a jobs file
+    from islandgrid.carbon.jobs import read_jobs
+
+    runs = read_jobs(tmp_path / "runs.csv", "Asia/Shanghai").set_index("job_id")
+    assert set(runs.index) == {quick, ckpt}
+    assert (runs.loc[quick, "end"] - runs.loc[quick, "start"]).total_seconds() == pytest.approx(1.0, abs=2.0)
+    assert runs.loc[quick, "kw"] == 2.0 and runs.loc[ckpt, "kw"] == 5.0
+
     # never touched: the job not marked flexible kept its submission, begin time and state
     after = squeue(cluster)[other]
     assert (after.submit_epoch_s, after.state, after.reason) == (other_before.submit_epoch_s, "RUNNING", "None")
     assert all(str(d.get("job_id")) not in (other, other_held) for _, _, d in ctl.events)
     subprocess.run(["scancel", other, other_held, flex, ckpt], env={**os.environ, **cluster}, check=False)
     assert not list(Path.cwd().glob("slurm-*.out"))
+
+
+def test_the_command_against_a_live_controller_and_a_real_slurm(cluster: dict[str, str], tmp_path: Path) -> None:
+    """End to end: `islandgrid serve --twin` (its clock is now), `islandgrid compute slurm --once`, a real Slurm."""
+    import httpx
+    from typer.testing import CliRunner
+
+    from islandgrid.cli.main import app as cli_app
+
+    root = Path(__file__).resolve().parents[1]
+    token = tmp_path / "token.txt"
+    token.write_text("e2e-token-0123456789abcdef\n")
+    token.chmod(0o600)
+    port = _free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "islandgrid.cli.main", "serve", str(root / "examples" / "horinger-ai-room.toml"),
+         "--twin", "--port", str(port), "--token-file", str(token)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    flex = sbatch(cluster, "-t", "60", "--hold", "--comment=flex kw=1")
+    other = sbatch(cluster, "-t", "60")
+    try:
+        assert wait_for(lambda: _answers(url), timeout_s=120.0), "the controller did not come up"
+        r = CliRunner().invoke(
+            cli_app,
+            ["compute", "slurm", "--api", url, "--token-file", str(token), "--slurm-conf", cluster["SLURM_CONF"],
+             "--state-file", str(tmp_path / "state.json"), "--once"],
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        assert "signal " in r.output and f"\n│ {flex} " in r.output, r.output
+        q = squeue(cluster)
+        assert not q[flex].held  # released now, or at a begin time in the next 48 h
+        events = httpx.get(f"{url}/api/events", params={"limit": 100}).json()
+        mine = [e for e in events if e["kind"].startswith("compute_") and e["data"].get("job_id") == flex]
+        assert {e["kind"] for e in mine} >= {"compute_hold", "compute_release"}  # adopted, then released
+        assert all(e["data"].get("job_id") != other for e in events)
+    finally:
+        serve.terminate()
+        serve.wait(30)
+        subprocess.run(["scancel", flex, other], env={**os.environ, **cluster}, check=False)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/api/compute/signal", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False

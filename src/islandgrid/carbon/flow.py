@@ -35,7 +35,12 @@ import numba
 import numpy as np
 import pandas as pd
 
+from islandgrid.carbon.factors import get_factor
 from islandgrid.errors import CarbonConservationError, SiteFileError
+
+#: The battery's opening charge, of unknown origin, counts in every chain as grid energy at the fossil-only factor.
+OPENING_FACTOR = "mee-national-fossil-2023"
+OPENING_CO2_KG_PER_KWH = get_factor(OPENING_FACTOR).value  # [kg/kWh stored], also inside the sizing kernel
 
 #: Columns of the carbon-flow frame. Export and battery charge take the bus mix, which is
 #: the load's mix (``load_*_frac``) in the same interval.
@@ -88,15 +93,10 @@ class CarbonState:
         return float(sum(p[1] for p in self.parcels))
 
     @classmethod
-    def carbon_free(cls, energy_kwh: float) -> CarbonState:
-        """An initial charge counted as carbon-free PV (the simulation's convention)."""
-        return cls(((float(energy_kwh), 0.0, 1.0, 0.0, 0.0),))
-
-    @classmethod
-    def unknown_origin(cls, energy_kwh: float, co2_kg_per_kwh: float) -> CarbonState:
-        """An initial charge whose origin was not metered, counted as grid energy at ``co2_kg_per_kwh`` [kg/kWh]."""
+    def opening(cls, energy_kwh: float) -> CarbonState:
+        """The opening charge of any chain (simulated or metered): grid energy at :data:`OPENING_FACTOR`."""
         e = float(energy_kwh)
-        return cls(((e, e * float(co2_kg_per_kwh), 0.0, 1.0, 0.0),))
+        return cls(((e, e * OPENING_CO2_KG_PER_KWH, 0.0, 1.0, 0.0),))
 
     def to_json(self) -> list[list[float]]:
         """A JSON-friendly form (lists of floats)."""
@@ -332,10 +332,10 @@ def pool_kernel(
     eta_d: float,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """The pool rule from a carbon-free initial charge (used inside the sizing kernel)."""
+    """The pool rule from the opening charge (:meth:`CarbonState.opening`; used inside the sizing kernel)."""
     pe = np.array([soc_init])
-    pm = np.array([0.0])
-    pmix = np.array([[1.0, 0.0, 0.0]])
+    pm = np.array([soc_init * OPENING_CO2_KG_PER_KWH])
+    pmix = np.array([[0.0, 1.0, 0.0]])
     ends = np.array([0, 1])
     _kernel(
         pv, grid_in, diesel, bat_out, bat_in, selfdis, grid_co2, diesel_co2, load, grid_out, dump,
@@ -411,7 +411,7 @@ def carbon_flow_arrays(
     for i, (e, c, a, b, d) in enumerate(state.parcels):
         pe[i], pm[i], pmix[i] = e, c, (a, b, d)
     ends = np.array([0, k0], dtype=np.int64)
-    out = np.empty((n, _NCOL))
+    out = np.empty((n, _NCOL), order="F")  # column-major: the frame and the checks take columns without a copy
     _kernel(
         col("pv_used_kwh"),
         grid_in,
@@ -490,7 +490,7 @@ def carbon_flow_state(
         rtol=rtol,
         index=flows.index,
     )
-    return pd.DataFrame(out, index=flows.index, columns=list(CARBON_COLUMNS)), new
+    return pd.DataFrame(out, index=flows.index, columns=list(CARBON_COLUMNS), copy=False), new
 
 
 def carbon_flow(
@@ -538,7 +538,7 @@ def carbon_flow(
         flows,
         grid_co2_kg_per_kwh,
         diesel_co2_kg_per_l,
-        CarbonState.carbon_free(soc_init_kwh),
+        CarbonState.opening(soc_init_kwh),
         eta_charge,
         eta_discharge,
         rule=rule,

@@ -83,6 +83,10 @@ def register(app: typer.Typer) -> None:
         green_share: Annotated[
             float, typer.Option(help="Share of a job's energy the PV surplus must cover for it to start, 0 to 1.")
         ] = 0.5,
+        runs_file: Annotated[
+            Path | None,
+            typer.Option(help="Write finished runs (job_id,start,end,kw) here for `islandgrid report jobs --jobs`."),
+        ] = None,
         slurm_conf: Annotated[
             Path | None, typer.Option(help="slurm.conf for squeue/scontrol; default Slurm's own lookup.")
         ] = None,
@@ -97,6 +101,7 @@ def register(app: typer.Typer) -> None:
         from islandgrid.scheduler.adapter import Adapter
         from islandgrid.scheduler.client import ApiClient
         from islandgrid.scheduler.decide import Options
+        from islandgrid.scheduler.runs import RunsFile
         from islandgrid.scheduler.slurm import Slurm
 
         if not api.startswith(("http://", "https://")):
@@ -116,6 +121,7 @@ def register(app: typer.Typer) -> None:
             state_path=state_file.expanduser(),
             fail_open_s=fail_open_s,
             dry_run=dry_run,
+            runs=RunsFile(runs_file.expanduser()) if runs_file is not None else None,
         )
         console = Console()
         try:

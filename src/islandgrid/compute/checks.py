@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from islandgrid.compute.schedule import Schedule
+from islandgrid.compute.schedule import JobGrid, Schedule
 from islandgrid.errors import SimulationError
 
 _TOL_MIN = 1e-6
@@ -32,9 +32,13 @@ _TOL_MIN = 1e-6
 
 def late_jobs(s: Schedule) -> np.ndarray:
     """Jobs that could meet their deadline and finished after it, or not at all (bool per job)."""
-    g = s.grid
+    return late_given(s.grid, s.finish_min)
+
+
+def late_given(g: JobGrid, finish_min: np.ndarray) -> np.ndarray:
+    """:func:`late_jobs` from the finish times [min from the period's start] alone."""
     dl_min = (g.jobs.deadline - g.index[0]) / pd.Timedelta(minutes=1)
-    late = ~(s.finish_min <= np.asarray(dl_min, dtype=float) + _TOL_MIN)
+    late = ~(finish_min <= np.asarray(dl_min, dtype=float) + _TOL_MIN)
     return late & g.feasible()
 
 

@@ -52,6 +52,11 @@ RUNNING = 1
 PAUSED = 2
 DONE = 3
 
+#: Event kinds and reasons of the event log (``events`` rows: job, interval, kind, reason).
+EV_START, EV_PAUSE, EV_RESUME, EV_FINISH = range(4)
+WHY_WANTS, WHY_GUARD, WHY_FORCED = 10, 11, 12  # why a job starts or resumes
+WHY_NO_BUDGET, WHY_ISLANDED, WHY_NOT_PLANNED, WHY_YIELDS, WHY_NO_ROOM = 1, 2, 3, 4, 5  # why it pauses
+
 #: Row columns of the run table: job, interval, run [min], work [min], resume overhead [min], IT [kWh].
 R_JOB, R_T, R_RUN, R_WORK, R_OVER, R_KWH = range(6)
 N_ROWCOLS = 6
@@ -66,6 +71,17 @@ def factor_integral(fac_cum: np.ndarray, x_min: float) -> float:
     r = x_min - k * period
     i = min(int(r), period - 1)
     return k * fac_cum[period] + fac_cum[i] + (r - i) * (fac_cum[i + 1] - fac_cum[i])
+
+
+@numba.njit(cache=True, inline="always")
+def _event(events: np.ndarray, n_events: np.ndarray, j: int, t: int, kind: int, why: int) -> None:
+    k = n_events[0]
+    if k < events.shape[0]:
+        events[k, 0] = j
+        events[k, 1] = t
+        events[k, 2] = kind
+        events[k, 3] = why
+        n_events[0] = k + 1
 
 
 @numba.njit(cache=True)
@@ -104,13 +120,16 @@ def run_jobs(
     rows: np.ndarray,
     n_rows: np.ndarray,
     flex_it_kwh: np.ndarray,
+    events: np.ndarray,
+    n_events: np.ndarray,
 ) -> None:
     """Step the jobs through intervals ``[t0, t1)`` (see the module docstring).
 
     ``bat`` holds soc_min, soc_max, reserve, green floor [kWh], charge and discharge limits [kW],
     eta_c, eta_d [-] and self-discharge [1/h]. State arrays are updated in place; ``rows`` gets one
     row per job and interval it runs in (``n_rows[0]`` counts them), ``flex_it_kwh`` the jobs' IT
-    energy per interval.
+    energy per interval, ``events`` one row per start, pause, resume and finish with its reason
+    (``EV_*``, ``WHY_*``; ``n_events[0]`` counts them).
     """
     n_jobs = len(peak_kw)
     dt_min = dt_h * 60.0
@@ -119,7 +138,11 @@ def run_jobs(
     soc_min, soc_max, reserve, green_floor = bat[0], bat[1], bat[2], bat[3]
     ch_kw, dis_kw, eta_c, eta_d, sd = bat[4], bat[5], bat[6], bat[7], bat[8]
     lo = 0
-    np.zeros(n_jobs, dtype=np.bool_)
+    cand_buf = np.empty(n_jobs, dtype=np.int64)  # per-interval work arrays, allocated once
+    need_buf = np.empty(n_jobs)
+    forced_buf = np.empty(n_jobs, dtype=np.bool_)
+    stop_buf = np.empty(n_jobs, dtype=np.bool_)
+    key_buf = np.empty(n_jobs)
     for t in range(t0, t1):
         while lo < n_jobs and status[lo] == DONE:
             lo += 1
@@ -137,8 +160,8 @@ def run_jobs(
         for j in range(lo, hi):
             if status[j] != DONE:
                 m += 1
-        cand = np.empty(m, dtype=np.int64)
-        need = np.empty(m)
+        cand = cand_buf[:m]
+        need = need_buf[:m]
         m = 0
         for j in range(lo, hi):
             if status[j] != DONE:
@@ -149,7 +172,8 @@ def run_jobs(
         # deadline the room's capacity can barely still meet (earliest deadline first: the
         # capacity-time to its deadline, less what jobs still to be released take on average
         # (arrival_kw), against the work due by then, within force_margin intervals)
-        forced = np.zeros(m, dtype=np.bool_)
+        forced = forced_buf[:m]
+        forced[:] = False
         by_dl = np.argsort(dl_idx[cand], kind="mergesort")
         due_kwh = 0.0
         force_dl = -1
@@ -164,7 +188,8 @@ def run_jobs(
                 forced[i] = True
         # a running job holds its capacity this interval unless it stands at a checkpoint now
         cap = flex_cap_kw
-        stoppable = np.zeros(m, dtype=np.bool_)
+        stoppable = stop_buf[:m]
+        stoppable[:] = False
         for i in range(m):
             j = cand[i]
             if dl_idx[j] <= force_dl:
@@ -180,7 +205,7 @@ def run_jobs(
                 stoppable[i] = at_ck
                 if not at_ck:
                     cap -= peak_kw[j]
-        key = np.empty(m)
+        key = key_buf[:m]
         for i in range(m):
             j = cand[i]
             if mode == FIFO:
@@ -220,14 +245,19 @@ def run_jobs(
                 while plan_cur[j] < plan_ptr[j + 1] and plan_t[plan_cur[j]] < t:
                     plan_cur[j] += 1
                 want = plan_cur[j] < plan_ptr[j + 1] and plan_t[plan_cur[j]] == t
+            why_not = WHY_NOT_PLANNED
             e_kwh = peak_kw[j] * mean_fac * pue[t] * dt_h
             if mode == GREEN:
                 want = budget >= e_kwh - _EPS
+                why_not = WHY_NO_BUDGET if grid_up[t] else WHY_ISLANDED
             if pressure and not forced[i] and mode != FIFO:
                 want = False
+                why_not = WHY_YIELDS
             want = want or forced[i]
             if g_pressure and t < guard_idx[j]:
                 want = False
+                why_not = WHY_YIELDS
+            why_run = WHY_GUARD if t >= guard_idx[j] else (WHY_FORCED if forced[i] else WHY_WANTS)
             if status[j] == RUNNING and not stoppable[i]:
                 if not want:
                     # pausing needs a checkpoint: run on to the next one, or on if none comes in time
@@ -238,6 +268,8 @@ def run_jobs(
                         to_ck = c - (progress[j] % c)
                         if to_ck >= work_min[j] - progress[j] - _EPS or to_ck > dt_min + _EPS:
                             want = True
+                if not want:
+                    _event(events, n_events, j, t, EV_PAUSE, why_not)
             elif want and peak_kw[j] <= cap + _EPS:
                 cap -= peak_kw[j]
             else:
@@ -247,6 +279,7 @@ def run_jobs(
                         g_pressure = True
                 if status[j] == RUNNING:
                     status[j] = PAUSED  # stops at the checkpoint it stands at
+                    _event(events, n_events, j, t, EV_PAUSE, WHY_NO_ROOM if want else why_not)
                 continue
             if want:
                 budget -= e_kwh
@@ -254,9 +287,11 @@ def run_jobs(
             avail = dt_min
             if status[j] == WAITING:
                 start_min[j] = t * dt_min
+                _event(events, n_events, j, t, EV_START, why_run)
             elif status[j] == PAUSED:
                 overhead_left[j] += resume_min[j]
                 n_resumes[j] += 1
+                _event(events, n_events, j, t, EV_RESUME, why_run)
             ov = min(overhead_left[j], avail)
             overhead_left[j] -= ov
             avail -= ov
@@ -286,6 +321,7 @@ def run_jobs(
                 progress[j] = work_min[j]
                 status[j] = DONE
                 finish_min[j] = t * dt_min + ov + w
+                _event(events, n_events, j, t, EV_FINISH, 0)
             elif want:
                 status[j] = RUNNING
             else:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from islandgrid.compute import kernel as jk
-from islandgrid.compute.checks import late_jobs
+from islandgrid.compute.checks import late_given
 from islandgrid.compute.plan import build_job_lp, plan_from_lp, solve_job_lp
 from islandgrid.compute.schedule import JobGrid, JobRunner, Schedule
 from islandgrid.errors import SiteFileError
@@ -65,8 +65,10 @@ GUARD_SLACK_SHARES = (0.5, 0.25, 0.1)
 GUARD_REPAIRS = 3
 
 
-def guarded(grid: JobGrid, problem: DispatchProblem, replay: Callable[[np.ndarray], Schedule]) -> tuple[Schedule, int]:
-    """Run a policy (``replay``: guard -> schedule) under guards from ``fifo`` until it misses no deadline
+def guarded(
+    grid: JobGrid, problem: DispatchProblem, replay: Callable[[np.ndarray], JobRunner], name: str
+) -> tuple[Schedule, int]:
+    """Run a policy (``replay``: guard -> its finished runner) under guards from ``fifo`` until it misses no deadline
     ``fifo`` meets.
 
     Every job ``fifo`` met is guarded from ``fifo``'s start plus a share of its spare time
@@ -78,28 +80,28 @@ def guarded(grid: JobGrid, problem: DispatchProblem, replay: Callable[[np.ndarra
     """
     fifo = JobRunner(grid, problem, jk.FIFO)
     fifo.run(grid.n)
-    fifo_late = late_jobs(fifo.schedule("fifo"))
+    fifo_late = late_given(grid, fifo.finish_min)
     strict = fifo.guard_from_fifo(0.0)
     runs = 0
     for share in GUARD_SLACK_SHARES:
         guard = fifo.guard_from_fifo(share)
         for _ in range(GUARD_REPAIRS):
-            s = replay(guard)
+            r = replay(guard)
             runs += 1
-            miss = late_jobs(s) & ~fifo_late
+            miss = late_given(grid, r.finish_min) & ~fifo_late
             if not miss.any():
-                return s, runs
+                return r.schedule(name), runs
             guard[miss] = strict[miss]
-    return replay(strict), runs + 1
+    return replay(strict).schedule(name), runs + 1
 
 
 def _green(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
-    def replay(guard: np.ndarray) -> Schedule:
+    def replay(guard: np.ndarray) -> JobRunner:
         r = JobRunner(grid, problem, jk.GREEN, green_floor_frac=spec.green_battery_min_frac, guard_idx=guard)
         r.run(grid.n)
-        return r.schedule("green")
+        return r
 
-    s, repairs = guarded(grid, problem, replay)
+    s, repairs = guarded(grid, problem, replay, "green")
     return s, PlacementInfo(extra={"guard_runs": repairs})
 
 
@@ -122,14 +124,17 @@ def _optimal(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tupl
     x, obj = solve_job_lp(lp)
     ptr, pt = plan_from_lp(lp, x, grid.jobs.n, grid.dt_h)
 
-    def replay(guard: np.ndarray) -> Schedule:
+    def replay(guard: np.ndarray) -> JobRunner:
         r = JobRunner(grid, problem, jk.PLAN, guard_idx=guard)
         r.run(grid.n, ptr, pt)
-        return r.schedule("optimal")
+        return r
 
-    s, repairs = guarded(grid, problem, replay)
-    info = PlacementInfo(lp_objective=obj, solve_s=time.perf_counter() - t0, n_solves=1)
+    s, repairs = guarded(grid, problem, replay, "optimal")
+    # the bound on the plant's objective: without the lateness and unplaced-work prices of the job columns
+    late_cost = float(lp.model.cost[lp.col0 :] @ x[lp.col0 :])
+    info = PlacementInfo(lp_objective=obj - late_cost, solve_s=time.perf_counter() - t0, n_solves=1)
     info.extra["guard_runs"] = repairs
+    info.extra["lp_lateness_cost"] = late_cost
     return s, info
 
 
@@ -194,14 +199,14 @@ def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Sc
         r.run(*plans[-1])
     info.solve_s = time.perf_counter() - t_start
 
-    def replay(guard: np.ndarray) -> Schedule:
+    def replay(guard: np.ndarray) -> JobRunner:
         """The kernel on the plans the MPC issued (a repair changes only which jobs are guarded)."""
         rr = JobRunner(grid, p, jk.PLAN, guard_idx=guard)
         for t1, ptr, pt in plans:
             rr.run(t1, ptr, pt)
-        return rr.schedule("mpc")
+        return rr
 
-    s, repairs = guarded(grid, p, replay)
+    s, repairs = guarded(grid, p, replay, "mpc")
     info.extra["guard_runs"] = repairs
     return s, info
 

@@ -69,22 +69,21 @@ def synthetic_jobs(
     sizes, weights = sizes[fits], weights[fits] / weights[fits].sum()
     mean_fac = float(node_it_minute_factor().mean())
     year_h = (end - start) / pd.Timedelta(hours=1)
-    gpus: list[float] = []
-    dur: list[float] = []
+    cap_h = min(spec.duration_max_h, year_h - spec.deadline_slack_h - 1.0)
+    gpus_parts: list[np.ndarray] = []
+    dur_parts: list[np.ndarray] = []
     energy = 0.0
-    while energy < flexible_it_kwh:
-        g = float(rng.choice(sizes, p=weights))
-        d = float(
-            np.clip(
-                rng.lognormal(np.log(spec.duration_median_h), spec.duration_sigma),
-                1.0,
-                min(spec.duration_max_h, year_h - spec.deadline_slack_h - 1.0),
-            )
-        )
-        d = round(d * 60.0) / 60.0
-        gpus.append(g)
-        dur.append(d)
-        energy += g * per_gpu * mean_fac * d
+    while energy < flexible_it_kwh:  # in batches; the stream stops at the job that reaches the energy
+        g = rng.choice(sizes, p=weights, size=256)
+        d = np.round(np.clip(rng.lognormal(np.log(spec.duration_median_h), spec.duration_sigma, 256), 1.0, cap_h) * 60)
+        d = d / 60.0
+        cum = energy + np.cumsum(g * per_gpu * mean_fac * d)
+        k = min(int(np.searchsorted(cum, flexible_it_kwh, side="left")) + 1, len(cum))
+        gpus_parts.append(g[:k])
+        dur_parts.append(d[:k])
+        energy = float(cum[k - 1])
+    gpus = np.concatenate(gpus_parts) if gpus_parts else np.zeros(0)
+    dur = np.concatenate(dur_parts) if dur_parts else np.zeros(0)
     dur_h = np.asarray(dur)
     latest_h = year_h - dur_h - spec.deadline_slack_h
     rel_min = np.floor(rng.uniform(0.0, 1.0, len(dur_h)) * latest_h * 60.0).astype(np.int64)
@@ -94,8 +93,8 @@ def synthetic_jobs(
         pd.DataFrame(
             {
                 "job_id": [f"job-{i:04d}" for i in range(n)],
-                "gpus": np.asarray(gpus),
-                "peak_kw": np.asarray(gpus) * per_gpu,
+                "gpus": gpus,
+                "peak_kw": gpus * per_gpu,
                 "duration_h": dur_h,
                 "release": release,
                 "deadline": release + pd.to_timedelta(np.round((dur_h + spec.deadline_slack_h) * 60.0), unit="min"),

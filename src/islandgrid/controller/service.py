@@ -191,7 +191,7 @@ class ControllerService:
         index = pd.DatetimeIndex([pd.Timestamp(epoch_s, unit="s", tz="UTC")])
         cols = {c: np.array([float(rec[c])]) for c in FLOW_COLUMNS}
         if self._carbon is None:  # as a new metered ledger chain: the charge already stored, of unknown origin
-            self._carbon = initial_state(self.site, pd.DataFrame(cols, index=index), "measured")
+            self._carbon = initial_state(self.site, pd.DataFrame(cols, index=index))
         grid = np.array([self.planner.grid_co2_kg_per_kwh(epoch_s)])
         try:  # the ledger's own step (bus balance, carbon flow, tolerance), so both attribute the same energy
             _cols, _rec, carbon, self._carbon = carbon_step(self.site, cols, index, grid, self._carbon)

@@ -50,7 +50,7 @@ kWh, `*_frac` and `*_pu` as fractions, frequencies in Hz. Points marked "reads b
 commands: write 1 (or 2), the device acts and the point reads 0 again. A writable point with an
 enable flag (e.g. 704 `WMaxLimPct` with `WMaxLimPctEna`) is written together with the flag = 1.
 Accumulators count up and roll over (acc32 after 2^32 counts; the twin's 203 counters count whole
-Wh, 4.3 GWh before a rollover).
+Wh, 4.3 GWh before a rollover); the controller counts on across a rollover.
 """
 
 

@@ -29,13 +29,14 @@ from islandgrid.devices.sunspec import (
     scaled,
     to_raw,
 )
-from islandgrid.errors import DeviceError, DeviceProtocolError
+from islandgrid.errors import DeviceProtocolError
 
 Reader = Callable[[int, int], Awaitable[list[int]]]
 #: A device with more models than this is treated as a broken chain.
 MAX_MODELS = 64
-#: Two reads merge when the gap between them is at most this many registers.
-MERGE_GAP_REGS = 24
+#: Two reads merge when the gap between them is at most this many registers: one round trip costs more
+#: than reading up to a full request of unused registers, so any two that fit one request merge.
+MERGE_GAP_REGS = 125
 
 
 class NotSunSpecError(DeviceProtocolError):
@@ -95,10 +96,6 @@ class DeviceScan:
         return out
 
 
-def _expected_length(d: ModelDef) -> int:
-    return d.length
-
-
 async def scan(read: Reader, bases: tuple[int, ...] = SUNSPEC_BASES) -> DeviceScan:
     """Find the SunSpec marker and walk the model chain.
 
@@ -142,7 +139,7 @@ async def scan(read: Reader, bases: tuple[int, ...] = SUNSPEC_BASES) -> DeviceSc
         except ModelDefinitionError:
             d = None
         issue = ""
-        if d is not None and length != _expected_length(d):
+        if d is not None and length != d.length:
             issue = f"length L = {length}, model {mid} defines {d.length}"
         models.append(FoundModel(mid, addr, length, d, issue))
         addr += 2 + length
@@ -186,6 +183,7 @@ class BoundDevice:
     points: dict[str, BoundPoint] = field(default_factory=dict)
     blocks: list[tuple[int, int]] = field(default_factory=list)  # (address, count) per read
     headers: dict[int, int] = field(default_factory=dict)  # address of each used model's ID -> model ID
+    rollovers: dict[str, tuple[int, int]] = field(default_factory=dict)  # acc16/acc32 point -> (last raw, wraps)
 
     @classmethod
     def bind(cls, role: Role, found: DeviceScan) -> BoundDevice:
@@ -234,6 +232,8 @@ class BoundDevice:
             if b.equals is not None:
                 out[name] = 1.0 if raw == b.equals else 0.0
                 continue
+            if bp.point.type in ("acc16", "acc32") and isinstance(raw, int):
+                raw = self._unroll(name, raw, 16 * bp.point.size)
             sf = bp.sf_const
             if bp.sf_address is not None:
                 sf_raw = decode_raw(_SF_POINT, [regs[bp.sf_address]])
@@ -244,6 +244,17 @@ class BoundDevice:
             if value is not None:
                 out[name] = value * b.factor
         return out
+
+    def _unroll(self, name: str, raw: int, bits: int) -> int:
+        """A rolling 16/32-bit accumulator as an ever-growing count: a fall from the top quarter of the range
+        into the bottom quarter is a rollover (SunSpec accumulators roll over); any other fall (the device
+        reset its counter) is taken as it is."""
+        span = 1 << bits
+        last, wraps = self.rollovers.get(name, (raw, 0))
+        if raw < last and last >= 3 * span // 4 and raw < span // 4:
+            wraps += 1
+        self.rollovers[name] = (raw, wraps)
+        return raw + wraps * span
 
     def encode(self, values: dict[str, float], sfs: dict[int, int]) -> list[tuple[int, list[int]]]:
         """Register writes for controller values, merged into contiguous runs.
@@ -310,6 +321,6 @@ async def read_points(dev: BoundDevice, read: Reader) -> tuple[dict[str, float],
     for addr, count in dev.blocks:
         got = await read(addr, count)
         if len(got) != count:
-            raise DeviceError(f"{dev.role.device}: asked {count} registers at {addr}, got {len(got)}")
+            raise DeviceProtocolError(f"{dev.role.device}: asked {count} registers at {addr}, got {len(got)}")
         regs.update(zip(range(addr, addr + count), got, strict=True))
     return dev.decode(regs), regs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 import numpy as np
@@ -23,13 +24,19 @@ TRAINING_RUN_MEDIAN_H = 30.0
 TRAINING_RUN_SIGMA = 0.8
 
 
+@cache
+def _h100_trace() -> pd.DataFrame:
+    """The bundled node trace, read once per process (package data: it never changes)."""
+    with resources.files("islandgrid.data").joinpath(_H100_TRACE).open("r") as fh:
+        return pd.read_csv(fh)
+
+
 def h100_minute_shape() -> np.ndarray:
     """The measured node trace averaged into 1-minute bins, over its peak [-].
 
     It contains the checkpoint dips of real training.
     """
-    with resources.files("islandgrid.data").joinpath(_H100_TRACE).open("r") as fh:
-        df = pd.read_csv(fh)
+    df = _h100_trace()
     t_s = df["time_seconds"].to_numpy()
     p_w = df["power_watts"].to_numpy()
     bins = (t_s // 60).astype(int)
@@ -40,8 +47,7 @@ def h100_minute_shape() -> np.ndarray:
 
 def h100_trace_peak_w() -> float:
     """Peak board power of the measured 8-GPU node over its trace [W]."""
-    with resources.files("islandgrid.data").joinpath(_H100_TRACE).open("r") as fh:
-        return float(pd.read_csv(fh, usecols=["power_watts"])["power_watts"].max())
+    return float(_h100_trace()["power_watts"].max())
 
 
 def node_it_minute_factor() -> np.ndarray:

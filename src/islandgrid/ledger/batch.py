@@ -452,14 +452,13 @@ def _quality_codes(quality: str | Sequence[str], n: int) -> np.ndarray:
     return np.array([QUALITY_CODES[x] for x in q], dtype=np.uint8)
 
 
-def initial_state(site: Site, flows: pd.DataFrame, quality: str | Sequence[str] = "estimated") -> CarbonState:
+def initial_state(site: Site, flows: pd.DataFrame) -> CarbonState:
     """The battery state before a new chain: metered SoC if given (backed out of the first row), else the site's.
 
-    A simulated chain (quality 'estimated' or 'default') counts the initial charge as carbon-free,
-    as the simulation does. A metered chain (first row 'measured': the live controller, a meter
-    import) does not know where the charge already in the battery came from, so it is counted
-    conservatively, as grid energy at the fossil-only gap-fill factor (``mee-national-fossil-2023``,
-    the factor gaps are filled with); it reaches the load as grid-sourced, never as PV.
+    One rule for every chain, simulated or metered (:meth:`CarbonState.opening`, as the simulation):
+    nobody knows where the charge already in the battery came from, so it is counted conservatively,
+    as grid energy at the fossil-only factor (``mee-national-fossil-2023``); it reaches the load as
+    grid-sourced, never as PV.
     """
     b = site.battery
     soc0 = float(flows["soc_kwh"].iloc[0]) if "soc_kwh" in flows else float("nan")
@@ -470,10 +469,7 @@ def initial_state(site: Site, flows: pd.DataFrame, quality: str | Sequence[str] 
         energy_kwh = max(s, 0.0)
     else:
         energy_kwh = b.soc_init_frac * b.energy_kwh
-    first_quality = quality if isinstance(quality, str) else (quality[0] if len(quality) else "estimated")
-    if first_quality == "measured":
-        return CarbonState.unknown_origin(energy_kwh, get_factor(GAP_FILL_FACTOR).value)
-    return CarbonState.carbon_free(energy_kwh)
+    return CarbonState.opening(energy_kwh)
 
 
 def build_batch(

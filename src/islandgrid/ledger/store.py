@@ -87,7 +87,7 @@ class LedgerStore:
             tip = self._tip(sid)
             info = site_info_json(sid, site.location.name, site.location.tz)
             if tip is None:
-                state = initial_state(site, flows, quality)
+                state = initial_state(site, flows)
                 prev = genesis_hash(sid, b.site_info(sid) or info)  # the info as stored is what the chain covers
             else:
                 state = self._state(sid, tip)

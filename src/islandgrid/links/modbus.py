@@ -45,13 +45,15 @@ class ModbusLink:
         self.sessions = {name: self._session(name) for name in self.endpoints}
 
     async def connect(self) -> None:
-        """Open a connection to every device; one that is down is retried on its next read."""
+        """Open a connection to every device and scan it; one that is down is retried on its next read."""
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         for name, ep in self.endpoints.items():
             self._clients[name] = AsyncModbusTcpClient(
                 ep.host, port=ep.port, timeout=self.timeout_s, retries=0, reconnect_delay=0.1, reconnect_delay_max=2.0
             )
         await asyncio.gather(*(self._connect(name) for name in self.endpoints))
+        # commission: scan every device that answers now (one that does not is scanned on its first read)
+        await asyncio.gather(*(s.bind() for s in self.sessions.values()), return_exceptions=True)
 
     async def _connect(self, name: str) -> bool:
         client = self._clients[name]

@@ -2,7 +2,8 @@
 
 The plant physics are the engine's own: each design runs :func:`islandgrid.strategy.rules.run_rules`
 and is reduced to its annual sums by :func:`islandgrid.sizing.kernel.year_kpis` (the sizing kernel's
-carbon pool and sums). A scenario's inputs are built once and serve every design.
+carbon pool and sums, from the opening charge counted as fossil grid energy). A scenario's inputs are
+built once and serve every design.
 
 Grid availability follows :func:`islandgrid.inputs.grid.grid_fraction`: each interval's connected
 share from the outage minutes, and whether the grid is up at its start (a partly islanded interval

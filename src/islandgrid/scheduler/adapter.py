@@ -35,8 +35,9 @@ from typing import Any, Protocol
 from islandgrid.controller.supervisor import Supervisor
 from islandgrid.errors import DeviceError, InputError
 from islandgrid.scheduler.client import BudgetSource
-from islandgrid.scheduler.decide import Action, Budget, Options, Owned, adopt, decide, fail_open
+from islandgrid.scheduler.decide import Action, Budget, Options, Owned, adopt, decide, fail_open, job_kw
 from islandgrid.scheduler.jobs import PENDING, Job
+from islandgrid.scheduler.runs import RunsFile
 from islandgrid.scheduler.slurm import Outcome
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ class Adapter:
         UNIX time [s] (tests pass their own).
     dry_run : bool
         Decide and report, but act on nothing.
+    runs : RunsFile, optional
+        Where finished runs go, with their actual run times (:mod:`islandgrid.scheduler.runs`).
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class Adapter:
         fail_open_s: float = FAIL_OPEN_S,
         clock: Callable[[], float] = time.time,
         dry_run: bool = False,
+        runs: RunsFile | None = None,
     ) -> None:
         self.source = source
         self.cluster = cluster
@@ -161,6 +165,7 @@ class Adapter:
         self.fail_open_s = fail_open_s
         self.clock = clock
         self.dry_run = dry_run
+        self.runs = runs
         self.owned = load_owned(state_path)
         self.budget: Budget | None = None
         self.budget_at_s: float | None = None
@@ -215,7 +220,9 @@ class Adapter:
         budget = self.fetch_budget(now)
         if budget is None and now - (self.budget_at_s or self.started_s) <= self.fail_open_s:
             return StepReport("idle")  # no budget yet, not long enough to give up: change nothing
-        jobs = [j for j in self.cluster.queue() if not j.finished]
+        listed = self.cluster.queue()
+        self.record_runs(listed, [], now)
+        jobs = [j for j in listed if not j.finished]
         present = {j.job_id for j in jobs}
         released = {j.job_id for j in jobs if j.state == PENDING and not j.held}
         # finished, gone, or released by someone else: no longer ours (a job between states, e.g. being
@@ -247,6 +254,7 @@ class Adapter:
         outcomes = [Outcome(a, True) for a in actions] if self.dry_run else self.cluster.apply(actions)
         t2 = time.perf_counter()
         self.record(outcomes, now)
+        self.record_runs(jobs, [o.action.job_id for o in outcomes if o.ok and o.action.kind == "requeue"], now)
         return StepReport(mode, len(jobs), sum(j.marks.flexible for j in jobs), outcomes, t1 - t0, t2 - t1)
 
     def record(self, outcomes: list[Outcome], now_s: float) -> None:
@@ -272,6 +280,22 @@ class Adapter:
             self.event(_EVENT_KIND[a.kind], f"job {a.job_id}: {a.kind}: {a.reason}", **data)
         if not self.dry_run:
             save_owned(self.state_path, self.owned)
+
+    def record_runs(self, jobs: list[Job], requeued: list[str], now_s: float) -> None:
+        """Write finished runs (and runs ended by a requeue) to the runs file, with their actual times."""
+        if self.runs is None or self.dry_run:
+            return
+        by_id = {j.job_id: j for j in jobs}
+        new = False
+        for j in jobs:
+            if j.finished and j.start_epoch_s is not None and j.end_epoch_s is not None:
+                new |= self.runs.add(j.job_id, j.start_epoch_s, j.end_epoch_s, job_kw(j, self.opts), j.state)
+        for job_id in requeued:
+            r = by_id.get(job_id)
+            if r is not None and r.start_epoch_s is not None:
+                new |= self.runs.add(job_id, r.start_epoch_s, now_s, job_kw(r, self.opts), "REQUEUED")
+        if new:
+            self.runs.save()
 
     def safe_state(self, why: str) -> None:
         """Fail open now (best effort): undo every hold and begin time this adapter set."""

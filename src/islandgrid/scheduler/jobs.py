@@ -109,6 +109,8 @@ class Job:
         Slurm may requeue it (``--requeue``).
     marks : Marks
         The flexibility marks of its comment.
+    start_epoch_s, end_epoch_s : float or None
+        When its (latest) run started and ended, UNIX time [s] (the end of a running job is its expected end).
     """
 
     job_id: str
@@ -122,6 +124,8 @@ class Job:
     deadline_epoch_s: float | None
     requeue: bool
     marks: Marks
+    start_epoch_s: float | None = None
+    end_epoch_s: float | None = None
 
     @property
     def held(self) -> bool:

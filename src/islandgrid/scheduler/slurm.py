@@ -38,6 +38,8 @@ FIELDS: tuple[str, ...] = (
     "EligibleTime",
     "Deadline",
     "Requeue",
+    "StartTime",
+    "EndTime",
     "Comment",
 )
 SQUEUE_FORMAT = ",".join(f"{f}:|" for f in FIELDS)
@@ -67,7 +69,7 @@ def parse_squeue(text: str) -> list[Job]:
         if len(parts) != n:
             log.warning("squeue line not understood, skipped: %r", line[:200])
             continue
-        jid, state, reason, prio, limit, used, submit, eligible, deadline, requeue, comment = parts
+        jid, state, reason, prio, limit, used, submit, eligible, deadline, requeue, start, end, comment = parts
         try:
             priority = int(prio) if prio.strip().lstrip("-").isdigit() else 0
             jobs.append(
@@ -83,6 +85,8 @@ def parse_squeue(text: str) -> list[Job]:
                     deadline_epoch_s=_epoch(deadline),
                     requeue=requeue.strip() == "1",
                     marks=parse_marks(None if comment.strip() == "(null)" else comment),
+                    start_epoch_s=_epoch(start),
+                    end_epoch_s=_epoch(end),
                 )
             )
         except ValueError:

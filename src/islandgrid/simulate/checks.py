@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from islandgrid.carbon.flow import check_conservation
+from islandgrid.carbon.flow import CarbonState, check_conservation
 from islandgrid.errors import BalanceError, CarbonConservationError
 from islandgrid.strategy.base import ENERGY_COLUMNS, DispatchProblem
 
@@ -308,7 +308,7 @@ def _carbon(f: dict[str, np.ndarray], carbon: pd.DataFrame, p: DispatchProblem) 
         i = int(np.argmax(bad))
         out.append(Violation("carbon conservation", i, "emissions do not follow the grid import and the fuel"))
     try:
-        check_conservation(carbon)
+        check_conservation(carbon, initial_stock_kg=CarbonState.opening(p.battery.soc_init_kwh).co2_kg)
     except CarbonConservationError as exc:
         out.append(Violation("carbon conservation", -1, str(exc)))
     return out[:1]

@@ -142,7 +142,9 @@ def year_kpis(
 ) -> None:  # pragma: no cover - compiled
     """A dispatched year (``out``, the rules' flow columns) to its annual sums :data:`KPI_COLUMNS` in ``kpi``.
 
-    Runs the carbon-flow pool for ``pv_to_load_kwh``; ``carbon``, ``gco2`` and ``dco2`` are scratch
+    Runs the carbon-flow pool for ``pv_to_load_kwh`` (from the battery's opening charge counted as fossil
+    grid energy, as every chain counts it: :meth:`islandgrid.carbon.flow.CarbonState.opening`); ``carbon``,
+    ``gco2`` and ``dco2`` are scratch
     arrays of the year's length.
     """
     n = out.shape[0]

@@ -524,7 +524,7 @@ class RuleStrategy:
 
     def dispatch(self, problem: DispatchProblem) -> dict[str, np.ndarray]:
         """Run the compiled rules over the whole problem."""
-        out = np.empty((problem.n, len(FLOW_COLUMNS)), dtype=np.float64)
+        out = np.empty((problem.n, len(FLOW_COLUMNS)), dtype=np.float64, order="F")  # contiguous columns
         run_into(self.name, problem, out)
         return {c: out[:, i] for i, c in enumerate(FLOW_COLUMNS)}
 
