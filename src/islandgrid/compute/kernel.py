@@ -137,18 +137,24 @@ def run_jobs(
     mean_fac = fac_cum[period] / period
     soc_min, soc_max, reserve, green_floor = bat[0], bat[1], bat[2], bat[3]
     ch_kw, dis_kw, eta_c, eta_d, sd = bat[4], bat[5], bat[6], bat[7], bat[8]
-    lo = 0
+    act = np.empty(n_jobs, dtype=np.int64)  # released, not done, in release order
+    n_act = 0
+    nxt = 0
+    while nxt < n_jobs and rel_idx[nxt] < t0:
+        if status[nxt] != DONE:
+            act[n_act] = nxt
+            n_act += 1
+        nxt += 1
     cand_buf = np.empty(n_jobs, dtype=np.int64)  # per-interval work arrays, allocated once
     need_buf = np.empty(n_jobs)
     forced_buf = np.empty(n_jobs, dtype=np.bool_)
     stop_buf = np.empty(n_jobs, dtype=np.bool_)
     key_buf = np.empty(n_jobs)
     for t in range(t0, t1):
-        while lo < n_jobs and status[lo] == DONE:
-            lo += 1
-        hi = lo
-        while hi < n_jobs and rel_idx[hi] <= t:
-            hi += 1
+        while nxt < n_jobs and rel_idx[nxt] <= t:
+            act[n_act] = nxt
+            n_act += 1
+            nxt += 1
         # the battery state at the interval's start, after its self-discharge
         s = soc[0] - self_discharge_kwh(soc[0], soc_min, sd, dt_h)
         base_kwh = base_it_kw[t] * pue[t] * dt_h
@@ -157,17 +163,17 @@ def run_jobs(
             budget += discharge_cap_kwh(s, max(green_floor, reserve), dis_kw, eta_d, dt_h)
         # candidates: released, not done
         m = 0
-        for j in range(lo, hi):
+        for q in range(n_act):
+            j = act[q]
             if status[j] != DONE:
+                act[m] = j
+                cand_buf[m] = j
+                paused = resume_min[j] if status[j] == PAUSED else 0.0
+                need_buf[m] = work_min[j] - progress[j] + overhead_left[j] + paused
                 m += 1
+        n_act = m
         cand = cand_buf[:m]
         need = need_buf[:m]
-        m = 0
-        for j in range(lo, hi):
-            if status[j] != DONE:
-                cand[m] = j
-                need[m] = work_min[j] - progress[j] + overhead_left[j] + (resume_min[j] if status[j] == PAUSED else 0.0)
-                m += 1
         # forced: a job whose latest start has come, and every job due no later than a job whose
         # deadline the room's capacity can barely still meet (earliest deadline first: the
         # capacity-time to its deadline, less what jobs still to be released take on average
