@@ -48,19 +48,18 @@ def scenario_years() -> bool:
         run_scenarios(base, params, 1000, batch=100)
         times.append(time.perf_counter() - t)
     best, med = min(times), float(np.median(times))
-    evaluate(site_x, inputs, design)
+    many = design.loc[design.index.repeat(1000)].reset_index(drop=True)  # 1,000 copies: the kernel's own rate
+    evaluate(site_x, inputs, many)
     t = time.perf_counter()
-    reps = 200
-    for _ in range(reps):
-        evaluate(site_x, inputs, design)
-    one = (time.perf_counter() - t) / reps
+    evaluate(site_x, inputs, many)
+    one = (time.perf_counter() - t) / 1000
     ok = med <= 1.0
     print(
         f"1,000 scenario-years, one design, hourly, local threads: median {med:.3f} s (best {best:.3f} s), "
         f"{1e3 * med / 1000:.3f} ms per scenario-year; target <= 1 s: {'met' if ok else 'MISSED'}"
     )
     print(
-        f"peer: the sizing kernel's one-draw year of the same design: {1e3 * one:.3f} ms per design-year -> "
+        f"peer: the sizing kernel, 1,000 one-draw years of the same design: {1e3 * one:.3f} ms per design-year -> "
         f"a scenario-year (draws + expansion + dispatch) costs {1e3 * med / 1000 / (1e3 * one):.2f}x a one-draw year"
     )
     return ok
