@@ -119,3 +119,22 @@ def test_a_device_that_is_not_sunspec_is_exit_2(twin: Twin) -> None:
 def test_a_malformed_address_is_exit_2_naming_the_form(bad: str) -> None:
     r = _scan(bad)
     assert r.exit_code == 2 and "HOST:PORT" in r.output
+
+
+def test_a_non_conformant_layout_is_flagged_and_exit_1(twin: Twin) -> None:
+    """The old twin's mistake: a standard model ID with a shortened layout. The scan says so, decodes nothing
+    of that model, and the device fits no role; the exit code is 1."""
+    from test_devices_scan import COMMON, SFS, VALUES, chain, genset_body
+
+    dev = twin.devices["genset"]
+    saved = (dev.image, dev.fault)
+    dev.image = [*chain([(1, COMMON), (64203, genset_body(VALUES, SFS)[:-4])])]
+    dev.fault, dev.dirty = "stale", False  # answers with this image as it is
+    try:
+        with served(twin) as ports:
+            r = _scan(f"127.0.0.1:{ports['genset']}")
+    finally:
+        dev.image, dev.fault, dev.dirty = saved[0], saved[1], True
+    assert r.exit_code == 1, r.output
+    assert "non-conformant: model 64203 at 40070: length L = 20, model 64203 defines 24" in r.output
+    assert "controller roles it can fill: none" in r.output and "model 64203 Genset" not in r.output

@@ -258,6 +258,42 @@ def test_simulate_job_policy_on_the_command_line() -> None:
     k = json.loads(ok.stdout)
     assert k["job_policy"] == "green" and k["jobs_total"] > 0 and k["jobs_late_fifo_met"] == 0
     assert 0.0 <= k["cfe_hourly_score"] <= 1.0
+    table = _cli("simulate", site, "--job-policy", "fifo")
+    assert table.returncode == 0 and "Jobs (fifo)" in table.stdout and "of which fifo met" in table.stdout
     bad = _cli("simulate", site, "--json", "--job-policy", "greedy")
     assert bad.returncode == 2 and "--job-policy" in bad.stderr and "fifo, green, optimal, mpc" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_every_pause_is_explained_in_the_event_log(schedules: dict[str, Schedule]) -> None:
+    for name, s in schedules.items():
+        log = s.event_log()
+        counts = log["event"].value_counts()
+        assert counts.get("pause", 0) == counts.get("resume", 0) == s.n_resumes.sum(), name
+        assert counts.get("start", 0) == counts.get("finish", 0) == s.grid.jobs.n, name
+        assert (log.loc[log["event"] != "finish", "reason"] != "").all(), name
+        if name == "fifo":
+            assert counts.get("pause", 0) == 0
+
+
+def test_simulate_out_writes_the_jobs_and_their_event_log(tmp_path: Path) -> None:
+    site = str(Path(__file__).resolve().parents[1] / "examples" / "horinger-ai-room.toml")
+    r = _cli("simulate", site, "--job-policy", "green", "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    jobs = pd.read_csv(tmp_path / "o" / "jobs.csv")
+    events = pd.read_csv(tmp_path / "o" / "job_events.csv")
+    assert len(jobs) > 0 and {"job_id", "start", "finish", "late", "resumes"} <= set(jobs.columns)
+    assert (events["event"] == "pause").sum() == jobs["resumes"].sum()
+
+
+def test_regret_runs_on_the_placed_jobs(site: Site) -> None:
+    import islandgrid
+    from islandgrid.compute.place import site_with_job_policy
+    from islandgrid.simulate.regret import regret_rows
+
+    green = site_with_job_policy(site, "green")
+    _ref, rows = regret_rows(green, ["pv_first"])
+    row = next(r for r in rows if r["strategy"] == "pv_first")
+    sim = islandgrid.simulate(green, "pv_first", baseline=False).kpis
+    assert row["co2_kg"] == pytest.approx(sim["co2_kg"], rel=1e-12)
+    assert row["diesel_hours"] == pytest.approx(sim["diesel_hours"], rel=1e-12)

@@ -40,6 +40,8 @@ def test_outage_and_reconnection_over_modbus_tcp(horinger, twin_vendor):
                 # found by scanning, wherever this vendor put the models
                 assert rig.twin.devices[name].vendor == twin_vendor
                 assert link.sessions[name].found.base == layout(name, twin_vendor).base
+            # an optional point the second vendor leaves unimplemented (802 SoH) is absent, not a number
+            assert ("soh_frac" in await link.read("pcs")) == (twin_vendor == "conformant")
             await rig.run_for(400, {30.0: ("grid_loss", {}), 120.0: ("grid_restore", {})})
             rig.twin.inject_fault("modbus_exception", {"device": "pv"})
             with pytest.raises(DeviceProtocolError):

@@ -10,7 +10,7 @@ import pytest
 
 import islandgrid
 from islandgrid.inputs import grid as grid_inputs
-from islandgrid.scenarios.draws import draw, identity_draws, scenario_rng
+from islandgrid.scenarios.draws import base_year, draw, identity_draws, scenario_rng
 from islandgrid.scenarios.kernel import scenario_kpis
 from islandgrid.scenarios.runner import run_batch, run_scenarios
 from islandgrid.scenarios.study import own_design, run_site, study_inputs
@@ -222,3 +222,48 @@ def test_cli_simulate_scenarios_json_p50_within_one_draw_spread(horinger: Site) 
     one = payload["one_draw"]
     for kpi in ("pv_share", "co2_kg"):
         assert q[kpi]["p10"] < one[kpi] < q[kpi]["p90"], (kpi, one[kpi], q[kpi])
+
+
+def test_size_at_confidence_equals_the_unpruned_pass(horinger: Site) -> None:
+    """The pruned search gives the cheapest holding design of a full pass over every design and scenario."""
+    from islandgrid.scenarios.confident import npc_lower_bound, size_confident
+    from islandgrid.scenarios.summary import at_confidence
+    from islandgrid.site.sizing import SearchRange, SizingSpec
+    from islandgrid.sizing.search import price_designs, site_inputs
+
+    spec = SizingSpec(
+        pv_kwp=SearchRange(values=[100, 200, 300, 400]),
+        battery_kwh=SearchRange(values=[0, 250, 500, 1000]),
+        battery_kw=SearchRange(values=[250]),
+        genset_kw=SearchRange(values=[100]),
+        strategies=["pv_first", "load_following"],
+        pv_share_min=0.40,
+        diesel_hours_max=30,
+        unserved_critical_kwh_max=0,
+    )
+    n, c = 12, 0.75
+    res = size_confident(horinger, spec, n, c, seed=3)
+    assert res.best is not None
+    # the full pass
+    designs = res.one_draw.table[["pv_kwp", "battery_kwh", "battery_kw", "genset_kw", "strategy"]]
+    site_x, inputs = site_inputs(horinger)
+    base = base_year(site_x, inputs)
+    k = run_scenarios(base, param_rows(site_x, designs), n, seed=3)
+    vals = derive(k, horinger.genset.fuel_price_per_l)
+    ok = (
+        (at_confidence(vals["pv_share"], +1, c) >= 0.40 - 1e-9)
+        & (at_confidence(vals["diesel_hours"], -1, c) <= 30 + 1e-6)
+        & (at_confidence(vals["unserved_critical_kwh"], -1, c) <= 1e-6)
+    )
+    flat = pd.DataFrame(k.reshape(-1, len(KPI_COLUMNS)), columns=list(KPI_COLUMNS))
+    flat = pd.concat([designs.loc[designs.index.repeat(n)].reset_index(drop=True), flat], axis=1)
+    npc = np.asarray(price_designs(horinger, flat).npc).reshape(len(designs), n)
+    mean = npc.mean(axis=1)
+    full_best = int(np.flatnonzero(ok)[np.argmin(mean[ok])])
+    got = res.table.iloc[res.best]
+    want = designs.iloc[full_best]
+    assert (got.pv_kwp, got.battery_kwh, got.strategy) == (want.pv_kwp, want.battery_kwh, want.strategy)
+    assert got.npc == pytest.approx(mean[full_best], rel=1e-12)
+    assert res.design_years < len(designs) * n  # and it pruned
+    # the NPC lower bound is below every scenario's NPC of every design (it may prune only what cannot win)
+    assert np.all(npc_lower_bound(horinger, designs)[:, None] <= npc + 1e-6)

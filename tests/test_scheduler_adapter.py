@@ -225,6 +225,12 @@ def test_the_client_reads_the_budget_and_writes_events_over_http(api_url: tuple[
     assert len(doc["slots"]) == 192 and doc["signal"]["level"] == "green"
     c.post_event("compute_release", "job 5: release: PV surplus now", {"job_id": "5", "kw": 5.0})
     assert view.events()[-1]["kind"] == "compute_release" and view.events()[-1]["data"]["job_id"] == "5"
+    c.post_events([("compute_hold", f"job {i}: hold", {"job_id": str(i)}) for i in range(3)])
+    assert [e["data"]["job_id"] for e in view.events()[-3:]] == ["0", "1", "2"]  # one request, in order
+    with pytest.raises(ApiError, match="422"):
+        c.post_events([])
+    with pytest.raises(ApiError, match="422"):
+        c.post_events([("compute_hold", "x", {})] * 1001)
     with pytest.raises(ApiError, match="401"):
         ApiClient(url, "wrong-token-0123456789").post_event("compute_hold", "x", {})
     with pytest.raises(ApiError, match="422"):

@@ -102,6 +102,18 @@ class ComputeEventRequest(BaseModel):
         return data
 
 
+#: Most events one batch may carry.
+MAX_BATCH = 1000
+
+
+class ComputeEventBatch(BaseModel):
+    """Several adapter actions at once, in order: ``{"events": [{"kind": ..., "message": ..., "data": {...}}]}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[ComputeEventRequest] = Field(..., min_length=1, max_length=MAX_BATCH, description="The events")
+
+
 def _unavailable(what: str, exc: Exception) -> HTTPException:
     log.error("compute %s unavailable: %s", what, exc)
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"no compute {what} now: {exc}")
@@ -152,3 +164,16 @@ def get_signal(view: Annotated[ControllerView, Depends(get_view)]) -> ComputeSig
 def post_event(body: ComputeEventRequest, view: Annotated[ControllerView, Depends(get_view)]) -> Event:
     """The adapter reports what it did (held, released, deferred, requeued a job; failed open) and why."""
     return Event.model_validate(view.compute_event(body.kind, body.message, dict(body.data)))
+
+
+@router.post(
+    "/events/batch",
+    response_model=list[Event],
+    tags=["write"],
+    dependencies=[Depends(require_write)],
+    responses=_WRITE_ERRORS,
+    summary="Write up to 1,000 cluster actions into the event log, in order",
+)
+def post_events(body: ComputeEventBatch, view: Annotated[ControllerView, Depends(get_view)]) -> list[Event]:
+    """As ``POST /api/compute/events``, for an iteration that acted on many jobs (one request, not one per job)."""
+    return [Event.model_validate(view.compute_event(e.kind, e.message, dict(e.data))) for e in body.events]

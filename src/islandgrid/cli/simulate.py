@@ -14,7 +14,7 @@ from rich.table import Table
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
 from islandgrid.cli.helpfmt import JOB_POLICY_HELP, RESOLUTION_HELP, STRATEGY_HELP
 from islandgrid.cli.scenario_opts import ClusterOpt, ScenariosOpt, SeedOpt, WorkersOpt
-from islandgrid.reports.kpi_format import KPI_ROWS, fmt_kpi, targets_verdict
+from islandgrid.reports.kpi_format import JOB_KPI_ROWS, KPI_ROWS, fmt_kpi, targets_verdict
 
 
 def kpi_table(kpis: dict[str, Any], baseline: dict[str, Any] | None, title: str, currency: str = "CNY") -> Table:
@@ -30,6 +30,12 @@ def kpi_table(kpis: dict[str, Any], baseline: dict[str, Any] | None, title: str,
         if baseline is not None:
             row.append(fmt_kpi(baseline[key], kind))
         table.add_row(*row)
+    if "jobs_total" in kpis:  # flexible compute: the job KPIs of the policy (the baseline runs fifo)
+        for key, label, unit, kind in JOB_KPI_ROWS:
+            row = [f"{label} ({kpis['job_policy']})" if key == "jobs_total" else label, unit, fmt_kpi(kpis[key], kind)]
+            if baseline is not None:
+                row.append("")
+            table.add_row(*row)
     if baseline is not None and "co2_reduction" in kpis:
         table.add_row("CO2 reduction vs baseline", "%", fmt_kpi(kpis["co2_reduction"], "pct"), "")
     return table

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, err_console, friendly_errors
 from islandgrid.cli.helpfmt import JOB_POLICY_HELP
+from islandgrid.cli.scenario_opts import ClusterOpt, ScenariosOpt, SeedOpt, WorkersOpt
 
 #: KPIs compared between the sizing kernel and a full ``islandgrid.simulate`` re-run.
 VERIFY_KPIS: tuple[str, ...] = (
@@ -82,6 +83,19 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
         show: Annotated[int, typer.Option(help="Pareto rows to print.")] = 15,
         job_policy: Annotated[str | None, typer.Option(help=JOB_POLICY_HELP)] = None,
+        scenarios: ScenariosOpt = None,
+        confidence: Annotated[
+            float,
+            typer.Option(
+                min=0.5,
+                max=0.99,
+                help="With --scenarios: the share of scenarios the targets must hold in (PV share at its "
+                "P10, diesel hours and unserved critical energy at their P90 for 0.9).",
+            ),
+        ] = 0.9,
+        cluster: ClusterOpt = None,
+        workers: WorkersOpt = None,
+        seed: SeedOpt = None,
     ) -> None:
         """Search PV, battery, genset and strategy for the cheapest design (NPC) that meets the targets."""
         import islandgrid
@@ -94,6 +108,13 @@ def register(app: typer.Typer) -> None:
         spec = site.sizing or SizingSpec()
         if site.sizing is None and not json_out:
             err_console().print("no [sizing] section: searching the default ranges with no PV or diesel target")
+        if scenarios is not None:
+            from islandgrid.cli.scenario_size import size_scenarios
+
+            size_scenarios(
+                site, spec, scenarios, confidence, json_out, out, show, cluster, workers, seed, _design_table
+            )
+            return
         with Progress(
             TextColumn("sizing"),
             BarColumn(),

@@ -52,6 +52,11 @@ RUNNING = 1
 PAUSED = 2
 DONE = 3
 
+#: Event kinds and reasons of the event log (``events`` rows: job, interval, kind, reason).
+EV_START, EV_PAUSE, EV_RESUME, EV_FINISH = range(4)
+WHY_WANTS, WHY_GUARD, WHY_FORCED = 10, 11, 12  # why a job starts or resumes
+WHY_NO_BUDGET, WHY_ISLANDED, WHY_NOT_PLANNED, WHY_YIELDS, WHY_NO_ROOM = 1, 2, 3, 4, 5  # why it pauses
+
 #: Row columns of the run table: job, interval, run [min], work [min], resume overhead [min], IT [kWh].
 R_JOB, R_T, R_RUN, R_WORK, R_OVER, R_KWH = range(6)
 N_ROWCOLS = 6
@@ -66,6 +71,17 @@ def factor_integral(fac_cum: np.ndarray, x_min: float) -> float:
     r = x_min - k * period
     i = min(int(r), period - 1)
     return k * fac_cum[period] + fac_cum[i] + (r - i) * (fac_cum[i + 1] - fac_cum[i])
+
+
+@numba.njit(cache=True, inline="always")
+def _event(events: np.ndarray, n_events: np.ndarray, j: int, t: int, kind: int, why: int) -> None:
+    k = n_events[0]
+    if k < events.shape[0]:
+        events[k, 0] = j
+        events[k, 1] = t
+        events[k, 2] = kind
+        events[k, 3] = why
+        n_events[0] = k + 1
 
 
 @numba.njit(cache=True)
@@ -104,13 +120,16 @@ def run_jobs(
     rows: np.ndarray,
     n_rows: np.ndarray,
     flex_it_kwh: np.ndarray,
+    events: np.ndarray,
+    n_events: np.ndarray,
 ) -> None:
     """Step the jobs through intervals ``[t0, t1)`` (see the module docstring).
 
     ``bat`` holds soc_min, soc_max, reserve, green floor [kWh], charge and discharge limits [kW],
     eta_c, eta_d [-] and self-discharge [1/h]. State arrays are updated in place; ``rows`` gets one
     row per job and interval it runs in (``n_rows[0]`` counts them), ``flex_it_kwh`` the jobs' IT
-    energy per interval.
+    energy per interval, ``events`` one row per start, pause, resume and finish with its reason
+    (``EV_*``, ``WHY_*``; ``n_events[0]`` counts them).
     """
     n_jobs = len(peak_kw)
     dt_min = dt_h * 60.0
@@ -118,18 +137,24 @@ def run_jobs(
     mean_fac = fac_cum[period] / period
     soc_min, soc_max, reserve, green_floor = bat[0], bat[1], bat[2], bat[3]
     ch_kw, dis_kw, eta_c, eta_d, sd = bat[4], bat[5], bat[6], bat[7], bat[8]
-    lo = 0
+    act = np.empty(n_jobs, dtype=np.int64)  # released, not done, in release order
+    n_act = 0
+    nxt = 0
+    while nxt < n_jobs and rel_idx[nxt] < t0:
+        if status[nxt] != DONE:
+            act[n_act] = nxt
+            n_act += 1
+        nxt += 1
     cand_buf = np.empty(n_jobs, dtype=np.int64)  # per-interval work arrays, allocated once
     need_buf = np.empty(n_jobs)
     forced_buf = np.empty(n_jobs, dtype=np.bool_)
     stop_buf = np.empty(n_jobs, dtype=np.bool_)
     key_buf = np.empty(n_jobs)
     for t in range(t0, t1):
-        while lo < n_jobs and status[lo] == DONE:
-            lo += 1
-        hi = lo
-        while hi < n_jobs and rel_idx[hi] <= t:
-            hi += 1
+        while nxt < n_jobs and rel_idx[nxt] <= t:
+            act[n_act] = nxt
+            n_act += 1
+            nxt += 1
         # the battery state at the interval's start, after its self-discharge
         s = soc[0] - self_discharge_kwh(soc[0], soc_min, sd, dt_h)
         base_kwh = base_it_kw[t] * pue[t] * dt_h
@@ -138,17 +163,17 @@ def run_jobs(
             budget += discharge_cap_kwh(s, max(green_floor, reserve), dis_kw, eta_d, dt_h)
         # candidates: released, not done
         m = 0
-        for j in range(lo, hi):
+        for q in range(n_act):
+            j = act[q]
             if status[j] != DONE:
+                act[m] = j
+                cand_buf[m] = j
+                paused = resume_min[j] if status[j] == PAUSED else 0.0
+                need_buf[m] = work_min[j] - progress[j] + overhead_left[j] + paused
                 m += 1
+        n_act = m
         cand = cand_buf[:m]
         need = need_buf[:m]
-        m = 0
-        for j in range(lo, hi):
-            if status[j] != DONE:
-                cand[m] = j
-                need[m] = work_min[j] - progress[j] + overhead_left[j] + (resume_min[j] if status[j] == PAUSED else 0.0)
-                m += 1
         # forced: a job whose latest start has come, and every job due no later than a job whose
         # deadline the room's capacity can barely still meet (earliest deadline first: the
         # capacity-time to its deadline, less what jobs still to be released take on average
@@ -226,14 +251,19 @@ def run_jobs(
                 while plan_cur[j] < plan_ptr[j + 1] and plan_t[plan_cur[j]] < t:
                     plan_cur[j] += 1
                 want = plan_cur[j] < plan_ptr[j + 1] and plan_t[plan_cur[j]] == t
+            why_not = WHY_NOT_PLANNED
             e_kwh = peak_kw[j] * mean_fac * pue[t] * dt_h
             if mode == GREEN:
                 want = budget >= e_kwh - _EPS
+                why_not = WHY_NO_BUDGET if grid_up[t] else WHY_ISLANDED
             if pressure and not forced[i] and mode != FIFO:
                 want = False
+                why_not = WHY_YIELDS
             want = want or forced[i]
             if g_pressure and t < guard_idx[j]:
                 want = False
+                why_not = WHY_YIELDS
+            why_run = WHY_GUARD if t >= guard_idx[j] else (WHY_FORCED if forced[i] else WHY_WANTS)
             if status[j] == RUNNING and not stoppable[i]:
                 if not want:
                     # pausing needs a checkpoint: run on to the next one, or on if none comes in time
@@ -244,6 +274,8 @@ def run_jobs(
                         to_ck = c - (progress[j] % c)
                         if to_ck >= work_min[j] - progress[j] - _EPS or to_ck > dt_min + _EPS:
                             want = True
+                if not want:
+                    _event(events, n_events, j, t, EV_PAUSE, why_not)
             elif want and peak_kw[j] <= cap + _EPS:
                 cap -= peak_kw[j]
             else:
@@ -253,6 +285,7 @@ def run_jobs(
                         g_pressure = True
                 if status[j] == RUNNING:
                     status[j] = PAUSED  # stops at the checkpoint it stands at
+                    _event(events, n_events, j, t, EV_PAUSE, WHY_NO_ROOM if want else why_not)
                 continue
             if want:
                 budget -= e_kwh
@@ -260,9 +293,11 @@ def run_jobs(
             avail = dt_min
             if status[j] == WAITING:
                 start_min[j] = t * dt_min
+                _event(events, n_events, j, t, EV_START, why_run)
             elif status[j] == PAUSED:
                 overhead_left[j] += resume_min[j]
                 n_resumes[j] += 1
+                _event(events, n_events, j, t, EV_RESUME, why_run)
             ov = min(overhead_left[j], avail)
             overhead_left[j] -= ov
             avail -= ov
@@ -292,6 +327,7 @@ def run_jobs(
                 progress[j] = work_min[j]
                 status[j] = DONE
                 finish_min[j] = t * dt_min + ov + w
+                _event(events, n_events, j, t, EV_FINISH, 0)
             elif want:
                 status[j] = RUNNING
             else:

@@ -18,6 +18,19 @@ from islandgrid.compute.jobs import Jobs
 from islandgrid.inputs.load import node_it_minute_factor
 from islandgrid.strategy.base import DispatchProblem
 
+#: The event log's reasons in words.
+EVENT_REASONS: dict[int, str] = {
+    jk.WHY_WANTS: "the policy runs it (fifo: released; green: PV surplus or battery above its green floor; "
+    "optimal/mpc: planned)",
+    jk.WHY_GUARD: "guarded: fifo would run it now and meet its deadline",
+    jk.WHY_FORCED: "forced: its deadline (latest start) or the room's capacity-time to a deadline",
+    jk.WHY_NO_BUDGET: "no green budget: PV below the inflexible load and the battery at its green floor",
+    jk.WHY_ISLANDED: "islanded: jobs run on PV surplus only (no diesel, the battery kept for the outage)",
+    jk.WHY_NOT_PLANNED: "not in the plan for this interval",
+    jk.WHY_YIELDS: "yields the room to a guarded or forced job",
+    jk.WHY_NO_ROOM: "no room: the room's capacity is taken by jobs ahead of it",
+}
+
 
 @dataclass(frozen=True)
 class JobGrid:
@@ -119,6 +132,9 @@ class Schedule:
     rows : pandas.DataFrame
         One row per job and interval it ran in: job (index into the jobs), t (interval), run_min,
         work_min, overhead_min (resume cost paid), it_kwh.
+    events : pandas.DataFrame
+        The event log: one row per start, pause, resume and finish (job, t, kind, why; the codes of
+        :mod:`islandgrid.compute.kernel`, in words by :meth:`event_log`).
     start_min, finish_min : ndarray
         Per job, from the first interval's start [min]; NaN if it never started / finished.
     n_resumes : ndarray of int
@@ -129,6 +145,7 @@ class Schedule:
     grid: JobGrid
     policy: str
     rows: pd.DataFrame
+    events: pd.DataFrame
     start_min: np.ndarray
     finish_min: np.ndarray
     n_resumes: np.ndarray
@@ -142,6 +159,19 @@ class Schedule:
     def load_kw(self) -> np.ndarray:
         """The room's demand: (inflexible IT + jobs) × PUE [kW]."""
         return (self.grid.base_it_kw + self.flex_it_kw) * self.grid.pue
+
+    def event_log(self) -> pd.DataFrame:
+        """The event log in words: time (interval start), job, event and its reason."""
+        kinds = {jk.EV_START: "start", jk.EV_PAUSE: "pause", jk.EV_RESUME: "resume", jk.EV_FINISH: "finish"}
+        e = self.events
+        return pd.DataFrame(
+            {
+                "time": self.grid.index[e["t"].to_numpy()],
+                "job_id": self.grid.jobs.job_id[e["job"].to_numpy()],
+                "event": [kinds[k] for k in e["kind"]],
+                "reason": [EVENT_REASONS.get(int(w), "") for w in e["why"]],
+            }
+        )
 
     def finish_time(self) -> pd.DatetimeIndex:
         """Finish times (NaT for a job not finished in the period)."""
@@ -192,6 +222,9 @@ class JobRunner:
         bound = np.ceil(self.work_min / dt_min) + 2 + 3 * pauses + np.ceil(pauses * j.resume_cost_min / dt_min)
         self.rows = np.empty((int(bound.sum()) + 1, jk.N_ROWCOLS))  # rows [0, n_rows) are written
         self.n_rows = np.zeros(1, dtype=np.int64)
+        # at most a start, a finish and a pause and a resume per checkpoint of each job
+        self.events = np.empty((int(2 * j.n + 2 * pauses.sum()) + 1, 4), dtype=np.int64)
+        self.n_events = np.zeros(1, dtype=np.int64)
         self.flex_it_kwh = np.zeros(grid.n)
         self.t = 0
 
@@ -235,6 +268,8 @@ class JobRunner:
             self.rows,
             self.n_rows,
             self.flex_it_kwh,
+            self.events,
+            self.n_events,
         )
         self.t = t1
 
@@ -268,10 +303,13 @@ class JobRunner:
                 "it_kwh": r[:, jk.R_KWH],
             }
         )
+        ev = self.events[: int(self.n_events[0])]
+        events = pd.DataFrame({"job": ev[:, 0], "t": ev[:, 1], "kind": ev[:, 2], "why": ev[:, 3]})
         return Schedule(
             grid=self.grid,
             policy=policy,
             rows=rows,
+            events=events,
             start_min=self.start_min.copy(),
             finish_min=self.finish_min.copy(),
             n_resumes=self.n_resumes.copy(),

@@ -29,7 +29,7 @@ from islandgrid.devices.sunspec import (
     scaled,
     to_raw,
 )
-from islandgrid.errors import DeviceError, DeviceProtocolError
+from islandgrid.errors import DeviceProtocolError
 
 Reader = Callable[[int, int], Awaitable[list[int]]]
 #: A device with more models than this is treated as a broken chain.
@@ -96,10 +96,6 @@ class DeviceScan:
         return out
 
 
-def _expected_length(d: ModelDef) -> int:
-    return d.length
-
-
 async def scan(read: Reader, bases: tuple[int, ...] = SUNSPEC_BASES) -> DeviceScan:
     """Find the SunSpec marker and walk the model chain.
 
@@ -143,7 +139,7 @@ async def scan(read: Reader, bases: tuple[int, ...] = SUNSPEC_BASES) -> DeviceSc
         except ModelDefinitionError:
             d = None
         issue = ""
-        if d is not None and length != _expected_length(d):
+        if d is not None and length != d.length:
             issue = f"length L = {length}, model {mid} defines {d.length}"
         models.append(FoundModel(mid, addr, length, d, issue))
         addr += 2 + length
@@ -325,6 +321,6 @@ async def read_points(dev: BoundDevice, read: Reader) -> tuple[dict[str, float],
     for addr, count in dev.blocks:
         got = await read(addr, count)
         if len(got) != count:
-            raise DeviceError(f"{dev.role.device}: asked {count} registers at {addr}, got {len(got)}")
+            raise DeviceProtocolError(f"{dev.role.device}: asked {count} registers at {addr}, got {len(got)}")
         regs.update(zip(range(addr, addr + count), got, strict=True))
     return dev.decode(regs), regs

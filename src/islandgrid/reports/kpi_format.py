@@ -30,6 +30,21 @@ KPI_ROWS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+#: Rows of the job KPIs, shown when a run has flexible compute (key, label, unit, kind).
+JOB_KPI_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("jobs_total", "Jobs", "", "int"),
+    ("jobs_infeasible", "Jobs infeasible even alone", "", "int"),
+    ("jobs_late", "Jobs late (feasible ones)", "", "int"),
+    ("jobs_late_fifo_met", "of which fifo met", "", "int"),
+    ("job_delay_h_mean", "Job delay, mean", "h", "f1"),
+    ("job_delay_h_p95", "Job delay, 95th percentile", "h", "f1"),
+    ("gpu_hours", "GPU hours", "GPU h", "int"),
+    ("job_resumes", "Job resumes", "", "int"),
+    ("flexible_energy_shifted_kwh", "Job energy moved vs fifo", "MWh", "mwh"),
+    ("cfe_hourly_score", "Hourly CFE score", "%", "pct"),
+)
+
+
 def fmt_kpi(value: float, kind: str) -> str:
     """Format a KPI value for a table (``kind`` picks the unit scaling and digits)."""
     formats = {

@@ -10,13 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from islandgrid.compute.checks import late_jobs
 from islandgrid.reports import plots
 from islandgrid.reports.kpi_format import KPI_ROWS, fmt_kpi
 from islandgrid.simulate.result import Result
 
 
 def write_outputs(result: Result, out_dir: Path) -> None:
-    """Write flows.parquet, flows.csv, kpis.json and report.html into ``out_dir``.
+    """Write flows.parquet, flows.csv, kpis.json and report.html into ``out_dir`` (and, with flexible
+    compute, jobs.csv: each job's times and outcome, and job_events.csv: every start, pause, resume
+    and finish with its reason).
 
     The flows files hold the flows, SoC and the carbon-flow columns, with the
     interval start in local time (ISO 8601 with offset).
@@ -28,6 +31,16 @@ def write_outputs(result: Result, out_dir: Path) -> None:
     table.to_csv(out_dir / "flows.csv", float_format="%.6g")
     (out_dir / "kpis.json").write_text(json.dumps(result.kpis, indent=2, default=float) + "\n", encoding="utf-8")
     (out_dir / "report.html").write_text(render_report(result), encoding="utf-8")
+    if result.jobs is not None:
+        s = result.jobs.schedule
+        jobs = s.grid.jobs.frame()
+        jobs["start"] = s.grid.index[0] + pd.to_timedelta(s.start_min, unit="min")
+        jobs["finish"] = s.finish_time()
+        jobs["late"] = late_jobs(s)
+        jobs["feasible"] = s.grid.feasible()
+        jobs["resumes"] = s.n_resumes
+        jobs.to_csv(out_dir / "jobs.csv", index=False, float_format="%.6g")
+        s.event_log().to_csv(out_dir / "job_events.csv", index=False)
 
 
 def genset_runs(result: Result) -> pd.DataFrame:

@@ -76,6 +76,7 @@ def run_scenarios(
     params: np.ndarray,
     n: int,
     *,
+    k0: int = 0,
     seed: int | None = None,
     cluster: str | None = None,
     workers: int | None = None,
@@ -93,6 +94,8 @@ def run_scenarios(
         Design rows (:func:`islandgrid.sizing.designs.param_rows`).
     n : int
         Number of scenarios.
+    k0 : int
+        First scenario (scenarios k0..k0+n-1; the same draws as in any other run of that seed).
     seed : int, optional
         Defaults to ``[scenarios] seed``.
     cluster : str, optional
@@ -109,7 +112,7 @@ def run_scenarios(
     if n < 1:
         raise InputError("the number of scenarios must be at least 1", field="--scenarios", value=n, fix="give N >= 1")
     seed = base.spec.seed if seed is None else seed
-    parts = _batches(n, batch or base.spec.batch)
+    parts = [(a + k0, b + k0) for a, b in _batches(n, batch or base.spec.batch)]
     params = np.ascontiguousarray(params, dtype=float)
     act = np.ones(params.shape[0], dtype=np.bool_) if active is None else np.asarray(active, dtype=np.bool_)
     addr = scheduler_address(cluster)

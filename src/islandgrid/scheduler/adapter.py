@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 #: Without a budget this long, fail open [s].
 FAIL_OPEN_S = 900.0
 #: Events kept for re-sending while the API is away.
-BACKLOG_MAX = 1000
+BACKLOG_MAX = 5000
+#: Events per batch request.
+EVENT_BATCH = 500
 _EVENT_KIND = {
     "hold": "compute_hold",
     "release": "compute_release",
@@ -174,14 +176,27 @@ class Adapter:
         self.backlog: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=BACKLOG_MAX)
 
     # ------------------------------------------------------------------ events
-    def event(self, kind: str, message: str, **data: Any) -> None:
-        """Log an event and send it to the controller (kept for later when the API is away)."""
+    def event(self, kind: str, message: str, *, send: bool = True, **data: Any) -> None:
+        """Log an event and send it to the controller (kept for later when the API is away).
+
+        ``send=False`` only queues it: :meth:`record` sends an iteration's events in batches.
+        """
         (log.error if kind == "compute_alarm" else log.info)("%s: %s", kind, message)
         self.backlog.append((kind, message, data))
-        self.flush_events()
+        if send:
+            self.flush_events()
 
     def flush_events(self) -> None:
-        """Send the kept events, oldest first, until one fails."""
+        """Send the kept events, oldest first, until one fails; in batches where the source takes them."""
+        batch = getattr(self.source, "post_events", None)
+        while len(self.backlog) > 1 and callable(batch):
+            chunk = [self.backlog[i] for i in range(min(len(self.backlog), EVENT_BATCH))]
+            try:
+                batch(chunk)
+            except DeviceError:
+                return
+            for _ in chunk:
+                self.backlog.popleft()
         while self.backlog:
             kind, message, data = self.backlog[0]
             try:
@@ -233,6 +248,7 @@ class Adapter:
             self.event(
                 "compute_hold",
                 f"job {job_id}: submitted held and marked flex: the adapter takes over its hold",
+                send=False,
                 job_id=job_id,
                 code="adopted",
             )
@@ -262,7 +278,7 @@ class Adapter:
         for o in outcomes:
             a = o.action
             if not o.ok:
-                self.event("compute_alarm", f"job {a.job_id}: {a.kind} failed: {o.error}", job_id=a.job_id)
+                self.event("compute_alarm", f"job {a.job_id}: {a.kind} failed: {o.error}", send=False, job_id=a.job_id)
                 continue
             if not self.dry_run:
                 if a.kind in ("hold", "requeue"):
@@ -277,9 +293,10 @@ class Adapter:
             data: dict[str, Any] = {"job_id": a.job_id, "code": a.code, "kw": a.kw, "dry_run": self.dry_run}
             if a.begin_epoch_s is not None:
                 data["begin_epoch_s"] = round(a.begin_epoch_s, 1)
-            self.event(_EVENT_KIND[a.kind], f"job {a.job_id}: {a.kind}: {a.reason}", **data)
+            self.event(_EVENT_KIND[a.kind], f"job {a.job_id}: {a.kind}: {a.reason}", send=False, **data)
         if not self.dry_run:
             save_owned(self.state_path, self.owned)
+        self.flush_events()
 
     def record_runs(self, jobs: list[Job], requeued: list[str], now_s: float) -> None:
         """Write finished runs (and runs ended by a requeue) to the runs file, with their actual times."""

@@ -75,6 +75,11 @@ class ApiClient:
         """``POST /api/compute/events``."""
         self._call("POST", "/api/compute/events", json={"kind": kind, "message": message[:500], "data": data})
 
+    def post_events(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """``POST /api/compute/events/batch``: several events in one request, in order (at most 1,000)."""
+        body = [{"kind": k, "message": m[:500], "data": d} for k, m, d in events]
+        self._call("POST", "/api/compute/events/batch", json={"events": body})
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from islandgrid.compute.place import place_jobs
 from islandgrid.dispatch.registry import get_strategy, strategy_factories
 from islandgrid.inputs.series import build_inputs
 from islandgrid.simulate.engine import run_problem
@@ -54,7 +55,8 @@ def regret_rows(
     resolution: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Simulate every strategy and its regret against the perfect-foresight reference.
+    """Simulate every strategy and its regret against the perfect-foresight reference (with a ``[compute]``
+    section, on the load of the jobs as its policy places them).
 
     Returns
     -------
@@ -70,6 +72,8 @@ def regret_rows(
     # the reference runs first (its silent HiGHS instance also keeps highspy's one-off banner off stdout)
     names = [ref, *(n for n in names if n != ref)]
     inputs = build_inputs(site, resolution)
+    if site.compute is not None:  # flexible jobs: placed once by the job policy, the same load for every strategy
+        inputs = place_jobs(site, inputs).inputs
     problem = build_problem(site, inputs)
     results: dict[str, dict[str, Any]] = {}
     for name in names:

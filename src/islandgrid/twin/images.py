@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from islandgrid.devices.roles import BMS_STATE_CONNECTED, BMS_STATE_FAULT, role
 from islandgrid.devices.states import PCS_FORM, PCS_OFF
-from islandgrid.devices.sunspec import ModelDef, model_def
+from islandgrid.devices.sunspec import model_def
 from islandgrid.twin.plant import Plant
 
 #: A point's value in SunSpec engineering units (a string for Common's, None = unimplemented).
@@ -261,8 +261,3 @@ def sunspec_values(device: str, plant: Plant, logical: dict[str, float]) -> dict
     if device == "genset":
         v[(64203, "Hz")] = m["bus_hz"] if plant.genset_state == 2 else 0.0
     return v
-
-
-def known_models(lay: DeviceLayout) -> list[ModelDef | None]:
-    """The definitions of a layout's models (None for the opaque vendor block)."""
-    return [None if mid == UNKNOWN_VENDOR_MODEL else model_def(mid) for mid in lay.models]
