@@ -67,7 +67,7 @@ def test_regret_table() -> None:
     ("args", "fragment"),
     [
         (("-s", "nope"), "simulation.strategy"),
-        (("--resolution", "5min", "-s", "pv_first"), "--resolution"),
+        (("--resolution", "7min", "-s", "pv_first"), "--resolution"),
     ],
 )
 def test_regret_bad_input_exits_2_nothing_written(tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:
