@@ -267,3 +267,30 @@ def test_size_at_confidence_equals_the_unpruned_pass(horinger: Site) -> None:
     assert res.design_years < len(designs) * n  # and it pruned
     # the NPC lower bound is below every scenario's NPC of every design (it may prune only what cannot win)
     assert np.all(npc_lower_bound(horinger, designs)[:, None] <= npc + 1e-6)
+
+
+def test_economics_over_scenarios_and_prices(horinger: Site) -> None:
+    """NPC saving = baseline NPC - microgrid NPC per scenario; prices of scenario k independent of N;
+    with no price span the price factors are exactly 1; the CLI prints ordered quantiles."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from islandgrid.cli.main import app
+    from islandgrid.scenarios.econ import economics_scenarios
+
+    a = economics_scenarios(horinger, 20, seed=2)["per_scenario"]
+    b = economics_scenarios(horinger, 10, seed=2)["per_scenario"]
+    assert np.allclose(a["saving"], a["npc_baseline"] - a["npc"], rtol=1e-12)
+    assert np.array_equal(a["npc"][:10], b["npc"])
+    assert np.all(np.abs(a["fuel_factor"] - 1.0) <= 0.3)
+    flat = economics_scenarios(horinger, 5, seed=2, span_frac=0.0)["per_scenario"]
+    assert np.all(flat["fuel_factor"] == 1.0) and np.all(flat["carbon_factor"] == 1.0)
+    assert not np.array_equal(flat["npc"], a["npc"][:5])  # the price draws are used
+    r = CliRunner().invoke(
+        app, ["economics", str(EXAMPLES / "horinger-ai-room.toml"), "--scenarios", "20", "--seed", "2", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    q = json.loads(r.stdout)["quantiles"]
+    for k in ("npc", "npc_baseline", "saving", "simple_payback_years", "discounted_payback_years"):
+        assert q[k]["p10"] <= q[k]["p50"] <= q[k]["p90"]

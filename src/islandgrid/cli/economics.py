@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from islandgrid.cli.common import atomic_dir, friendly_errors
+from islandgrid.cli.scenario_opts import ClusterOpt, ScenariosOpt, SeedOpt, WorkersOpt, scenario_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +23,10 @@ def register(app: typer.Typer) -> None:
         site_file: Annotated[Path, typer.Argument(help="The TOML site file.")],
         out: Annotated[Path | None, typer.Option(help="Write tornado.html and costs.csv here.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print the headline figures as JSON.")] = False,
+        scenarios: ScenariosOpt = None,
+        cluster: ClusterOpt = None,
+        workers: WorkersOpt = None,
+        seed: SeedOpt = None,
     ) -> None:
         """Life-cycle cost of the site's design beside the grid + diesel baseline."""
         import islandgrid
@@ -29,6 +34,9 @@ def register(app: typer.Typer) -> None:
         from islandgrid.economics.sensitivity import tornado, write_tornado
 
         site = islandgrid.load_site(site_file)
+        if scenarios is not None:
+            _economics_scenarios(site, scenarios, json_out, out, cluster, workers, seed)
+            return
         result = islandgrid.simulate(site)
         rep = run_economics(result)
         rows = tornado(rep, site.economics)
@@ -68,3 +76,43 @@ def register(app: typer.Typer) -> None:
         console.print(sens)
         if out is not None:
             console.print(f"wrote {out}/tornado.html, costs.csv")
+
+
+def _economics_scenarios(
+    site: object, n: int, json_out: bool, out: Path | None, cluster: str | None, workers: int | None, seed: int | None
+) -> None:
+    """NPC, saving and payback as P10/P50/P90 over scenario years and price ranges."""
+    import pandas as pd
+
+    from islandgrid.scenarios.econ import economics_scenarios
+
+    with scenario_bar("scenarios", disable=json_out) as step:
+        r = economics_scenarios(site, n, seed=seed, cluster=cluster, workers=workers, progress=step)  # type: ignore[arg-type]
+    payload = {k: r[k] for k in ("scenarios", "seed", "price_span_frac", "quantiles")}
+    if out is not None:
+        with atomic_dir(out) as tmp:
+            pd.DataFrame(r["per_scenario"]).rename_axis("scenario").to_csv(tmp / "economics_scenarios.csv")
+            (tmp / "economics_scenarios.json").write_text(json.dumps(payload, indent=1, default=float))
+    if json_out:
+        typer.echo(json.dumps(payload, default=float))
+        return
+    cur = site.economics.currency  # type: ignore[attr-defined]
+    span = round(100 * r["price_span_frac"])
+    table = Table(
+        title=f"{site.location.name}: {n:,} scenario years, fuel, grid and carbon prices each within +-{span} %",  # type: ignore[attr-defined]
+        title_justify="left",
+    )
+    for h in ("figure", "P10", "P50", "P90", "mean"):
+        table.add_column(h, justify="right")
+    q = r["quantiles"]
+    for key, label, fmt in (
+        ("npc", f"NPC microgrid [{cur}]", "{:,.0f}"),
+        ("npc_baseline", f"NPC grid + diesel baseline [{cur}]", "{:,.0f}"),
+        ("saving", f"NPC saving [{cur}]", "{:,.0f}"),
+        ("simple_payback_years", "simple payback [years]", "{:.1f}"),
+        ("discounted_payback_years", "discounted payback [years]", "{:.1f}"),
+    ):
+        table.add_row(label, *(fmt.format(q[key][c]) for c in ("p10", "p50", "p90", "mean")))
+    Console().print(table)
+    if out is not None:
+        Console().print(f"wrote {out}/economics_scenarios.csv, economics_scenarios.json")

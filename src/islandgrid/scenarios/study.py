@@ -38,6 +38,7 @@ class SiteScenarios:
     one_draw: dict[str, float]
     baseline_co2_kg: np.ndarray
     seed: int
+    baseline_values: dict[str, np.ndarray] | None = None
 
     def frame(self) -> pd.DataFrame:
         """One row per scenario, one column per KPI."""
@@ -114,6 +115,7 @@ def run_site(
         one_draw={k: float(v) for k, v in one_vals.items()},
         baseline_co2_kg=derive(kpis[1], fuel)["co2_kg"],
         seed=seed,
+        baseline_values=derive(kpis[1], fuel),
     )
 
 
