@@ -294,3 +294,35 @@ def test_economics_over_scenarios_and_prices(horinger: Site) -> None:
     q = json.loads(r.stdout)["quantiles"]
     for k in ("npc", "npc_baseline", "saving", "simple_payback_years", "discounted_payback_years"):
         assert q[k]["p10"] <= q[k]["p50"] <= q[k]["p90"]
+
+
+def test_fleet_hubs_and_bad_fleet_file(horinger: Site, tmp_path: Path) -> None:
+    """The hub at Horinger's own place, weather and factor gives the site's own scenario results; a fleet
+    with both forms is exit 2 naming the field; --out writes the Parquet results."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from islandgrid.cli.main import app
+
+    fleet = tmp_path / "fleet.toml"
+    text = (
+        (EXAMPLES / "fleet-hubs.toml")
+        .read_text()
+        .replace('site = "horinger-ai-room.toml"', f'site = "{EXAMPLES}/horinger-ai-room.toml"')
+    )
+    text = text.replace('epw = "data/', f'epw = "{EXAMPLES}/data/')
+    fleet.write_text(text)
+    r = CliRunner().invoke(app, ["fleet", str(fleet), "--scenarios", "6", "--json", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["sites"]
+    assert [x["site"] for x in rows][:2] == ["Horinger (Inner Mongolia)", "Yinchuan (Ningxia)"]
+    own = run_site(horinger, 6)
+    assert rows[0]["pv_share_p50"] == pytest.approx(float(np.quantile(own.values["pv_share"], 0.5)), rel=1e-12)
+    assert rows[3]["pv_share_p50"] < rows[0]["pv_share_p50"]  # Guiyang: the low-sun contrast case
+    long = pd.read_parquet(tmp_path / "o" / "fleet.parquet")
+    assert len(long) == 4 * 6 and set(long["site"]) == {x["site"] for x in rows}
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("[fleet]\n", '[fleet]\nsites = ["x.toml"]\n'))
+    r = CliRunner().invoke(app, ["fleet", str(bad)])
+    assert r.exit_code == 2 and "fleet.sites" in r.output

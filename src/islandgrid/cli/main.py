@@ -9,6 +9,7 @@ from islandgrid.cli.compute import register as register_compute
 from islandgrid.cli.devices import register as register_devices
 from islandgrid.cli.economics import register as register_economics
 from islandgrid.cli.factors import register as register_factors
+from islandgrid.cli.fleet import register as register_fleet
 from islandgrid.cli.forecast import register as register_forecast
 from islandgrid.cli.helpfmt import use_help_classes
 from islandgrid.cli.ledger import register as register_ledger
@@ -39,6 +40,7 @@ register_simulate(app)
 register_size(app)
 register_resilience(app)
 register_economics(app)
+register_fleet(app)
 register_forecast(app)
 register_regret(app)
 register_ledger(app)

@@ -50,3 +50,19 @@ def cdf_figure(values: dict[str, np.ndarray], one_draw: dict[str, Any] | None, t
 def write_cdfs(values: dict[str, np.ndarray], one_draw: dict[str, Any] | None, title: str, path: Path) -> None:
     """The CDF page as self-contained HTML (works offline)."""
     cdf_figure(values, one_draw, title).write_html(path, include_plotlyjs=True, full_html=True)
+
+
+def write_fleet_chart(long: Any, title: str, path: Path) -> None:
+    """Box plots per site of PV share, diesel hours and CO2 over the scenarios, self-contained HTML.
+
+    ``long`` has one row per site and scenario (columns ``site`` and the KPIs).
+    """
+    panels = [k for k in CDF_KPIS if k[0] != "unserved_critical_kwh"]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[f"{t} [{u}]" for _, t, _, u in panels])
+    for j, (key, _, scale, _) in enumerate(panels):
+        for site, g in long.groupby("site", sort=False):
+            fig.add_trace(
+                go.Box(y=g[key] * scale, name=str(site), boxpoints=False, showlegend=j == 0), row=1, col=j + 1
+            )
+    fig.update_layout(title=title, height=520, template="plotly_white")
+    fig.write_html(path, include_plotlyjs=True, full_html=True)
