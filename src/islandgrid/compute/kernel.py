@@ -61,6 +61,8 @@ WHY_NO_BUDGET, WHY_ISLANDED, WHY_NOT_PLANNED, WHY_YIELDS, WHY_NO_ROOM = 1, 2, 3,
 R_JOB, R_T, R_RUN, R_WORK, R_OVER, R_KWH = range(6)
 N_ROWCOLS = 6
 _EPS = 1e-9
+#: ``guard_idx`` of a job without a guard (``fifo`` missed its deadline, or no guard is given).
+NO_GUARD = np.iinfo(np.int64).max
 
 
 @numba.njit(cache=True, inline="always")
@@ -198,7 +200,7 @@ def run_jobs(
         stoppable[:] = False
         for i in range(m):
             j = cand[i]
-            if dl_idx[j] <= force_dl:
+            if dl_idx[j] <= force_dl and guard_idx[j] == NO_GUARD:
                 forced[i] = True
             if t >= guard_idx[j]:
                 forced[i] = True
@@ -234,6 +236,11 @@ def run_jobs(
             j = cand[i]
             if guard_idx[j] <= t + 1:
                 guard_next += peak_kw[j]
+        k = nxt  # and the jobs released next interval that are guarded from it
+        while k < n_jobs and rel_idx[k] <= t + 1:
+            if guard_idx[k] <= t + 1:
+                guard_next += peak_kw[k]
+            k += 1
         if guard_next > 0.0:
             held = 0.0
             for i in range(m):

@@ -14,15 +14,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from islandgrid.compute import kernel as jk
 from islandgrid.compute.checks import check_schedule
 from islandgrid.compute.jobs import Jobs, read_jobs_csv
 from islandgrid.compute.policies import PlacementInfo, get_job_policy, job_policies
-from islandgrid.compute.schedule import JobGrid, Schedule
-from islandgrid.compute.synthetic import synthetic_jobs
+from islandgrid.compute.schedule import JobGrid, JobRunner, Schedule
+from islandgrid.compute.synthetic import queue_deadlines, synthetic_jobs
 from islandgrid.errors import SimulationError
 from islandgrid.inputs.series import InputSeries
 from islandgrid.site.compute import ComputeSpec
 from islandgrid.site.spec import Site
+from islandgrid.strategy.base import DispatchProblem
 from islandgrid.strategy.problem import build_problem
 
 
@@ -72,18 +74,34 @@ def with_it_load(site: Site, inputs: InputSeries, it_kw: np.ndarray) -> InputSer
     return replace(inputs, frame=frame)
 
 
-def site_jobs(site: Site, inputs: InputSeries, base_it_kw: np.ndarray) -> Jobs:
-    """The jobs file, or the synthetic stream matching the flexible share of the profile."""
+def site_jobs(site: Site, inputs: InputSeries, base_it_kw: np.ndarray, problem: DispatchProblem | None = None) -> Jobs:
+    """The jobs file, or the synthetic stream matching the flexible share of the profile.
+
+    A jobs file keeps its own deadlines. The synthetic stream's deadlines follow ``[compute]
+    deadline_basis``: with ``queue`` (the default) each is the job's finish under ``fifo`` on the room's
+    spare capacity plus the slack (:func:`islandgrid.compute.synthetic.queue_deadlines`), the finish
+    taken from the one fifo kernel run (fifo's placement does not depend on deadlines). ``problem``:
+    the plant on the inflexible load (built here when not given).
+    """
     spec = compute_spec(site)
     src = str(site.source) if site.source else None
     rating = site.load.it_kw
     if spec.jobs_csv is not None:
         return read_jobs_csv(spec.jobs_csv, site.location.tz, rating)
-    it = inputs.frame["it_kw"].to_numpy()
-    idx = inputs.frame.index
+    f = inputs.frame
+    it = f["it_kw"].to_numpy()
+    idx = pd.DatetimeIndex(f.index)
     end = idx[-1] + pd.Timedelta(hours=inputs.dt_h)
     flex_kwh = float((it - base_it_kw).sum() * inputs.dt_h)
-    return synthetic_jobs(spec, idx[0], end, flex_kwh, rating - float(base_it_kw.max()), source=src)
+    jobs = synthetic_jobs(spec, idx[0], end, flex_kwh, rating - float(base_it_kw.max()), source=src)
+    if spec.deadline_basis == "release":
+        return jobs
+    if problem is None:
+        problem = build_problem(site, with_it_load(site, inputs, base_it_kw))
+    grid = JobGrid.build(jobs, idx, inputs.dt_h, base_it_kw, f["pue"].to_numpy(), rating)
+    fifo = JobRunner(grid, problem, jk.FIFO)
+    fifo.run(grid.n)
+    return queue_deadlines(jobs, idx[0], end, fifo.finish_min, spec.deadline_slack_h)
 
 
 def place_jobs(site: Site, inputs: InputSeries, policy: str | None = None) -> JobRun:
@@ -94,10 +112,9 @@ def place_jobs(site: Site, inputs: InputSeries, policy: str | None = None) -> Jo
     place = get_job_policy(name, source=None if policy else (str(site.source) if site.source else None))
     f = inputs.frame
     base_it = f["it_kw"].to_numpy() * (1.0 - spec.flexible_frac)
-    jobs = site_jobs(site, inputs, base_it)
+    problem = build_problem(site, with_it_load(site, inputs, base_it))
+    jobs = site_jobs(site, inputs, base_it, problem)
     grid = JobGrid.build(jobs, pd.DatetimeIndex(f.index), inputs.dt_h, base_it, f["pue"].to_numpy(), site.load.it_kw)
-    base_inputs = with_it_load(site, inputs, base_it)
-    problem = build_problem(site, base_inputs)
     fifo, _ = job_policies()["fifo"](grid, problem, spec)
     check_schedule(fifo)
     schedule, info = (fifo, PlacementInfo()) if name == "fifo" else place(grid, problem, spec)

@@ -60,23 +60,27 @@ def _fifo(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[S
 
 #: Shares of the time ``fifo`` finishes a job before its deadline by which a policy may first defer it
 #: beyond ``fifo``'s start (the kernel's guard), tried in turn [-].
-GUARD_SLACK_SHARES = (0.5, 0.25, 0.1)
+GUARD_SLACK_SHARES = (1.0, 0.5, 0.25, 0.1)
 #: Rounds of repair per share (a job ``fifo`` met and the policy missed gets ``fifo``'s own start).
 GUARD_REPAIRS = 3
 
 
 def guarded(
     grid: JobGrid, problem: DispatchProblem, replay: Callable[[np.ndarray], JobRunner], name: str
-) -> tuple[Schedule, int]:
+) -> tuple[Schedule, int, bool]:
     """Run a policy (``replay``: guard -> its finished runner) under guards from ``fifo`` until it misses no deadline
     ``fifo`` meets.
 
     Every job ``fifo`` met is guarded from ``fifo``'s start plus a share of its spare time
     (``GUARD_SLACK_SHARES``, largest first); a job the policy then misses gets ``fifo``'s own start and
     the policy runs again (``GUARD_REPAIRS`` rounds per share); the first run that misses none is
-    returned. With every guard at ``fifo``'s start the guarded jobs at any time are among those
-    ``fifo`` runs then and go first (the kernel), so each finishes no later than under ``fifo``: that
-    run is the last resort. Returns the schedule and the number of runs it took.
+    returned. Then every guard goes to ``fifo``'s start: the guarded jobs at any time are then among
+    those ``fifo`` runs, go first, and the jobs not guarded pause at their checkpoints one interval
+    before the guarded would not fit (the kernel), so each finishes no later than under ``fifo`` —
+    except where a running job cannot reach a checkpoint in time (a resume cost, a checkpoint interval
+    longer than the step). Should that run still miss one, ``fifo``'s own placement is returned: the
+    promise holds unconditionally. Returns the schedule, the number of runs and whether it fell back to
+    ``fifo``.
     """
     fifo = JobRunner(grid, problem, jk.FIFO)
     fifo.run(grid.n)
@@ -90,9 +94,15 @@ def guarded(
             runs += 1
             miss = late_given(grid, r.finish_min) & ~fifo_late
             if not miss.any():
-                return r.schedule(name), runs
+                return r.schedule(name), runs, False
             guard[miss] = strict[miss]
-    return replay(strict).schedule(name), runs + 1
+    r = replay(strict)
+    runs += 1
+    if (late_given(grid, r.finish_min) & ~fifo_late).any():
+        # the last resort's argument has a hole (a running job holds the room up to its next checkpoint,
+        # a resume cost cannot be cut short): fifo's own placement keeps the promise
+        return fifo.schedule(name), runs, True
+    return r.schedule(name), runs, False
 
 
 def _green(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
@@ -101,8 +111,8 @@ def _green(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[
         r.run(grid.n)
         return r
 
-    s, repairs = guarded(grid, problem, replay, "green")
-    return s, PlacementInfo(extra={"guard_runs": repairs})
+    s, repairs, fell_back = guarded(grid, problem, replay, "green")
+    return s, PlacementInfo(extra={"guard_runs": repairs, "fell_back_to_fifo": fell_back})
 
 
 #: How long past its deadline the LP may place a job [h] (at the lateness price).
@@ -129,11 +139,12 @@ def _optimal(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tupl
         r.run(grid.n, ptr, pt)
         return r
 
-    s, repairs = guarded(grid, problem, replay, "optimal")
+    s, repairs, fell_back = guarded(grid, problem, replay, "optimal")
     # the bound on the plant's objective: without the lateness and unplaced-work prices of the job columns
     late_cost = float(lp.model.cost[lp.col0 :] @ x[lp.col0 :])
     info = PlacementInfo(lp_objective=obj - late_cost, solve_s=time.perf_counter() - t0, n_solves=1)
     info.extra["guard_runs"] = repairs
+    info.extra["fell_back_to_fifo"] = fell_back
     info.extra["lp_lateness_cost"] = late_cost
     return s, info
 
@@ -206,8 +217,9 @@ def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Sc
             rr.run(t1, ptr, pt)
         return rr
 
-    s, repairs = guarded(grid, p, replay, "mpc")
+    s, repairs, fell_back = guarded(grid, p, replay, "mpc")
     info.extra["guard_runs"] = repairs
+    info.extra["fell_back_to_fifo"] = fell_back
     return s, info
 
 

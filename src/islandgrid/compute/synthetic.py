@@ -12,7 +12,14 @@ Defaults (``[compute]``, :class:`islandgrid.site.compute.ComputeSpec`):
 - **arrivals**: a Poisson stream over the year: given their number, releases are independent
   and uniform (the order statistics of a Poisson process), each early enough that release +
   run time + slack lies in the year;
-- **deadline** = release + run time + ``deadline_slack_h`` (24 h);
+- **deadline** = the job's baseline finish + ``deadline_slack_h`` (24 h). The baseline
+  (``deadline_basis``) is by default the job's finish under ``fifo`` on the room's spare capacity:
+  the queue it joins (:func:`queue_deadlines`; the fifo kernel's own run,
+  :mod:`islandgrid.compute.place`). That is the temporal-shifting window of Wiesner et al., "Let's
+  Wait Awhile: How Temporal Workload Shifting Can Reduce Carbon Emissions in the Cloud",
+  Middleware 2021 (a job may be shifted within a window after its baseline time), and every
+  deadline is one the room can meet: ``fifo`` meets all of them. ``release``: release + run time +
+  slack, which a congested room cannot meet for every job;
 - **checkpoints** every 30 min of work, resume cost 10 min (``checkpoint_min``, ``resume_cost_min``);
 - **power**: ``gpus × GPU_IT_KW`` at full draw, following the 8×H100 node trace's minute shape
   with its checkpoint dips (:func:`islandgrid.compute.jobs.gpu_it_kw`).
@@ -104,3 +111,24 @@ def synthetic_jobs(
             }
         )
     )
+
+
+def queue_deadlines(jobs: Jobs, start: pd.Timestamp, end: pd.Timestamp, finish_min: np.ndarray, slack_h: float) -> Jobs:
+    """``jobs`` with deadline = finish under the baseline queue + ``slack_h`` (module docstring).
+
+    Parameters
+    ----------
+    jobs : Jobs
+        The stream (its deadlines are replaced).
+    start, end : pandas.Timestamp
+        The simulated period.
+    finish_min : ndarray
+        Each job's finish under ``fifo`` [min from ``start``]; NaN for a job ``fifo`` does not finish
+        in the period: its deadline is the period's end + slack (no policy can be shown to meet it).
+    slack_h : float
+        Deadline slack [h].
+    """
+    end_min = (end - start) / pd.Timedelta(minutes=1)
+    finish = np.where(np.isfinite(finish_min), finish_min, end_min)
+    dl = start + pd.to_timedelta(np.ceil(finish - 1e-6) + round(slack_h * 60.0), unit="min")
+    return Jobs.from_frame(jobs.frame().assign(deadline=dl))

@@ -5,7 +5,8 @@ Example::
     [compute]
     job_policy = "green"          # fifo | green | optimal | mpc (`--job-policy` overrides it)
     flexible_frac = 0.6           # share of the room's IT energy that is flexible training
-    deadline_slack_h = 24         # synthetic jobs: deadline = release + duration + slack
+    deadline_slack_h = 24         # synthetic jobs: deadline = finish under fifo + slack
+    deadline_basis = "queue"      # queue: fifo's finish + slack | release: release + duration + slack
     # jobs_csv = "jobs.csv"       # a jobs file instead of the synthetic stream
 
 Without ``jobs_csv`` the jobs are a seeded synthetic stream drawn from the site's AI-training
@@ -42,7 +43,13 @@ class ComputeSpec(BaseModel):
     flexible_frac : float
         Share of the room's IT energy that is flexible training [-]; the jobs replace it.
     deadline_slack_h : float
-        Synthetic stream: hours a job may wait beyond its duration [h].
+        Synthetic stream: hours a job may finish after its baseline finish [h].
+    deadline_basis : {'queue', 'release'}
+        Synthetic stream: the baseline finish the slack is added to. ``queue`` (default): the job's
+        finish under ``fifo`` on the room's spare capacity (the queue it joins), as in temporal
+        workload shifting (Wiesner et al., Middleware 2021: a job may be shifted within a window
+        after its baseline time), so every deadline is one the room can meet; ``release``: release +
+        duration, which a congested room cannot meet for every job.
     gpus_per_job, gpus_per_job_weights : list
         Synthetic stream: job sizes [GPUs] and their probabilities.
     duration_median_h, duration_sigma, duration_max_h : float
@@ -70,6 +77,10 @@ class ComputeSpec(BaseModel):
         default=0.6, gt=0, le=1, json_schema_extra=_fix("the flexible share of the room's IT energy, e.g. 0.6")
     )
     deadline_slack_h: float = Field(default=24.0, ge=0, le=720, json_schema_extra=_fix("hours, e.g. 24"))
+    deadline_basis: Literal["queue", "release"] = Field(
+        default="queue",
+        json_schema_extra=_fix('"queue" (fifo\'s finish + slack) or "release" (release + duration + slack)'),
+    )
     gpus_per_job: list[Annotated[int, Field(gt=0, le=4096)]] = Field(default_factory=lambda: [8, 16])
     gpus_per_job_weights: list[Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: [0.7, 0.3])
     duration_median_h: float = Field(default=30.0, gt=0, le=720, json_schema_extra=_fix("hours, e.g. 30"))
