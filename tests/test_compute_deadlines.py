@@ -137,3 +137,29 @@ def test_guard_falls_back_to_fifo_when_every_run_misses(horinger: Site, short: I
     fifo = job_policies()["fifo"](grid, problem, compute_spec(horinger))[0]
     assert fell_back and runs > 1 and s.policy == "green"
     assert np.array_equal(s.finish_min, fifo.finish_min) and late_jobs(s).sum() == 0
+
+
+def test_the_drawing_fifo_run_is_the_placement_and_moves_only_to_the_same_jobs(
+    horinger: Site, short: InputSeries
+) -> None:
+    """The fifo run that sets queue deadlines is reused as the jobs' fifo placement: identical to a fresh
+    fifo run on the final deadlines; a run of other jobs or another mode is refused."""
+    from islandgrid.compute.place import site_job_grid
+
+    site = _site(horinger, "queue")
+    f = short.frame
+    base = f["it_kw"].to_numpy() * (1.0 - compute_spec(site).flexible_frac)
+    problem = build_problem(site, with_it_load(site, short, base))
+    grid, reused = site_job_grid(site, short, base, problem)
+    assert reused is not None and reused.grid is grid
+    fresh = JobRunner(grid, problem, jk.FIFO)
+    fresh.run(grid.n)
+    a, b = reused.schedule("fifo"), fresh.schedule("fifo")
+    assert np.array_equal(a.finish_min, b.finish_min) and a.rows.equals(b.rows) and a.events.equals(b.events)
+    green = JobRunner(grid, problem, jk.GREEN)
+    green.run(grid.n)
+    with pytest.raises(ValueError, match="fifo run"):
+        green.on_grid(grid)
+    other, _, _ = _grid(_site(horinger, "queue", 48.0), short)
+    with pytest.raises(ValueError, match="fifo run"):
+        fresh.on_grid(other)

@@ -21,6 +21,7 @@ the job KPIs count them as ``jobs_late_fifo_met``).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -42,16 +43,31 @@ def late_given(g: JobGrid, finish_min: np.ndarray) -> np.ndarray:
     return late & g.feasible()
 
 
+@numba.njit(cache=True)
+def group_cumsum(group: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Running sum of ``x`` within each run of equal ``group`` values (rows sorted by group), summed in
+    order as a groupby's cumsum does."""
+    out = np.empty(len(x))
+    acc = 0.0
+    for i in range(len(x)):
+        if i == 0 or group[i] != group[i - 1]:
+            acc = 0.0
+        acc += x[i]
+        out[i] = acc
+    return out
+
+
 def schedule_violations(s: Schedule) -> list[str]:
     """Every broken promise of ``s``, one line each (empty: all kept)."""
     g, j = s.grid, s.grid.jobs
     out: list[str] = []
-    rows = s.rows.sort_values(["job", "t"], kind="stable")
-    job = rows["job"].to_numpy()
-    t = rows["t"].to_numpy()
+    order = np.lexsort((s.rows["t"].to_numpy(), s.rows["job"].to_numpy()))  # by job, then interval (stable)
+    job = s.rows["job"].to_numpy()[order]
+    t = s.rows["t"].to_numpy()[order]
+    work_min = s.rows["work_min"].to_numpy()[order]
     dt_min = g.dt_h * 60.0
-    work = np.bincount(job, weights=rows["work_min"].to_numpy(), minlength=j.n)
-    over = np.bincount(job, weights=rows["overhead_min"].to_numpy(), minlength=j.n)
+    work = np.bincount(job, weights=work_min, minlength=j.n)
+    over = np.bincount(job, weights=s.rows["overhead_min"].to_numpy()[order], minlength=j.n)
     done = np.isfinite(s.finish_min)
     for i in np.flatnonzero(done & (np.abs(work - j.duration_h * 60.0) > _TOL_MIN)):
         out.append(
@@ -64,25 +80,24 @@ def schedule_violations(s: Schedule) -> list[str]:
         out.append(f"release: job {j.job_id[job[r]]} runs in interval {t[r]}, before its release {j.release[job[r]]}")
     # pauses: a row that is not the job's last and either runs less than the whole interval or is
     # followed by a gap; the work done by its end must be a multiple of the checkpoint interval
-    cum = rows.groupby("job")["work_min"].cumsum().to_numpy()
+    cum = group_cumsum(job, work_min)
     last = np.r_[job[1:] != job[:-1], True]
     gap = np.r_[(t[1:] - t[:-1] > 1) & (job[1:] == job[:-1]), False]
-    short = rows["run_min"].to_numpy() < dt_min - _TOL_MIN
-    stop = ~last & (gap | short)
-    ck = j.checkpoint_min[job]
-    for r in np.flatnonzero(stop):
-        c = ck[r]
-        rem = (cum[r] % c) if c > 0 else np.inf
-        if not (c > 0 and min(rem, c - rem) <= _TOL_MIN):
-            out.append(
-                f"checkpoint: job {j.job_id[job[r]]} stops after {cum[r]:.3f} min of work in interval {t[r]}, "
-                f"not at a checkpoint (every {c:g} min)"
-            )
+    short = s.rows["run_min"].to_numpy()[order] < dt_min - _TOL_MIN
+    stop = np.flatnonzero(~last & (gap | short))
+    ck = j.checkpoint_min[job[stop]]
+    rem = np.where(ck > 0, cum[stop] % np.where(ck > 0, ck, 1.0), np.inf)
+    at_ck = (ck > 0) & (np.minimum(rem, ck - rem) <= _TOL_MIN)
+    for r, c in zip(stop[~at_ck], ck[~at_ck], strict=True):
+        out.append(
+            f"checkpoint: job {j.job_id[job[r]]} stops after {cum[r]:.3f} min of work in interval {t[r]}, "
+            f"not at a checkpoint (every {c:g} min)"
+        )
     peak = np.bincount(t, weights=j.peak_kw[job], minlength=g.n)
     over_kw = g.base_it_kw + peak - g.rating_kw
     for k in np.flatnonzero(over_kw > 1e-6)[:10]:
         out.append(f"rating: interval {k}: IT {g.base_it_kw[k] + peak[k]:.2f} kW above the room's {g.rating_kw:g} kW")
-    e = np.bincount(t, weights=rows["it_kwh"].to_numpy(), minlength=g.n)
+    e = np.bincount(t, weights=s.rows["it_kwh"].to_numpy()[order], minlength=g.n)
     bad = np.abs(e - s.flex_it_kwh) > 1e-6 * np.maximum(1.0, np.abs(e))
     for k in np.flatnonzero(bad)[:10]:
         out.append(f"energy: interval {k}: jobs' rows give {e[k]:.6f} kWh, the schedule {s.flex_it_kwh[k]:.6f}")

@@ -271,6 +271,8 @@ def run_jobs(
                 want = False
                 why_not = WHY_YIELDS
             why_run = WHY_GUARD if t >= guard_idx[j] else (WHY_FORCED if forced[i] else WHY_WANTS)
+            if mode == FIFO:
+                why_run = WHY_WANTS  # released: fifo runs every job it has room for, deadlines aside
             if status[j] == RUNNING and not stoppable[i]:
                 if not want:
                     # pausing needs a checkpoint: run on to the next one, or on if none comes in time

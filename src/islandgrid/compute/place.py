@@ -17,7 +17,7 @@ import pandas as pd
 from islandgrid.compute import kernel as jk
 from islandgrid.compute.checks import check_schedule
 from islandgrid.compute.jobs import Jobs, read_jobs_csv
-from islandgrid.compute.policies import PlacementInfo, get_job_policy, job_policies
+from islandgrid.compute.policies import PlacementInfo, fifo_run, get_job_policy
 from islandgrid.compute.schedule import JobGrid, JobRunner, Schedule
 from islandgrid.compute.synthetic import queue_deadlines, synthetic_jobs
 from islandgrid.errors import SimulationError
@@ -74,34 +74,46 @@ def with_it_load(site: Site, inputs: InputSeries, it_kw: np.ndarray) -> InputSer
     return replace(inputs, frame=frame)
 
 
-def site_jobs(site: Site, inputs: InputSeries, base_it_kw: np.ndarray, problem: DispatchProblem | None = None) -> Jobs:
-    """The jobs file, or the synthetic stream matching the flexible share of the profile.
+def site_job_grid(
+    site: Site, inputs: InputSeries, base_it_kw: np.ndarray, problem: DispatchProblem | None = None
+) -> tuple[JobGrid, JobRunner | None]:
+    """The site's jobs on the run's time grid, and the finished ``fifo`` run of them when drawing them
+    took one (else None).
 
-    A jobs file keeps its own deadlines. The synthetic stream's deadlines follow ``[compute]
-    deadline_basis``: with ``queue`` (the default) each is the job's finish under ``fifo`` on the room's
-    spare capacity plus the slack (:func:`islandgrid.compute.synthetic.queue_deadlines`), the finish
-    taken from the one fifo kernel run (fifo's placement does not depend on deadlines). ``problem``:
-    the plant on the inflexible load (built here when not given).
+    The jobs file, or the synthetic stream matching the flexible share of the profile. A jobs file
+    keeps its own deadlines. The synthetic stream's deadlines follow ``[compute] deadline_basis``: with
+    ``queue`` (the default) each is the job's finish under ``fifo`` on the room's spare capacity plus
+    the slack (:func:`islandgrid.compute.synthetic.queue_deadlines`), the finish taken from the one fifo
+    kernel run (fifo places jobs without looking at deadlines, so that run is also the jobs' ``fifo``
+    placement). ``problem``: the plant on the inflexible load (built here when needed and not given).
     """
     spec = compute_spec(site)
     src = str(site.source) if site.source else None
     rating = site.load.it_kw
-    if spec.jobs_csv is not None:
-        return read_jobs_csv(spec.jobs_csv, site.location.tz, rating)
     f = inputs.frame
-    it = f["it_kw"].to_numpy()
     idx = pd.DatetimeIndex(f.index)
+    pue = f["pue"].to_numpy()
+    if spec.jobs_csv is not None:
+        jobs = read_jobs_csv(spec.jobs_csv, site.location.tz, rating)
+        return JobGrid.build(jobs, idx, inputs.dt_h, base_it_kw, pue, rating), None
     end = idx[-1] + pd.Timedelta(hours=inputs.dt_h)
-    flex_kwh = float((it - base_it_kw).sum() * inputs.dt_h)
+    flex_kwh = float((f["it_kw"].to_numpy() - base_it_kw).sum() * inputs.dt_h)
     jobs = synthetic_jobs(spec, idx[0], end, flex_kwh, rating - float(base_it_kw.max()), source=src)
+    grid = JobGrid.build(jobs, idx, inputs.dt_h, base_it_kw, pue, rating)
     if spec.deadline_basis == "release":
-        return jobs
+        return grid, None
     if problem is None:
         problem = build_problem(site, with_it_load(site, inputs, base_it_kw))
-    grid = JobGrid.build(jobs, idx, inputs.dt_h, base_it_kw, f["pue"].to_numpy(), rating)
     fifo = JobRunner(grid, problem, jk.FIFO)
     fifo.run(grid.n)
-    return queue_deadlines(jobs, idx[0], end, fifo.finish_min, spec.deadline_slack_h)
+    jobs = queue_deadlines(jobs, idx[0], end, fifo.finish_min, spec.deadline_slack_h)
+    grid = JobGrid.build(jobs, idx, inputs.dt_h, base_it_kw, pue, rating)
+    return grid, fifo.on_grid(grid)
+
+
+def site_jobs(site: Site, inputs: InputSeries, base_it_kw: np.ndarray, problem: DispatchProblem | None = None) -> Jobs:
+    """The site's jobs (:func:`site_job_grid`)."""
+    return site_job_grid(site, inputs, base_it_kw, problem)[0].jobs
 
 
 def place_jobs(site: Site, inputs: InputSeries, policy: str | None = None) -> JobRun:
@@ -113,12 +125,13 @@ def place_jobs(site: Site, inputs: InputSeries, policy: str | None = None) -> Jo
     f = inputs.frame
     base_it = f["it_kw"].to_numpy() * (1.0 - spec.flexible_frac)
     problem = build_problem(site, with_it_load(site, inputs, base_it))
-    jobs = site_jobs(site, inputs, base_it, problem)
-    grid = JobGrid.build(jobs, pd.DatetimeIndex(f.index), inputs.dt_h, base_it, f["pue"].to_numpy(), site.load.it_kw)
-    fifo, _ = job_policies()["fifo"](grid, problem, spec)
+    grid, fifo_runner = site_job_grid(site, inputs, base_it, problem)
+    fifo_runner = fifo_run(grid, problem, fifo_runner)
+    fifo = fifo_runner.schedule("fifo")
     check_schedule(fifo)
-    schedule, info = (fifo, PlacementInfo()) if name == "fifo" else place(grid, problem, spec)
-    check_schedule(schedule)
+    schedule, info = (fifo, PlacementInfo()) if name == "fifo" else place(grid, problem, spec, fifo_runner)
+    if schedule is not fifo:
+        check_schedule(schedule)
     run_inputs = with_it_load(site, inputs, base_it + schedule.flex_it_kw)
     total = base_it + schedule.flex_it_kw
     drift = np.abs(run_inputs.frame["load_kw"].to_numpy() - total * f["pue"].to_numpy()).max(initial=0.0)

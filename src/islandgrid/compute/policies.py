@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,13 +49,27 @@ class PlacementInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Policy = Callable[[JobGrid, DispatchProblem, ComputeSpec], tuple[Schedule, PlacementInfo]]
+class Policy(Protocol):
+    """A job policy: the jobs on the grid, the plant's problem, the section -> the placement and what it
+    did. ``fifo``: the finished ``fifo`` run of these jobs, when the caller has it (else it is run)."""
+
+    def __call__(
+        self, grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec, fifo: JobRunner | None = None
+    ) -> tuple[Schedule, PlacementInfo]: ...
 
 
-def _fifo(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
-    r = JobRunner(grid, problem, jk.FIFO)
-    r.run(grid.n)
-    return r.schedule("fifo"), PlacementInfo()
+def fifo_run(grid: JobGrid, problem: DispatchProblem, fifo: JobRunner | None = None) -> JobRunner:
+    """The finished ``fifo`` run of the grid's jobs (``fifo`` itself when given)."""
+    if fifo is None:
+        fifo = JobRunner(grid, problem, jk.FIFO)
+        fifo.run(grid.n)
+    return fifo
+
+
+def _fifo(
+    grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec, fifo: JobRunner | None = None
+) -> tuple[Schedule, PlacementInfo]:
+    return fifo_run(grid, problem, fifo).schedule("fifo"), PlacementInfo()
 
 
 #: Shares of the time ``fifo`` finishes a job before its deadline by which a policy may first defer it
@@ -66,7 +80,11 @@ GUARD_REPAIRS = 3
 
 
 def guarded(
-    grid: JobGrid, problem: DispatchProblem, replay: Callable[[np.ndarray], JobRunner], name: str
+    grid: JobGrid,
+    problem: DispatchProblem,
+    replay: Callable[[np.ndarray], JobRunner],
+    name: str,
+    fifo: JobRunner | None = None,
 ) -> tuple[Schedule, int, bool]:
     """Run a policy (``replay``: guard -> its finished runner) under guards from ``fifo`` until it misses no deadline
     ``fifo`` meets.
@@ -82,8 +100,7 @@ def guarded(
     promise holds unconditionally. Returns the schedule, the number of runs and whether it fell back to
     ``fifo``.
     """
-    fifo = JobRunner(grid, problem, jk.FIFO)
-    fifo.run(grid.n)
+    fifo = fifo_run(grid, problem, fifo)
     fifo_late = late_given(grid, fifo.finish_min)
     strict = fifo.guard_from_fifo(0.0)
     runs = 0
@@ -105,13 +122,15 @@ def guarded(
     return r.schedule(name), runs, False
 
 
-def _green(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
+def _green(
+    grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec, fifo: JobRunner | None = None
+) -> tuple[Schedule, PlacementInfo]:
     def replay(guard: np.ndarray) -> JobRunner:
         r = JobRunner(grid, problem, jk.GREEN, green_floor_frac=spec.green_battery_min_frac, guard_idx=guard)
         r.run(grid.n)
         return r
 
-    s, repairs, fell_back = guarded(grid, problem, replay, "green")
+    s, repairs, fell_back = guarded(grid, problem, replay, "green", fifo)
     return s, PlacementInfo(extra={"guard_runs": repairs, "fell_back_to_fifo": fell_back})
 
 
@@ -125,7 +144,9 @@ def _windows(grid: JobGrid) -> tuple[np.ndarray, np.ndarray]:
     return grid.rel_idx.copy(), np.maximum(hi, grid.rel_idx)
 
 
-def _optimal(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
+def _optimal(
+    grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec, fifo: JobRunner | None = None
+) -> tuple[Schedule, PlacementInfo]:
     t0 = time.perf_counter()
     lo, hi = _windows(grid)
     work = grid.jobs.duration_h * 60.0
@@ -139,7 +160,7 @@ def _optimal(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tupl
         r.run(grid.n, ptr, pt)
         return r
 
-    s, repairs, fell_back = guarded(grid, problem, replay, "optimal")
+    s, repairs, fell_back = guarded(grid, problem, replay, "optimal", fifo)
     # the bound on the plant's objective: without the lateness and unplaced-work prices of the job columns
     late_cost = float(lp.model.cost[lp.col0 :] @ x[lp.col0 :])
     info = PlacementInfo(lp_objective=obj - late_cost, solve_s=time.perf_counter() - t0, n_solves=1)
@@ -149,14 +170,15 @@ def _optimal(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tupl
     return s, info
 
 
-def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Schedule, PlacementInfo]:
+def _mpc(
+    grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec, fifo: JobRunner | None = None
+) -> tuple[Schedule, PlacementInfo]:
     p = problem
     fc = build_forecaster("clearsky", p)
     horizon = max(1, round(spec.mpc_horizon_h / p.dt_h))
     replan = max(1, round(spec.mpc_replan_h / p.dt_h))
     lo_all, hi_all = _windows(grid)
-    fifo = JobRunner(grid, p, jk.FIFO)
-    fifo.run(grid.n)
+    fifo = fifo_run(grid, p, fifo)
     r = JobRunner(grid, p, jk.PLAN, guard_idx=fifo.guard_from_fifo(GUARD_SLACK_SHARES[0]))
     plans: list[tuple[int, np.ndarray | None, np.ndarray | None]] = []
     info = PlacementInfo()
@@ -217,7 +239,7 @@ def _mpc(grid: JobGrid, problem: DispatchProblem, spec: ComputeSpec) -> tuple[Sc
             rr.run(t1, ptr, pt)
         return rr
 
-    s, repairs, fell_back = guarded(grid, p, replay, "mpc")
+    s, repairs, fell_back = guarded(grid, p, replay, "mpc", fifo)
     info.extra["guard_runs"] = repairs
     info.extra["fell_back_to_fifo"] = fell_back
     return s, info

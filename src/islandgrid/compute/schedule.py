@@ -273,6 +273,22 @@ class JobRunner:
         )
         self.t = t1
 
+    def on_grid(self, grid: JobGrid) -> JobRunner:
+        """This finished ``fifo`` run on ``grid``: the same jobs and room with other deadlines (``fifo``
+        places jobs without looking at deadlines, so its run is the same; the guard and the lateness
+        then read the new ones)."""
+        same = (
+            self.mode == jk.FIFO
+            and self.t == grid.n == self.grid.n
+            and np.array_equal(grid.rel_idx, self.grid.rel_idx)
+            and np.array_equal(grid.jobs.peak_kw, self.grid.jobs.peak_kw)
+            and np.array_equal(grid.jobs.duration_h, self.grid.jobs.duration_h)
+        )
+        if not same:
+            raise ValueError("on_grid: only a finished fifo run, on the same jobs and room")
+        self.grid = grid
+        return self
+
     def guard_from_fifo(self, slack_share: float = 0.5) -> np.ndarray:
         """Per job this (``fifo``) run met the deadline of: the interval from which a policy must run it,
         ``fifo``'s start plus ``slack_share`` of the time ``fifo`` finished it early (0: ``fifo``'s own
