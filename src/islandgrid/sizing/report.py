@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,14 @@ def best_summary(result: SizingResult) -> dict[str, Any]:
         "best": None,
         "why": result.why,
         "notes": result.notes,
+        "job_rounds": [
+            {
+                "placed_on": None if r.placed_on is None else asdict(r.placed_on),
+                "best": None if r.best is None else asdict(r.best),
+                "seconds": r.seconds,
+            }
+            for r in result.job_rounds
+        ],
     }
     if result.best is not None:
         row = result.table.iloc[result.best]

@@ -4,6 +4,7 @@ design that meets the targets, and say why when none does.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -71,6 +72,7 @@ class SizingResult:
     notes: list[str] = field(default_factory=list)
     baseline_npc: float = float("nan")
     seconds: float = 0.0
+    job_rounds: list[JobRound] = field(default_factory=list)
 
     def best_design(self) -> Design | None:
         """The cheapest design that meets the targets."""
@@ -84,6 +86,32 @@ class SizingResult:
             float(row["genset_kw"]),
             str(row["strategy"]),
         )
+
+
+@dataclass(frozen=True)
+class JobRound:
+    """One round of sizing with flexible jobs: the equipment the jobs were placed on, the design chosen
+    on that load (None: none met the targets) and the kernel's wall time [s]."""
+
+    placed_on: Design | None
+    best: Design | None
+    seconds: float
+
+
+#: Most rounds of placing flexible jobs on the chosen design and searching again (:func:`run_sizing`).
+JOB_ROUNDS_MAX = 4
+
+
+def _equipment(site: Site, d: Design | None) -> tuple[float, float, float]:
+    """What a job placement reads of a design: PV [kWp], battery [kWh] and [kW] (None: the site's own)."""
+    if d is None:
+        return (site.pv.kwp, site.battery.energy_kwh, site.battery.discharge_kw)
+    return (d.pv_kwp, d.battery_kwh, d.battery_kw)
+
+
+def _describe(site: Site, d: Design | None) -> str:
+    pv, e, p = _equipment(site, d)
+    return f"{pv:g} kWp / {e:g} kWh / {p:g} kW" + (" (the site's own)" if d is None else "")
 
 
 def kernel_inputs(site: Site, inputs: InputSeries) -> tuple[np.ndarray, ...]:
@@ -144,13 +172,18 @@ def evaluate(
     return kpis
 
 
-def site_inputs(site: Site) -> tuple[Site, InputSeries]:
+def site_inputs(site: Site, design: Design | None = None) -> tuple[Site, InputSeries]:
     """Inputs with a PV series to scale: the site itself, or the site at 1 kWp if it has none. With
-    flexible compute (``[compute]``) the load is the jobs as its policy places them on the site's own
-    equipment, once for every design."""
+    flexible compute (``[compute]``) the load is the jobs as its policy places them on ``design``'s
+    equipment (default: the site's own), the same load for every design searched on it."""
     placed = build_inputs(site)
-    if site.compute is not None:
+    if site.compute is not None and design is None:
         placed = place_jobs(site, placed).inputs
+    elif site.compute is not None:
+        assert design is not None
+        on = design_site(site, design)
+        jobs = place_jobs(on, build_inputs(on)).inputs.frame
+        placed = replace(placed, frame=jobs.assign(pv_kw=placed.frame["pv_kw"]))
     if site.pv.kwp <= 0:
         site = site.model_copy(update={"pv": site.pv.model_copy(update={"kwp": 1.0})})
         placed = replace(placed, frame=placed.frame.assign(pv_kw=build_inputs(site).frame["pv_kw"]))
@@ -292,14 +325,77 @@ def run_sizing(site: Site, spec: SizingSpec | None = None, progress: SizingProgr
     SizingResult
         All designs, the Pareto front, the cheapest feasible design (or why none is).
     """
-    import time
-
     spec = spec or site.sizing or SizingSpec()
     designs = design_grid(spec)
-    site_x, inputs = site_inputs(site)
-    t0 = time.perf_counter()
-    kpis = evaluate(site_x, inputs, designs, progress)
-    seconds = time.perf_counter() - t0
+    # flexible jobs whose placement reads the equipment: place them on the chosen design and search
+    # again until the choice stops changing (fifo's placement reads none of it: one round)
+    moves = site.compute is not None and site.compute.job_policy != "fifo"
+    rounds: list[JobRound] = []
+    placed_on: Design | None = None
+    while True:
+        site_x, inputs = site_inputs(site, placed_on)
+        t0 = time.perf_counter()
+        kpis = evaluate(site_x, inputs, designs, progress)
+        seconds = time.perf_counter() - t0
+        table, front, best = _search_table(site, spec, designs, kpis)
+        chosen = None if best is None else _design_at(table, best)
+        rounds.append(JobRound(placed_on, chosen, seconds))
+        if not moves or chosen is None or len(rounds) >= JOB_ROUNDS_MAX:
+            break
+        if _equipment(site, chosen) == _equipment(site, placed_on):
+            break
+        placed_on = chosen
+    why = [] if best is not None else explain_infeasible(table, spec)
+    notes = _notes(table.iloc[best], spec) if best is not None else []
+    if site.compute is not None:
+        notes.append(_rounds_note(site, rounds, moves))
+    base = baseline_result(site_x, inputs)
+    base_npc = float(baseline_costs(site, base).npc[0])
+    return SizingResult(
+        table=table,
+        pareto=front,
+        best=best,
+        spec=spec,
+        why=why,
+        notes=notes,
+        baseline_npc=base_npc,
+        seconds=sum(r.seconds for r in rounds),
+        job_rounds=rounds if site.compute is not None else [],
+    )
+
+
+def _design_at(table: pd.DataFrame, i: int) -> Design:
+    row = table.iloc[i]
+    return Design(
+        float(row["pv_kwp"]), float(row["battery_kwh"]), float(row["battery_kw"]), float(row["genset_kw"]),
+        str(row["strategy"]),
+    )  # fmt: skip
+
+
+def _rounds_note(site: Site, rounds: list[JobRound], moves: bool) -> str:
+    """What the job placement rounds did, in words."""
+    assert site.compute is not None
+    pol = site.compute.job_policy
+    if not moves:
+        return f"flexible jobs ({pol}) placed once: fifo's placement does not depend on the equipment"
+    path = " -> ".join(_describe(site, r.placed_on) for r in rounds)
+    last = rounds[-1]
+    if last.best is None:
+        how = "no design met the targets on the last placement"
+    elif _equipment(site, last.best) == _equipment(site, last.placed_on):
+        how = f"fixed point after {len(rounds)} round(s): the chosen design is the one the jobs were placed on"
+    else:
+        how = (
+            f"no fixed point in {len(rounds)} rounds (the choice still moved to {_describe(site, last.best)}); "
+            "the last round's search is kept"
+        )
+    return f"flexible jobs ({pol}) placed on: {path}; {how}"
+
+
+def _search_table(
+    site: Site, spec: SizingSpec, designs: pd.DataFrame, kpis: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, int | None]:
+    """Price the designs' annual sums, mark the targets, find the Pareto front and the best design."""
     table = pd.concat([designs, pd.DataFrame(kpis, columns=list(KPI_COLUMNS))], axis=1)
     served = table["served_kwh"].to_numpy()
     table["pv_share"] = np.where(served > 0, table["pv_to_load_kwh"] / np.where(served > 0, served, 1.0), 0.0)
@@ -313,13 +409,7 @@ def run_sizing(site: Site, spec: SizingSpec | None = None, progress: SizingProgr
     front = pareto_front(table["npc"].to_numpy(), table["co2_kg"].to_numpy())
     feasible = np.nonzero(table["feasible"].to_numpy())[0]
     best = int(feasible[np.argmin(table["npc"].to_numpy()[feasible])]) if feasible.size else None
-    why = [] if best is not None else explain_infeasible(table, spec)
-    notes = _notes(table.iloc[best], spec) if best is not None else []
-    base = baseline_result(site_x, inputs)
-    base_npc = float(baseline_costs(site, base).npc[0])
-    return SizingResult(
-        table=table, pareto=front, best=best, spec=spec, why=why, notes=notes, baseline_npc=base_npc, seconds=seconds
-    )
+    return table, front, best
 
 
 def baseline_costs(site: Site, base: Result) -> CostTable:
