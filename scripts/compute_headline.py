@@ -80,6 +80,7 @@ def sizing_table(site: Site) -> list[str]:
         ("fixed ([load] profile)", site),
         ("the jobs, fifo (not shifted), 24 h slack", site_with_job_policy(with_slack(site, 24.0), "fifo")),
         ("flexible jobs, green, 24 h slack", site_with_job_policy(with_slack(site, 24.0), "green")),
+        ("the jobs, fifo (not shifted), 48 h slack", site_with_job_policy(with_slack(site, 48.0), "fifo")),
         ("flexible jobs, green, 48 h slack", site_with_job_policy(with_slack(site, 48.0), "green")),
     ):
         res = run_sizing(s, s.sizing)

@@ -166,10 +166,10 @@ def test_green_moves_jobs_into_the_sun_in_a_room_with_headroom(site: Site, input
     pv = short.frame["pv_kw"].to_numpy()
     sunny = pv > runs["green"].schedule.grid.base_it_kw * short.frame["pue"].to_numpy()
     in_sun_fifo = (fifo.flex_it_kwh * sunny).sum()
-    # measured: green 58.6 vs fifo 56.9 MWh (+3.1 %), optimal 64.6 MWh (+13.6 %); asserted with margin
+    # measured (queue deadlines): fifo 56.9, green 76.2 (+34 %), optimal 73.1 MWh (+29 %); asserted with margin
     for name, run in runs.items():
         assert job_kpis(run.schedule, fifo)["flexible_energy_shifted_kwh"] > 0
-        more = {"green": 1.02, "optimal": 1.10}[name]
+        more = {"green": 1.25, "optimal": 1.20}[name]
         assert (run.schedule.flex_it_kwh * sunny).sum() > more * in_sun_fifo, name
 
 

@@ -377,7 +377,7 @@ def _rounds_note(site: Site, rounds: list[JobRound], moves: bool) -> str:
     assert site.compute is not None
     pol = site.compute.job_policy
     if not moves:
-        return f"flexible jobs ({pol}) placed once: fifo's placement does not depend on the equipment"
+        return f"the jobs ({pol}) placed once: fifo's placement does not depend on the equipment"
     path = " -> ".join(_describe(site, r.placed_on) for r in rounds)
     last = rounds[-1]
     if last.best is None:
