@@ -120,7 +120,8 @@ def size_confident(
     """
     one = run_sizing(site, spec)
     designs = one.table[list(DESIGN_COLUMNS)]
-    site_x, inputs = site_inputs(site)
+    # flexible jobs: the placement the deterministic search ended on (its last round's design)
+    site_x, inputs = site_inputs(site, one.job_rounds[-1].placed_on if one.job_rounds else None)
     base = base_year(site_x, inputs)
     params = param_rows(site_x, designs)
     seed = site.scenarios.seed if seed is None else seed
