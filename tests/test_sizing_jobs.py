@@ -66,3 +66,14 @@ def test_a_choice_still_moving_is_reported_not_hidden(monkeypatch: pytest.Monkey
     res = run_sizing(_with_jobs("green"), SPEC)
     assert len(res.job_rounds) == 1
     assert any("no fixed point in 1 rounds" in n for n in res.notes)
+
+
+def test_the_rounds_are_in_the_json_summary(green) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from islandgrid.sizing.report import best_summary
+
+    out = json.loads(json.dumps(best_summary(green), default=float))
+    rounds = out["job_rounds"]
+    assert len(rounds) == len(green.job_rounds) and rounds[0]["placed_on"] is None
+    assert rounds[-1]["best"]["pv_kwp"] == out["best"]["pv_kwp"]
