@@ -77,3 +77,43 @@ def test_the_rounds_are_in_the_json_summary(green) -> None:  # type: ignore[no-u
     rounds = out["job_rounds"]
     assert len(rounds) == len(green.job_rounds) and rounds[0]["placed_on"] is None
     assert rounds[-1]["best"]["pv_kwp"] == out["best"]["pv_kwp"]
+
+
+def test_the_fixed_point_is_the_per_design_answer_on_a_coarse_grid(green) -> None:  # type: ignore[no-untyped-def]
+    """Placing the jobs on every design's own PV and battery (77 placements on the coarse grid) chooses the
+    same design at the same NPC as the fixed point: on this grid it misses no cheaper design."""
+    from islandgrid.sizing.per_design import run_sizing_per_design
+
+    exact = run_sizing_per_design(_with_jobs("green"), SPEC)
+    assert exact.best_design() == green.best_design()
+    assert exact.table.iloc[exact.best]["npc"] == pytest.approx(green.table.iloc[green.best]["npc"], rel=1e-9)
+    assert any("placements" in n for n in exact.notes) and exact.job_rounds == []
+
+
+def test_size_jobs_per_design_on_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``size --jobs-per-design --json`` on a coarse grid: the per-design answer and its note; with
+    ``--scenarios`` it is refused (exit 2), as the scenario search has no per-design placement."""
+    import json
+    import tomllib
+
+    from badinput_helpers import HOHHOT_EPW, run, write_site
+    from sizing_helpers import EXAMPLES
+
+    d = tomllib.loads((EXAMPLES / "reference-100kw-sizing.toml").read_text())
+    d["weather"]["epw"] = str(HOHHOT_EPW)
+    d["sizing"] = {
+        "pv_kwp": {"min": 400, "max": 800, "step": 200},
+        "battery_kwh": {"min": 1000, "max": 2000, "step": 500},
+        "battery_kw": {"values": [250, 500]},
+        "genset_kw": {"values": [100]},
+        "pv_share_min": 0.8,
+        "diesel_hours_max": 50.0,
+    }
+    d["compute"] = {"job_policy": "green"}
+    path = write_site(tmp_path, d)
+    r = run("size", path, "--json", "--jobs-per-design")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["best"] is not None and any("placements" in n for n in out["notes"]) and out["job_rounds"] == []
+    bad = run("size", path, "--json", "--jobs-per-design", "--scenarios", "4")
+    assert bad.exit_code == 2 and "--jobs-per-design" in bad.stderr

@@ -83,6 +83,14 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
         show: Annotated[int, typer.Option(help="Pareto rows to print.")] = 15,
         job_policy: Annotated[str | None, typer.Option(help=JOB_POLICY_HELP)] = None,
+        jobs_per_design: Annotated[
+            bool,
+            typer.Option(
+                "--jobs-per-design",
+                help="Flexible jobs: place them on every design's own PV and battery (exact, minutes on a "
+                "full grid) instead of on the chosen design until it stops changing (the default).",
+            ),
+        ] = False,
         scenarios: ScenariosOpt = None,
         confidence: Annotated[
             float,
@@ -108,6 +116,8 @@ def register(app: typer.Typer) -> None:
         spec = site.sizing or SizingSpec()
         if site.sizing is None and not json_out:
             err_console().print("no [sizing] section: searching the default ranges with no PV or diesel target")
+        if scenarios is not None and jobs_per_design:
+            raise typer.BadParameter("--jobs-per-design does not combine with --scenarios", param_hint="--scenarios")
         if scenarios is not None:
             from islandgrid.cli.scenario_size import size_scenarios
 
@@ -129,7 +139,12 @@ def register(app: typer.Typer) -> None:
             def step(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = run_sizing(site, spec, progress=step)
+            if jobs_per_design:
+                from islandgrid.sizing.per_design import run_sizing_per_design
+
+                result = run_sizing_per_design(site, spec, progress=step)
+            else:
+                result = run_sizing(site, spec, progress=step)
         currency = site.economics.currency
         console = Console(width=max(Console().width, 170))
         front = pareto_table(result)
