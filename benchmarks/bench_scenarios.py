@@ -32,6 +32,10 @@ SITE = ROOT / "examples" / "horinger-ai-room.toml"
 SIZING = ROOT / "examples" / "reference-100kw-sizing.toml"
 
 
+#: Timed sweeps per worker count in the cluster scaling (the best is kept) [-].
+CLUSTER_REPEATS = 3
+
+
 def _noop(x: int) -> int:
     return x
 
@@ -95,17 +99,22 @@ def cluster_scaling() -> bool:
     site = load_site(SIZING)
     site_x, _, base, _ = study_inputs(site)
     params = np.tile(param_rows(site_x, own_design(site.model_copy(update={"sizing": None}))), (20, 1))
-    n, batch = 200, 10
-    times = {}
+    # a sweep of ~7 s on one worker: each run connects a client and scatters the inputs (~0.1 s), a cost
+    # a 2 s sweep cannot amortise; best of REPEATS for both worker counts alike
+    n, batch = 600, 20
+    times: dict[int, float] = {}
     overhead = float("nan")
     for workers in (1, 2):
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
                 Client(lc) as client:  # fmt: skip
             addr = lc.scheduler_address
             run_scenarios(base, params, 2 * workers, batch=1, cluster=addr)  # warm-up on every worker
-            t = time.perf_counter()
-            run_scenarios(base, params, n, batch=batch, cluster=addr)
-            times[workers] = time.perf_counter() - t
+            runs = []
+            for _ in range(CLUSTER_REPEATS):
+                t = time.perf_counter()
+                run_scenarios(base, params, n, batch=batch, cluster=addr)
+                runs.append(time.perf_counter() - t)
+            times[workers] = min(runs)
             if workers == 2:
                 client.gather(client.map(_noop, range(50)))
                 t = time.perf_counter()
@@ -115,8 +124,9 @@ def cluster_scaling() -> bool:
     ok = speedup >= 1.7
     per_task = times[2] / (n / batch) * 2
     print(
-        f"LocalCluster, {n} scenario-years x 20 designs in tasks of {batch}: 1 worker {times[1]:.2f} s, "
-        f"2 workers {times[2]:.2f} s -> {speedup:.2f}x; target >= 1.7x: {'met' if ok else 'MISSED'}"
+        f"LocalCluster, {n} scenario-years x 20 designs in tasks of {batch}, best of {CLUSTER_REPEATS}: "
+        f"1 worker {times[1]:.2f} s, 2 workers {times[2]:.2f} s -> {speedup:.3f}x; target >= 1.7x: "
+        f"{'met' if ok else 'MISSED'}"
     )
     print(
         f"per-task overhead (empty tasks, 2 workers): {1e3 * overhead:.2f} ms; one task here computes "
