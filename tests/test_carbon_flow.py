@@ -51,7 +51,7 @@ def balanced_flows(draw: st.DrawFn) -> tuple[pd.DataFrame, np.ndarray, float, fl
     return _flows(rows), grid, draw(st.floats(0.6, 1.0)), draw(st.floats(0.6, 1.0)), draw(st.floats(0, 300))
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(case=balanced_flows(), rule=st.sampled_from(["pool", "fifo"]))
 def test_conservation_any_flows_any_efficiencies(case, rule: str) -> None:
     """Grid + diesel emissions = load + export (+ loss) emissions + change of the battery's carbon stock."""

@@ -4,7 +4,7 @@
 A job placement reads a design's PV and battery (energy and power), not its genset or dispatch
 strategy, so the designs are grouped by (PV kWp, battery kWh, battery kW): one placement per group, then
 the sizing kernel on that group's designs. A green placement takes about 50 ms, so the 100 kW reference
-room's full grid (1,875 groups) takes minutes, a coarse grid seconds.
+room's full grid (16,425 designs in 1,825 groups) took 75-82 s, a coarse grid takes seconds.
 """
 
 from __future__ import annotations
