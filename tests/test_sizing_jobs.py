@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 import islandgrid
+from islandgrid.scenarios.confident import size_confident
+from islandgrid.scenarios.draws import base_year
+from islandgrid.scenarios.runner import run_scenarios
+from islandgrid.scenarios.summary import at_confidence, derive
 from islandgrid.site.compute import ComputeSpec
 from islandgrid.site.spec import Site
 from islandgrid.sizing import search
-from islandgrid.sizing.designs import design_site
-from islandgrid.sizing.search import run_sizing
+from islandgrid.sizing.designs import design_site, param_rows
+from islandgrid.sizing.search import run_sizing, site_inputs
 from sizing_helpers import reference_site, small_spec
 
 
@@ -117,3 +122,27 @@ def test_size_jobs_per_design_on_the_command_line(tmp_path) -> None:  # type: ig
     assert out["best"] is not None and any("placements" in n for n in out["notes"]) and out["job_rounds"] == []
     bad = run("size", path, "--json", "--jobs-per-design", "--scenarios", "4")
     assert bad.exit_code == 2 and "--jobs-per-design" in bad.stderr
+
+
+def test_size_at_confidence_with_jobs_runs_the_scenarios_on_the_last_placement(green) -> None:  # type: ignore[no-untyped-def]
+    """``size --scenarios`` with flexible jobs draws its scenario years on the jobs as placed on the design
+    the deterministic rounds ended on: the chosen design's scenario KPIs equal a separate pass over that
+    placement (scenario by scenario, to 1e-9), and differ from a pass over the site's own placement (so
+    the placement it uses is observable, and a regression to round 1's placement fails here)."""
+    site = _with_jobs("green")
+    n = 6
+    res = size_confident(site, SPEC, n, 0.5, seed=5)
+    assert res.best is not None
+    placed_on = res.one_draw.job_rounds[-1].placed_on
+    assert placed_on is not None and len(res.one_draw.job_rounds) >= 2  # placed beyond round 1
+    row = res.table.iloc[[res.best]][["pv_kwp", "battery_kwh", "battery_kw", "genset_kw", "strategy"]]
+
+    def pass_on(design):  # type: ignore[no-untyped-def]
+        site_x, inputs = site_inputs(site, design)
+        return run_scenarios(base_year(site_x, inputs), param_rows(site_x, row.reset_index(drop=True)), n, seed=5)
+
+    want = derive(pass_on(placed_on), site.genset.fuel_price_per_l)
+    got = res.table.iloc[res.best]
+    assert got.pv_share == pytest.approx(float(at_confidence(want["pv_share"], +1, 0.5)[0]), rel=1e-9, abs=1e-12)
+    own = derive(pass_on(None), site.genset.fuel_price_per_l)
+    assert not np.allclose(own["pv_share"], want["pv_share"], rtol=0, atol=1e-9)
