@@ -1,4 +1,4 @@
-"""Plotly figures of a Result: energy balance, source shares, SoC, carbon intensity."""
+"""Plotly figures of a Result: energy balance, source shares, SoC, carbon intensity, flexible jobs over the day."""
 
 from __future__ import annotations
 
@@ -179,3 +179,30 @@ def intensity_heatmap(result: Result) -> go.Figure:
     )
     fig.update_layout(yaxis={"dtick": 3})
     return _layout(fig, "hour of day", 360)
+
+
+def jobs_day_profile(result: Result) -> go.Figure:
+    """The flexible jobs' IT power by local hour of day, under the run's job policy and under ``fifo``,
+    beside the PV available and the inflexible IT, each the mean over the year [kW]."""
+    if result.jobs is None:
+        raise ValueError("jobs_day_profile needs a run with flexible compute ([compute] or --job-policy)")
+    s, fifo = result.jobs.schedule, result.jobs.fifo
+    idx = pd.DatetimeIndex(s.grid.index)
+    hour = idx.hour + idx.minute / 60.0
+    kw = 1.0 / result.dt_h
+
+    def by_hour(values: np.ndarray) -> pd.Series:
+        return pd.Series(np.asarray(values, dtype=float), index=hour).groupby(level=0).mean()
+
+    pv = by_hour(result.flows["pv_available_kwh"].to_numpy() * kw)
+    fig = go.Figure()
+    pv_fill = "rgba(242,183,5,0.35)"  # COLOURS["pv"], light
+    fig.add_trace(go.Scatter(x=pv.index, y=pv, name="PV available", mode="none", fill="tozeroy", fillcolor=pv_fill))
+    base = by_hour(s.grid.base_it_kw)
+    grey = {"color": COLOURS["grid"], "dash": "dot"}
+    fig.add_trace(go.Scatter(x=base.index, y=base, name="inflexible IT", line=grey))
+    for name, sched, style in ((f"jobs' IT, {s.policy}", s, "solid"), ("jobs' IT, fifo", fifo, "dash")):
+        jobs = by_hour(sched.flex_it_kw)
+        fig.add_trace(go.Scatter(x=jobs.index, y=jobs, name=name, line={"color": COLOURS["load"], "dash": style}))
+    fig.update_xaxes(title="local hour of day", dtick=3, range=[0, 24 - result.dt_h])
+    return _layout(fig, "mean power [kW]", height=340)
