@@ -40,7 +40,11 @@ def cdf_figure(values: dict[str, np.ndarray], one_draw: dict[str, Any] | None, t
                 row=r + 1, col=c + 1,
             )  # fmt: skip
         if one_draw is not None and key in one_draw:
-            fig.add_vline(x=float(one_draw[key]) * scale, line_dash="dash", line_color="#7f8c8d", row=r + 1, col=c + 1)
+            fig.add_vline(
+                x=float(one_draw[key]) * scale, line_dash="dash", line_color="#7f8c8d", row=r + 1, col=c + 1,
+                annotation_text="one draw", annotation_position="bottom right",
+                annotation_font={"color": "#7f8c8d", "size": 11},
+            )  # fmt: skip
         fig.update_xaxes(title_text=unit, row=r + 1, col=c + 1)
         fig.update_yaxes(title_text="share of scenarios at or below", range=[0, 1.02], row=r + 1, col=c + 1)
     fig.update_layout(title=title, height=760, template="plotly_white", margin={"l": 60, "r": 30, "t": 80, "b": 50})
