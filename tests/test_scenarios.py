@@ -326,3 +326,27 @@ def test_fleet_hubs_and_bad_fleet_file(horinger: Site, tmp_path: Path) -> None:
     bad.write_text(text.replace("[fleet]\n", '[fleet]\nsites = ["x.toml"]\n'))
     r = CliRunner().invoke(app, ["fleet", str(bad)])
     assert r.exit_code == 2 and "fleet.sites" in r.output
+
+
+def test_fleet_chart_gives_each_site_one_colour_in_every_panel() -> None:
+    """Plotly's colour cycle runs on per trace, so without a colour per site the same hub came out blue in
+    one panel and orange in the next, beside a legend that names only the first."""
+    from islandgrid.reports.scenario_plots import fleet_figure
+
+    rng = np.random.default_rng(1)
+    sites = ["A", "B", "C"]
+    long = pd.DataFrame(
+        {
+            "site": np.repeat(sites, 20),
+            "pv_share": rng.uniform(0.3, 0.6, 60),
+            "diesel_hours": rng.uniform(0, 30, 60),
+            "co2_kg": rng.uniform(1e5, 2e5, 60),
+        }
+    )
+    fig = fleet_figure(long, "t")
+    colours: dict[str, set[str]] = {}
+    for trace in fig.data:
+        colours.setdefault(trace.name, set()).add(trace.marker.color)
+    assert set(colours) == set(sites) and all(len(c) == 1 for c in colours.values())
+    assert len({next(iter(c)) for c in colours.values()}) == len(sites)  # and the sites differ
+    assert sum(bool(t.showlegend) for t in fig.data) == len(sites)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -57,16 +58,29 @@ def write_cdfs(values: dict[str, np.ndarray], one_draw: dict[str, Any] | None, t
 
 
 def write_fleet_chart(long: Any, title: str, path: Path) -> None:
-    """Box plots per site of PV share, diesel hours and CO2 over the scenarios, self-contained HTML.
+    """:func:`fleet_figure` as self-contained HTML (works offline)."""
+    fleet_figure(long, title).write_html(path, include_plotlyjs=True, full_html=True)
+
+
+def fleet_figure(long: Any, title: str) -> go.Figure:
+    """Box plots per site of PV share, diesel hours and CO2 over the scenarios, each site in one colour in
+    every panel.
 
     ``long`` has one row per site and scenario (columns ``site`` and the KPIs).
     """
     panels = [k for k in CDF_KPIS if k[0] != "unserved_critical_kwh"]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[f"{t} [{u}]" for _, t, _, u in panels])
+    palette = plotly.colors.qualitative.Plotly
+    sites = list(dict.fromkeys(long["site"]))
+    colour = {site: palette[i % len(palette)] for i, site in enumerate(sites)}  # one colour per site, every panel
     for j, (key, _, scale, _) in enumerate(panels):
         for site, g in long.groupby("site", sort=False):
             fig.add_trace(
-                go.Box(y=g[key] * scale, name=str(site), boxpoints=False, showlegend=j == 0), row=1, col=j + 1
-            )
+                go.Box(
+                    y=g[key] * scale, name=str(site), boxpoints=False, showlegend=j == 0, legendgroup=str(site),
+                    marker_color=colour[site],
+                ),
+                row=1, col=j + 1,
+            )  # fmt: skip
     fig.update_layout(title=title, height=520, template="plotly_white")
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
+    return fig
