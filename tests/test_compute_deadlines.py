@@ -18,10 +18,10 @@ import pytest
 import islandgrid
 from badinput_helpers import base_site, run, write_site
 from islandgrid.compute import kernel as jk
-from islandgrid.compute.checks import late_jobs
+from islandgrid.compute.checks import late_given, late_jobs
 from islandgrid.compute.kpis import job_kpis
 from islandgrid.compute.place import compute_spec, place_jobs, site_jobs, site_with_job_policy, with_it_load
-from islandgrid.compute.policies import guarded, job_policies
+from islandgrid.compute.policies import GUARD_REPAIRS, GUARD_SLACK_SHARES, guarded, job_policies
 from islandgrid.compute.schedule import JobGrid, JobRunner
 from islandgrid.errors import SiteFileError
 from islandgrid.inputs.series import InputSeries
@@ -121,6 +121,52 @@ def test_release_deadlines_behave_as_before(horinger: Site, inputs: InputSeries)
     assert fifo_late.sum() == 241 and run_.schedule.grid.jobs.n == 785
     assert green_late.sum() < fifo_late.sum()
     assert job_kpis(run_.schedule, run_.fifo)["jobs_late_fifo_met"] == 0
+
+
+def test_the_guard_skips_only_runs_that_would_repeat_and_places_as_without_skipping(
+    horinger: Site, inputs: InputSeries
+) -> None:
+    """On the congested year with release deadlines the guard repairs many times. A repair whose missed
+    jobs all had fifo's own start already leaves the guard as it was, so the guard moves to the next
+    share instead of re-running it. The placement equals that of the loop without the skip (written
+    out here: every share, every repair, then the strict guard), in fewer runs, none repeated."""
+    grid, problem, spec = _grid(_site(horinger, "release"), inputs)
+    seen: list[np.ndarray] = []
+
+    def green(guard: np.ndarray) -> JobRunner:
+        seen.append(guard.copy())
+        r = JobRunner(grid, problem, jk.GREEN, green_floor_frac=spec.green_battery_min_frac, guard_idx=guard)
+        r.run(grid.n)
+        return r
+
+    s, runs, fell_back = guarded(grid, problem, green, "green")
+    assert runs == len(seen) and not fell_back
+    assert all(not np.array_equal(a, b) for i, a in enumerate(seen) for b in seen[:i])  # none repeated
+    # the loop without the skip
+    fifo = JobRunner(grid, problem, jk.FIFO)
+    fifo.run(grid.n)
+    fifo_late = late_given(grid, fifo.finish_min)
+    strict = fifo.guard_from_fifo(0.0)
+    full_runs, found = 0, None
+    for share in GUARD_SLACK_SHARES:
+        guard = fifo.guard_from_fifo(share)
+        for _ in range(GUARD_REPAIRS):
+            r = green(guard)
+            full_runs += 1
+            miss = late_given(grid, r.finish_min) & ~fifo_late
+            if not miss.any():
+                found = r
+                break
+            guard[miss] = strict[miss]
+        if found is not None:
+            break
+    if found is None:
+        found = green(strict)
+        full_runs += 1
+    assert runs < full_runs  # the example repeats runs without the skip (13 against 8 on this version)
+    np.testing.assert_array_equal(s.start_min, found.start_min)
+    np.testing.assert_array_equal(s.finish_min, found.finish_min)
+    np.testing.assert_array_equal(s.flex_it_kwh, found.flex_it_kwh)
 
 
 def test_guard_falls_back_to_fifo_when_every_run_misses(horinger: Site, short: InputSeries) -> None:

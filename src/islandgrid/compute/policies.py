@@ -91,10 +91,12 @@ def guarded(
 
     Every job ``fifo`` met is guarded from ``fifo``'s start plus a share of its spare time
     (``GUARD_SLACK_SHARES``, largest first); a job the policy then misses gets ``fifo``'s own start and
-    the policy runs again (``GUARD_REPAIRS`` rounds per share); the first run that misses none is
-    returned. Then every guard goes to ``fifo``'s start: the guarded jobs at any time are then among
-    those ``fifo`` runs, go first, and the jobs not guarded pause at their checkpoints one interval
-    before the guarded would not fit (the kernel), so each finishes no later than under ``fifo`` —
+    the policy runs again (``GUARD_REPAIRS`` rounds per share; a repair that leaves the guard as it was,
+    every missed job already at ``fifo``'s start, would repeat the run, so the next share is tried
+    instead); the first run that misses none is returned. Then every guard goes to ``fifo``'s start:
+    the guarded jobs at any time are then among those ``fifo`` runs, go first, and the jobs not
+    guarded pause at their checkpoints one interval before the guarded would not fit (the kernel), so
+    each finishes no later than under ``fifo`` —
     except where a running job cannot reach a checkpoint in time (a resume cost, a checkpoint interval
     longer than the step). Should that run still miss one, ``fifo``'s own placement is returned: the
     promise holds unconditionally. Returns the schedule, the number of runs and whether it fell back to
@@ -112,6 +114,8 @@ def guarded(
             miss = late_given(grid, r.finish_min) & ~fifo_late
             if not miss.any():
                 return r.schedule(name), runs, False
+            if np.array_equal(guard[miss], strict[miss]):
+                break  # every job it missed already had fifo's start: a rerun would be this run again
             guard[miss] = strict[miss]
     r = replay(strict)
     runs += 1
