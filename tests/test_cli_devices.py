@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 
 from helpers_served_twin import served
 from islandgrid.cli.main import app
-from islandgrid.twin.rig import profile_from_inputs
-from islandgrid.twin.twin import Twin
+from islandgrid.twin.twin import Twin, profile_from_inputs
 
 RUNNER = CliRunner()
 

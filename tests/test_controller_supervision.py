@@ -14,8 +14,8 @@ from islandgrid.controller.service import ControllerService
 from islandgrid.controller.supervisor import BACKOFF_MAX_S, BACKOFF_MIN_S, HEALTHY_RESET_S, Supervisor
 from islandgrid.devices.clock import SimClock
 from islandgrid.links.inprocess import InProcessLink
-from islandgrid.twin.rig import SteppedRig, profile_from_inputs
-from islandgrid.twin.twin import Twin
+from islandgrid.twin.rig import SteppedRig
+from islandgrid.twin.twin import Twin, profile_from_inputs
 from test_hil_helpers import fast_site, run_for
 
 pytestmark = pytest.mark.usefixtures("twin_vendor")  # every test runs against both vendors' layouts

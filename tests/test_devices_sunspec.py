@@ -17,8 +17,7 @@ from helpers_served_twin import served
 from islandgrid.devices.roles import DEVICE_NAMES
 from islandgrid.devices.sunspec import VENDOR_MODEL_DIR
 from islandgrid.twin.images import UNKNOWN_VENDOR_MODEL, layout
-from islandgrid.twin.rig import profile_from_inputs
-from islandgrid.twin.twin import Twin
+from islandgrid.twin.twin import Twin, profile_from_inputs
 
 
 @pytest.fixture

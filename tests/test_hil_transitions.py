@@ -105,7 +105,7 @@ async def _island_the_twin(twin: Twin, link: InProcessLink, seconds: float = 5.0
 def test_twin_breaker_refuses_an_out_of_sync_close(horinger, inputs):
     """A close command while Δf, ΔV or Δφ exceed the relay's limits is refused: the breaker stays open,
     the PCC's close_refused bits say why and close_refusals counts it; a close in sync goes through."""
-    from islandgrid.twin.rig import profile_from_inputs
+    from islandgrid.twin.twin import profile_from_inputs
 
     twin = Twin(horinger, start="2025-05-10 12:00", profile=profile_from_inputs(inputs))
     link = InProcessLink(twin)

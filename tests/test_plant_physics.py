@@ -14,9 +14,7 @@ from islandgrid.mpc.realise import PlantState, realise_interval
 from islandgrid.site.spec import ControllerSpec, Site
 from islandgrid.strategy.base import FLOW_COLUMNS
 from islandgrid.strategy.rules import RuleStrategy
-from islandgrid.twin.plant import Profile
-from islandgrid.twin.rig import profile_from_inputs
-from islandgrid.twin.twin import Twin
+from islandgrid.twin.twin import Twin, profile_from_inputs
 
 #: Twin physics step in the week-long replay [s]: 4 steps per simulated hour.
 _TWIN_STEP_S = 900.0
@@ -30,14 +28,7 @@ def _replay_week(result: islandgrid.Result, site: Site, start: str) -> tuple[pd.
     t0 = pd.Timestamp(start, tz=f.index.tz)
     week = f.loc[t0 : t0 + pd.Timedelta(days=7) - pd.Timedelta(seconds=1)]
     i0 = f.index.get_loc(week.index[0])
-    inp = result.inputs.frame
-    profile = Profile(
-        index=pd.DatetimeIndex(inp.index),
-        pv_kw=inp["pv_kw"].to_numpy(dtype=float),
-        load_kw=inp["load_kw"].to_numpy(dtype=float),
-        critical_kw=inp["critical_kw"].to_numpy(dtype=float),
-        held=True,
-    )
+    profile = profile_from_inputs(result.inputs, held=True)
     twin = Twin(site, start=week.index[0].isoformat(), profile=profile, step_s=_TWIN_STEP_S, trace=True)
     plant = twin.plant
     plant.soc_kwh = float(f["soc_kwh"].iloc[i0 - 1]) if i0 > 0 else site.battery.soc_init_frac * site.battery.energy_kwh
@@ -183,14 +174,7 @@ def test_twin_driven_by_the_simulation_reproduces_a_week_with_an_outage_and_a_ge
     week = f.loc[t0 : t0 + pd.Timedelta(days=7) - pd.Timedelta(seconds=1)]
     assert (week["grid_available"] == 0.0).sum() >= 6 * 60 and week["diesel_kwh"].sum() > 100.0
     i0 = f.index.get_loc(week.index[0])
-    inp = res.inputs.frame
-    profile = Profile(
-        index=pd.DatetimeIndex(inp.index),
-        pv_kw=inp["pv_kw"].to_numpy(dtype=float),
-        load_kw=inp["load_kw"].to_numpy(dtype=float),
-        critical_kw=inp["critical_kw"].to_numpy(dtype=float),
-        held=True,
-    )
+    profile = profile_from_inputs(res.inputs, held=True)
     twin = Twin(horinger, start=week.index[0].isoformat(), profile=profile, step_s=_OUTAGE_STEP_S, trace=True)
     p = twin.plant
     p.soc_kwh = float(f["soc_kwh"].iloc[i0 - 1])

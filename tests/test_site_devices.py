@@ -12,8 +12,7 @@ import islandgrid
 from islandgrid.cli.main import app
 from islandgrid.errors import DeviceProtocolError, InputError
 from islandgrid.links.base import SunSpecSession, check_expected_models
-from islandgrid.twin.rig import profile_from_inputs
-from islandgrid.twin.twin import Twin
+from islandgrid.twin.twin import Twin, profile_from_inputs
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "horinger-ai-room.toml"
 DEVICES = """

@@ -125,9 +125,8 @@ async def run_serve(
     from islandgrid.inputs.series import build_inputs
     from islandgrid.links.base import check_expected_models
     from islandgrid.links.modbus import Endpoint, ModbusLink
-    from islandgrid.twin.plant import Profile
     from islandgrid.twin.server import TwinServers
-    from islandgrid.twin.twin import Twin
+    from islandgrid.twin.twin import Twin, profile_from_inputs
 
     console = err_console()
     site = islandgrid.load_site(site_file)
@@ -163,16 +162,7 @@ async def run_serve(
             start = resume.isoformat()
         inputs = build_inputs(site)
         if twin_mode:
-            f = inputs.frame
-            import pandas as pd
-
-            profile = Profile(
-                index=pd.DatetimeIndex(f.index),
-                pv_kw=f["pv_kw"].to_numpy(dtype=float),
-                load_kw=f["load_kw"].to_numpy(dtype=float),
-                critical_kw=f["critical_kw"].to_numpy(dtype=float),
-            )
-            twin = Twin(site, start=start, profile=profile)
+            twin = Twin(site, start=start, profile=profile_from_inputs(inputs))
             servers = TwinServers(twin, host="127.0.0.1")
             ports = await servers.start()
             endpoints = {name: Endpoint("127.0.0.1", p, twin.devices[name].unit_id) for name, p in ports.items()}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from islandgrid.controller.metering import FlowSink
 from islandgrid.controller.service import ControllerService
 from islandgrid.devices.clock import ManualClock
@@ -17,19 +15,7 @@ from islandgrid.inputs.series import InputSeries
 from islandgrid.links.base import DeviceLink
 from islandgrid.links.inprocess import InProcessLink
 from islandgrid.site.spec import Site
-from islandgrid.twin.plant import Profile
-from islandgrid.twin.twin import Twin
-
-
-def profile_from_inputs(inputs: InputSeries) -> Profile:
-    """The twin's PV/load profile from already built inputs."""
-    f = inputs.frame
-    return Profile(
-        index=pd.DatetimeIndex(f.index),
-        pv_kw=f["pv_kw"].to_numpy(dtype=float),
-        load_kw=f["load_kw"].to_numpy(dtype=float),
-        critical_kw=f["critical_kw"].to_numpy(dtype=float),
-    )
+from islandgrid.twin.twin import Twin, profile_from_inputs
 
 
 class SteppedRig:

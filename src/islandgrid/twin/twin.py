@@ -23,22 +23,29 @@ from islandgrid.devices.faults import FAULT_KINDS, GRID_HZ_OFFSET_LIMIT_HZ, GRID
 from islandgrid.devices.roles import DEVICE_NAMES
 from islandgrid.devices.states import GENSET_FAILED, GENSET_OFF
 from islandgrid.errors import DeviceError, InputError
+from islandgrid.inputs.series import InputSeries
 from islandgrid.site.spec import ControllerSpec, Site
 from islandgrid.twin.devices import TwinDevice
 from islandgrid.twin.plant import Plant, PlantConfig, Profile
+
+
+def profile_from_inputs(inputs: InputSeries, held: bool = False) -> Profile:
+    """The twin's PV/load profile from already built inputs (``held``: see :class:`Profile`)."""
+    f = inputs.frame
+    return Profile(
+        index=pd.DatetimeIndex(f.index),
+        pv_kw=f["pv_kw"].to_numpy(dtype=float),
+        load_kw=f["load_kw"].to_numpy(dtype=float),
+        critical_kw=f["critical_kw"].to_numpy(dtype=float),
+        held=held,
+    )
 
 
 def profile_from_site(site: Site) -> Profile:
     """The PV/load profile of the site's input series (one year at the site's resolution)."""
     from islandgrid.inputs.series import build_inputs
 
-    f = build_inputs(site).frame
-    return Profile(
-        index=pd.DatetimeIndex(f.index),
-        pv_kw=f["pv_kw"].to_numpy(dtype=float),
-        load_kw=f["load_kw"].to_numpy(dtype=float),
-        critical_kw=f["critical_kw"].to_numpy(dtype=float),
-    )
+    return profile_from_inputs(build_inputs(site))
 
 
 def plant_config(site: Site) -> PlantConfig:
