@@ -23,14 +23,11 @@ from islandgrid.sizing.kernel import KPI_COLUMNS
 from islandgrid.sizing.search import (
     SizingProgress,
     SizingResult,
-    _notes,
-    _search_table,
-    baseline_costs,
-    baseline_result,
     evaluate,
-    explain_infeasible,
     run_sizing,
+    search_table,
     site_inputs,
+    sizing_result,
 )
 
 EQUIPMENT = ["pv_kwp", "battery_kwh", "battery_kw"]
@@ -64,22 +61,9 @@ def run_sizing_per_design(
         if progress is not None:
             progress(k + 1, len(groups))
     seconds = time.perf_counter() - t0
-    table, front, best = _search_table(site, spec, designs, kpis)
-    why = [] if best is not None else explain_infeasible(table, spec)
-    notes = _notes(table.iloc[best], spec) if best is not None else []
-    notes.append(
+    note = (
         f"flexible jobs ({site.compute.job_policy}) placed on each design's own PV and battery: "
         f"{len(groups):,} placements"
     )
-    site_b, inputs_b = site_inputs(site)  # the baseline on the jobs placed on the site's own equipment
-    base_npc = float(baseline_costs(site, baseline_result(site_b, inputs_b)).npc[0])
-    return SizingResult(
-        table=table,
-        pareto=front,
-        best=best,
-        spec=spec,
-        why=why,
-        notes=notes,
-        baseline_npc=base_npc,
-        seconds=seconds,
-    )
+    # the baseline on the jobs placed on the site's own equipment
+    return sizing_result(site, spec, search_table(site, spec, designs, kpis), site_inputs(site), [note], seconds)

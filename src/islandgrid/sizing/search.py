@@ -337,7 +337,7 @@ def run_sizing(site: Site, spec: SizingSpec | None = None, progress: SizingProgr
         t0 = time.perf_counter()
         kpis = evaluate(site_x, inputs, designs, progress)
         seconds = time.perf_counter() - t0
-        table, front, best = _search_table(site, spec, designs, kpis)
+        table, front, best = search_table(site, spec, designs, kpis)
         chosen = None if best is None else _design_at(table, best)
         rounds.append(JobRound(placed_on, chosen, seconds))
         if not moves or chosen is None or len(rounds) >= JOB_ROUNDS_MAX:
@@ -345,12 +345,33 @@ def run_sizing(site: Site, spec: SizingSpec | None = None, progress: SizingProgr
         if _equipment(site, chosen) == _equipment(site, placed_on):
             break
         placed_on = chosen
+    return sizing_result(
+        site,
+        spec,
+        (table, front, best),
+        (site_x, inputs),
+        [_rounds_note(site, rounds, moves)] if site.compute is not None else [],
+        seconds=sum(r.seconds for r in rounds),
+        job_rounds=rounds if site.compute is not None else [],
+    )
+
+
+def sizing_result(
+    site: Site,
+    spec: SizingSpec,
+    searched: tuple[pd.DataFrame, np.ndarray, int | None],
+    baseline_on: tuple[Site, InputSeries],
+    more_notes: list[str],
+    seconds: float,
+    job_rounds: list[JobRound] | None = None,
+) -> SizingResult:
+    """A search's result: ``searched`` (table, Pareto front, best row from :func:`search_table`), why
+    nothing met the targets or the notes on the best design (then ``more_notes``), and the baseline's
+    NPC on ``baseline_on`` (the site and the inputs it runs on)."""
+    table, front, best = searched
     why = [] if best is not None else explain_infeasible(table, spec)
-    notes = _notes(table.iloc[best], spec) if best is not None else []
-    if site.compute is not None:
-        notes.append(_rounds_note(site, rounds, moves))
-    base = baseline_result(site_x, inputs)
-    base_npc = float(baseline_costs(site, base).npc[0])
+    notes = (_notes(table.iloc[best], spec) if best is not None else []) + more_notes
+    base_npc = float(baseline_costs(site, baseline_result(*baseline_on)).npc[0])
     return SizingResult(
         table=table,
         pareto=front,
@@ -359,8 +380,8 @@ def run_sizing(site: Site, spec: SizingSpec | None = None, progress: SizingProgr
         why=why,
         notes=notes,
         baseline_npc=base_npc,
-        seconds=sum(r.seconds for r in rounds),
-        job_rounds=rounds if site.compute is not None else [],
+        seconds=seconds,
+        job_rounds=job_rounds or [],
     )
 
 
@@ -392,7 +413,7 @@ def _rounds_note(site: Site, rounds: list[JobRound], moves: bool) -> str:
     return f"flexible jobs ({pol}) placed on: {path}; {how}"
 
 
-def _search_table(
+def search_table(
     site: Site, spec: SizingSpec, designs: pd.DataFrame, kpis: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray, int | None]:
     """Price the designs' annual sums, mark the targets, find the Pareto front and the best design."""
