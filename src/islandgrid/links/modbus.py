@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
@@ -86,26 +88,22 @@ class ModbusLink:
     def _session(self, device: str) -> SunSpecSession:
         async def read(address: int, count: int) -> list[int]:
             client, ep = await self._ready(device)
-            try:
-                rr = await client.read_holding_registers(address, count=count, device_id=ep.unit_id)
-            except (ModbusIOException, ConnectionException, TimeoutError) as exc:
-                raise DeviceTimeoutError(f"{device}: no answer from {ep.host}:{ep.port} ({exc})") from None
-            except ModbusException as exc:
-                raise DeviceProtocolError(f"{device}: {exc}") from None
-            if rr.isError():
-                raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')}")
+            rr = await _answer(
+                device,
+                lambda: client.read_holding_registers(address, count=count, device_id=ep.unit_id),
+                no_answer=f"no answer from {ep.host}:{ep.port}",
+                on="",
+            )
             return list(rr.registers)
 
         async def write(address: int, regs: list[int]) -> None:
             client, ep = await self._ready(device)
-            try:
-                rr = await client.write_registers(address, regs, device_id=ep.unit_id)
-            except (ModbusIOException, ConnectionException, TimeoutError) as exc:
-                raise DeviceTimeoutError(f"{device}: no answer to a write ({exc})") from None
-            except ModbusException as exc:
-                raise DeviceProtocolError(f"{device}: {exc}") from None
-            if rr.isError():
-                raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')} on write")
+            await _answer(
+                device,
+                lambda: client.write_registers(address, regs, device_id=ep.unit_id),
+                no_answer="no answer to a write",
+                on=" on write",
+            )
 
         return SunSpecSession(device, read, write, expected_model=self.endpoints[device].model)
 
@@ -116,3 +114,19 @@ class ModbusLink:
     async def write(self, device: str, values: dict[str, float]) -> None:
         """Write the given points (function code 16), one request per contiguous run."""
         await self.sessions[device].write(values)
+
+
+async def _answer(device: str, request: Callable[[], Awaitable[Any]], no_answer: str, on: str) -> Any:
+    """The response to ``request()`` (made inside, so a request refused before it is sent is caught too),
+    its failures in the link's exception tree: no answer (I/O, closed connection, timeout) is a
+    :class:`DeviceTimeoutError`, any other Modbus failure or an exception response a
+    :class:`DeviceProtocolError`."""
+    try:
+        rr = await request()
+    except (ModbusIOException, ConnectionException, TimeoutError) as exc:
+        raise DeviceTimeoutError(f"{device}: {no_answer} ({exc})") from None
+    except ModbusException as exc:
+        raise DeviceProtocolError(f"{device}: {exc}") from None
+    if rr.isError():
+        raise DeviceProtocolError(f"{device}: Modbus exception {getattr(rr, 'exception_code', '?')}{on}")
+    return rr
